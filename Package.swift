@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module layout and dependency direction: ../shared/DESIGN.md section 2. Lower targets never import higher ones.
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CKernels"),
+        .target(name: "TesseraKernels", dependencies: ["CKernels"]),
+        .target(name: "TesseraFormats", dependencies: ["TesseraKernels"]),
+        .target(name: "TesseraTokenizer", dependencies: ["TesseraFormats"]),
+        .target(name: "TesseraModel", dependencies: ["TesseraKernels", "TesseraFormats"]),
+        .target(name: "TesseraEngine", dependencies: ["TesseraModel", "TesseraTokenizer"]),
+        .executableTarget(
+            name: "tessera",
+            dependencies: [
+                "TesseraEngine", "TesseraModel", "TesseraTokenizer", "TesseraFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TesseraKernelsTests", dependencies: ["TesseraKernels"]),
+        .testTarget(
+            name: "TesseraFormatsTests", dependencies: ["TesseraFormats"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TesseraTokenizerTests", dependencies: ["TesseraTokenizer", "TesseraFormats"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TesseraModelTests", dependencies: ["TesseraModel", "TesseraTokenizer", "TesseraFormats"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,190 @@
+// Portable reference kernels: simple loops that any C compiler gets right. SIMD variants are tested against these.
+#include "tk_kernels.h"
+#include <math.h>
+#include <string.h>
+
+static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static void dequant_q4_0(const uint8_t *b, float *y) {
+    float d = tk_fp16_to_fp32(rd16(b));
+    const uint8_t *qs = b + 2;
+    for (int j = 0; j < 16; j++) {
+        y[j] = ((int)(qs[j] & 0xF) - 8) * d;
+        y[j + 16] = ((int)(qs[j] >> 4) - 8) * d;
+    }
+}
+
+static void dequant_q4_1(const uint8_t *b, float *y) {
+    float d = tk_fp16_to_fp32(rd16(b));
+    float m = tk_fp16_to_fp32(rd16(b + 2));
+    const uint8_t *qs = b + 4;
+    for (int j = 0; j < 16; j++) {
+        y[j] = (qs[j] & 0xF) * d + m;
+        y[j + 16] = (qs[j] >> 4) * d + m;
+    }
+}
+
+static void dequant_q8_0(const uint8_t *b, float *y) {
+    float d = tk_fp16_to_fp32(rd16(b));
+    const int8_t *qs = (const int8_t *)(b + 2);
+    for (int j = 0; j < 32; j++) y[j] = qs[j] * d;
+}
+
+static inline void q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static void dequant_q4_k(const uint8_t *b, float *y) {
+    float d = tk_fp16_to_fp32(rd16(b));
+    float dmin = tk_fp16_to_fp32(rd16(b + 2));
+    const uint8_t *scales = b + 4;
+    const uint8_t *q = b + 16;
+    int is = 0;
+    for (int j = 0; j < TK_QK_K; j += 64) {
+        uint8_t sc, m;
+        q4k_scale_min(is, scales, &sc, &m);
+        float d1 = d * sc, m1 = dmin * m;
+        q4k_scale_min(is + 1, scales, &sc, &m);
+        float d2 = d * sc, m2 = dmin * m;
+        for (int l = 0; l < 32; l++) y[l] = d1 * (q[l] & 0xF) - m1;
+        for (int l = 0; l < 32; l++) y[l + 32] = d2 * (q[l] >> 4) - m2;
+        y += 64;
+        q += 32;
+        is += 2;
+    }
+}
+
+static void dequant_q6_k(const uint8_t *b, float *y) {
+    const uint8_t *ql = b;
+    const uint8_t *qh = b + 128;
+    const int8_t *sc = (const int8_t *)(b + 192);
+    float d = tk_fp16_to_fp32(rd16(b + 208));
+    for (int n = 0; n < TK_QK_K; n += 128) {
+        for (int l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l] = d * sc[is] * q1;
+            y[l + 32] = d * sc[is + 2] * q2;
+            y[l + 64] = d * sc[is + 4] * q3;
+            y[l + 96] = d * sc[is + 6] * q4;
+        }
+        y += 128;
+        ql += 64;
+        qh += 32;
+        sc += 8;
+    }
+}
+
+void tk_dequantize_row_generic(int type, const void *src, float *dst, int64_t n) {
+    const uint8_t *p = (const uint8_t *)src;
+    switch (type) {
+    case TK_F32: memcpy(dst, src, (size_t)n * 4); return;
+    case TK_F16: for (int64_t i = 0; i < n; i++) dst[i] = tk_fp16_to_fp32(rd16(p + 2 * i)); return;
+    case TK_BF16: for (int64_t i = 0; i < n; i++) dst[i] = tk_bf16_to_fp32(rd16(p + 2 * i)); return;
+    default: break;
+    }
+    int bv = tk_block_values(type), bb = tk_block_bytes(type);
+    if (bv == 0) return;
+    for (int64_t i = 0; i < n / bv; i++, p += bb, dst += bv) {
+        switch (type) {
+        case TK_Q4_0: dequant_q4_0(p, dst); break;
+        case TK_Q4_1: dequant_q4_1(p, dst); break;
+        case TK_Q8_0: dequant_q8_0(p, dst); break;
+        case TK_Q4_K: dequant_q4_k(p, dst); break;
+        case TK_Q6_K: dequant_q6_k(p, dst); break;
+        }
+    }
+}
+
+float tk_dot_f32_generic(const float *a, const float *b, int64_t n) {
+    // Eight independent partial sums: the compiler can keep them in one vector register, and the
+    // summation order is fixed, so results do not depend on how callers split their work.
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
+    float s = 0;
+    for (; i < n; i++) s += a[i] * b[i];
+    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static float dot_q4_1(const uint8_t *p, const float *x, int64_t n) {
+    // sum(d*q + m) * x = d * sum(q*x) + m * sum(x), one block at a time.
+    float s = 0;
+    for (int64_t i = 0; i < n; i += 32, p += 20, x += 32) {
+        float d = tk_fp16_to_fp32(rd16(p)), m = tk_fp16_to_fp32(rd16(p + 2));
+        const uint8_t *qs = p + 4;
+        float qx = 0, sx = 0;
+        for (int j = 0; j < 16; j++) {
+            qx += (qs[j] & 0xF) * x[j] + (qs[j] >> 4) * x[j + 16];
+            sx += x[j] + x[j + 16];
+        }
+        s += d * qx + m * sx;
+    }
+    return s;
+}
+
+static float dot_q8_0(const uint8_t *p, const float *x, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; i += 32, p += 34, x += 32) {
+        float d = tk_fp16_to_fp32(rd16(p));
+        const int8_t *qs = (const int8_t *)(p + 2);
+        float qx = 0;
+        for (int j = 0; j < 32; j++) qx += qs[j] * x[j];
+        s += d * qx;
+    }
+    return s;
+}
+
+float tk_dot_row_generic(int type, const void *row, const float *x, int64_t n) {
+    switch (type) {
+    case TK_F32: return tk_dot_f32_generic((const float *)row, x, n);
+    case TK_Q4_1: return dot_q4_1((const uint8_t *)row, x, n);
+    case TK_Q8_0: return dot_q8_0((const uint8_t *)row, x, n);
+    default: break;
+    }
+    // Other types: dequantize one block at a time onto the stack.
+    int bv = tk_block_values(type), bb = tk_block_bytes(type);
+    if (bv == 0) return NAN;
+    float buf[TK_QK_K];
+    const uint8_t *p = (const uint8_t *)row;
+    float s = 0;
+    for (int64_t i = 0; i < n; i += bv, p += bb) {
+        tk_dequantize_row_generic(type, p, buf, bv);
+        s += tk_dot_f32_generic(buf, x + i, bv);
+    }
+    return s;
+}
+
+void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k,
+                            int64_t r0, int64_t r1,
+                            const float *x, int64_t ldx, int64_t nt,
+                            float *y, int64_t ldy, float *scratch) {
+    const uint8_t *base = (const uint8_t *)w;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = base + (size_t)r * row_bytes;
+        if (nt < 4) {
+            for (int64_t t = 0; t < nt; t++) y[t * ldy + r] = tk_dot_row_generic(type, row, x + t * ldx, k);
+        } else {
+            // Several rows of activations share one dequantized weight row.
+            tk_dequantize_row_generic(type, row, scratch, k);
+            for (int64_t t = 0; t < nt; t++) y[t * ldy + r] = tk_dot_f32_generic(scratch, x + t * ldx, k);
+        }
+    }
+}
+
+void tk_rmsnorm_generic(const float *x, const float *w, float *y, int64_t n, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
+}

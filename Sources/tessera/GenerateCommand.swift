@@ -1,0 +1,2 @@
+import ArgumentParser
+struct GenerateCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "generate") }

@@ -1,0 +1,2 @@
+import ArgumentParser
+struct ScoreCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "score") }

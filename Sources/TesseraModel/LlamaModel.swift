@@ -1,0 +1,196 @@
+import Foundation
+import TesseraFormats
+import TesseraKernels
+
+/// Llama-family decoder (RMSNorm, GQA attention with rotate-half RoPE, SwiGLU), weights read in place from a GGUF file.
+public final class LlamaModel: LanguageModel, @unchecked Sendable {
+    public let config: ModelConfig
+    let gguf: GGUFFile
+    let embedding: WeightMatrix  // [vocab, hidden]
+    let output: WeightMatrix  // [vocab, hidden]; the embedding when tied
+    let outputNorm: [Float]  // [hidden]
+    let blocks: [Block]
+    let rope: RoPE
+    /// Q and K rows re-ordered to the Hugging Face layout live here (DESIGN 3.2); everything else stays in the mapping.
+    private let owned: [RawBuffer]
+
+    struct Block {
+        let attnNorm: [Float]  // [hidden]
+        let q: WeightMatrix  // [heads*headDim, hidden]
+        let k: WeightMatrix  // [kvHeads*headDim, hidden]
+        let v: WeightMatrix  // [kvHeads*headDim, hidden]
+        let o: WeightMatrix  // [hidden, heads*headDim]
+        let ffnNorm: [Float]  // [hidden]
+        let gate: WeightMatrix  // [ffn, hidden]
+        let up: WeightMatrix  // [ffn, hidden]
+        let down: WeightMatrix  // [hidden, ffn]
+    }
+
+    public init(gguf: GGUFFile) throws(ModelError) {
+        self.gguf = gguf
+        do {
+            let embd = try gguf.matrix("token_embd.weight")
+            let config = try ModelConfig(gguf: gguf, vocab: embd.rows)
+            self.config = config
+            let c = config
+            func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
+                let m = try gguf.matrix(name)
+                guard m.rows == rows, m.columns == cols else {
+                    throw ModelError("\(gguf.path): tensor '\(name)' is [\(m.rows), \(m.columns)], expected [\(rows), \(cols)]")
+                }
+                return m
+            }
+            func vector(_ name: String) throws -> [Float] {
+                let t = try gguf.info(name)
+                guard t.elementCount == c.hidden else {
+                    throw ModelError("\(gguf.path): tensor '\(name)' has \(t.elementCount) values, expected \(c.hidden)")
+                }
+                return try gguf.floats(name)
+            }
+            embedding = try matrix("token_embd.weight", c.vocab, c.hidden)
+            output = gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", c.vocab, c.hidden)
+            outputNorm = try vector("output_norm.weight")
+            var owned: [RawBuffer] = []
+            var blocks: [Block] = []
+            for l in 0..<c.layers {
+                let p = "blk.\(l)."
+                let q = try matrix(p + "attn_q.weight", c.heads * c.headDim, c.hidden)
+                let k = try matrix(p + "attn_k.weight", c.kvHeads * c.headDim, c.hidden)
+                let (qHF, qBuf) = Self.unpermuteRoPERows(q, heads: c.heads)
+                let (kHF, kBuf) = Self.unpermuteRoPERows(k, heads: c.kvHeads)
+                owned += [qBuf, kBuf]
+                blocks.append(Block(
+                    attnNorm: try vector(p + "attn_norm.weight"),
+                    q: qHF, k: kHF,
+                    v: try matrix(p + "attn_v.weight", c.kvHeads * c.headDim, c.hidden),
+                    o: try matrix(p + "attn_output.weight", c.hidden, c.heads * c.headDim),
+                    ffnNorm: try vector(p + "ffn_norm.weight"),
+                    gate: try matrix(p + "ffn_gate.weight", c.ffn, c.hidden),
+                    up: try matrix(p + "ffn_up.weight", c.ffn, c.hidden),
+                    down: try matrix(p + "ffn_down.weight", c.hidden, c.ffn)))
+            }
+            self.blocks = blocks
+            self.owned = owned
+            rope = RoPE(headDim: c.headDim, theta: c.ropeTheta)
+        } catch let e as ModelError {
+            throw e
+        } catch {
+            throw ModelError("\(error)")
+        }
+    }
+
+    /// llama.cpp's converter interleaves the two halves of every head's rows for its RoPE: GGUF row `2j+h` of a head
+    /// is Hugging Face row `h*headDim/2 + j`. Rows are quantized independently, so whole rows move.
+    static func unpermuteRoPERows(_ m: WeightMatrix, heads: Int) -> (WeightMatrix, RawBuffer) {
+        let buf = RawBuffer(bytes: m.rows * m.rowBytes)
+        let headRows = m.rows / heads, half = headRows / 2
+        for head in 0..<heads {
+            for j in 0..<half {
+                for h in 0..<2 {
+                    let src = m.row(head * headRows + 2 * j + h)
+                    let dst = buf.pointer + (head * headRows + h * half + j) * m.rowBytes
+                    dst.copyMemory(from: src, byteCount: m.rowBytes)
+                }
+            }
+        }
+        return (WeightMatrix(type: m.type, rows: m.rows, columns: m.columns, base: UnsafeRawPointer(buf.pointer))!, buf)
+    }
+
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: min(capacity, config.contextLength))
+    }
+
+    public func forward(tokens: [Int32], cache: KVCache, outputs: [Int]) throws(ModelError) -> [Float] {
+        let c = config
+        let n = tokens.count
+        guard n > 0 else { throw ModelError("forward pass needs at least one token") }
+        guard cache.count + n <= cache.capacity else {
+            throw ModelError("sequence of \(cache.count + n) tokens exceeds the cache capacity of \(cache.capacity)")
+        }
+        for t in tokens where t < 0 || Int(t) >= c.vocab {
+            throw ModelError("token id \(t) is outside the vocabulary of \(c.vocab)")
+        }
+        for o in outputs where o < 0 || o >= n { throw ModelError("output row \(o) is outside 0..<\(n)") }
+        let start = cache.count
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+
+        var x = [Float](repeating: 0, count: n * c.hidden)  // [n, hidden] residual stream
+        var xn = x  // [n, hidden] normalized
+        var q = [Float](repeating: 0, count: n * qWidth)  // [n, heads*headDim]
+        var k = [Float](repeating: 0, count: n * kvWidth)  // [n, kvHeads*headDim]
+        var v = k
+        var attn = q  // [n, heads*headDim]
+        var proj = x  // [n, hidden]
+        var gate = [Float](repeating: 0, count: n * c.ffn)  // [n, ffn]
+        var up = gate
+
+        x.withUnsafeMutableBufferPointer { xp in
+            for (i, t) in tokens.enumerated() { embedding.dequantizeRow(Int(t), into: xp.baseAddress! + i * c.hidden) }
+        }
+        for (l, b) in blocks.enumerated() {
+            rmsNorm(x, b.attnNorm, &xn, rows: n)
+            matmul(b.q, xn, &q, rows: n)
+            matmul(b.k, xn, &k, rows: n)
+            matmul(b.v, xn, &v, rows: n)
+            rope.apply(&q, rows: n, heads: c.heads, start: start)
+            rope.apply(&k, rows: n, heads: c.kvHeads, start: start)
+            cache.keys[l].withUnsafeMutableBufferPointer { dst in
+                k.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: start * kvWidth).update(from: $0.baseAddress!, count: n * kvWidth) }
+            }
+            cache.values[l].withUnsafeMutableBufferPointer { dst in
+                v.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: start * kvWidth).update(from: $0.baseAddress!, count: n * kvWidth) }
+            }
+            Attention.causal(q: q, rows: n, start: start, keys: cache.keys[l], values: cache.values[l], config: c, out: &attn)
+            matmul(b.o, attn, &proj, rows: n)
+            for i in 0..<x.count { x[i] += proj[i] }
+            rmsNorm(x, b.ffnNorm, &xn, rows: n)
+            matmul(b.gate, xn, &gate, rows: n)
+            matmul(b.up, xn, &up, rows: n)
+            for i in 0..<gate.count {
+                let g = gate[i]
+                gate[i] = g / (1 + exp(-g)) * up[i]  // SiLU(gate) * up
+            }
+            matmul(b.down, gate, &proj, rows: n)
+            for i in 0..<x.count { x[i] += proj[i] }
+        }
+        cache.count = start + n
+
+        var last = [Float](repeating: 0, count: outputs.count * c.hidden)  // [outputs, hidden]
+        x.withUnsafeBufferPointer { xp in
+            last.withUnsafeMutableBufferPointer { lp in
+                for (j, row) in outputs.enumerated() {
+                    Kernels.rmsNorm(xp.baseAddress! + row * c.hidden, weight: outputNorm, lp.baseAddress! + j * c.hidden, n: c.hidden, eps: c.rmsEps)
+                }
+            }
+        }
+        var logits = [Float](repeating: 0, count: outputs.count * c.vocab)  // [outputs, vocab]
+        if !outputs.isEmpty { matmul(output, last, &logits, rows: outputs.count) }
+        return logits
+    }
+
+    private func rmsNorm(_ x: [Float], _ w: [Float], _ y: inout [Float], rows: Int) {
+        let h = config.hidden
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows { Kernels.rmsNorm(xp.baseAddress! + r * h, weight: w, yp.baseAddress! + r * h, n: h, eps: config.rmsEps) }
+            }
+        }
+    }
+
+    private func matmul(_ w: WeightMatrix, _ x: [Float], _ y: inout [Float], rows: Int) {
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in Kernels.matmul(w, xp.baseAddress!, tokens: rows, yp.baseAddress!) }
+        }
+    }
+}
+
+/// Memory the model owns (as opposed to views into the mapped file).
+final class RawBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let bytes: Int
+    init(bytes: Int) {
+        self.bytes = bytes
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+    }
+    deinit { pointer.deallocate() }
+}

@@ -25,20 +25,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "TesseraTestSupport", dependencies: ["TesseraFormats"], path: "Tests/TesseraTestSupport"),
         .testTarget(name: "TesseraKernelsTests", dependencies: ["TesseraKernels"]),
         .testTarget(
             name: "TesseraFormatsTests", dependencies: ["TesseraFormats"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "TesseraTokenizerTests", dependencies: ["TesseraTokenizer", "TesseraFormats"],
+            name: "TesseraTokenizerTests", dependencies: ["TesseraTokenizer", "TesseraFormats", "TesseraTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "TesseraModelTests", dependencies: ["TesseraModel", "TesseraTokenizer", "TesseraFormats"],
+            name: "TesseraModelTests",
+            dependencies: ["TesseraModel", "TesseraTokenizer", "TesseraFormats", "TesseraTestSupport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine"]),
+        .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -117,54 +117,6 @@ float tk_dot_f32_generic(const float *a, const float *b, int64_t n) {
     return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-static float dot_q4_1(const uint8_t *p, const float *x, int64_t n) {
-    // sum(d*q + m) * x = d * sum(q*x) + m * sum(x), one block at a time.
-    float s = 0;
-    for (int64_t i = 0; i < n; i += 32, p += 20, x += 32) {
-        float d = tk_fp16_to_fp32(rd16(p)), m = tk_fp16_to_fp32(rd16(p + 2));
-        const uint8_t *qs = p + 4;
-        float qx = 0, sx = 0;
-        for (int j = 0; j < 16; j++) {
-            qx += (qs[j] & 0xF) * x[j] + (qs[j] >> 4) * x[j + 16];
-            sx += x[j] + x[j + 16];
-        }
-        s += d * qx + m * sx;
-    }
-    return s;
-}
-
-static float dot_q8_0(const uint8_t *p, const float *x, int64_t n) {
-    float s = 0;
-    for (int64_t i = 0; i < n; i += 32, p += 34, x += 32) {
-        float d = tk_fp16_to_fp32(rd16(p));
-        const int8_t *qs = (const int8_t *)(p + 2);
-        float qx = 0;
-        for (int j = 0; j < 32; j++) qx += qs[j] * x[j];
-        s += d * qx;
-    }
-    return s;
-}
-
-float tk_dot_row_generic(int type, const void *row, const float *x, int64_t n) {
-    switch (type) {
-    case TK_F32: return tk_dot_f32_generic((const float *)row, x, n);
-    case TK_Q4_1: return dot_q4_1((const uint8_t *)row, x, n);
-    case TK_Q8_0: return dot_q8_0((const uint8_t *)row, x, n);
-    default: break;
-    }
-    // Other types: dequantize one block at a time onto the stack.
-    int bv = tk_block_values(type), bb = tk_block_bytes(type);
-    if (bv == 0) return NAN;
-    float buf[TK_QK_K];
-    const uint8_t *p = (const uint8_t *)row;
-    float s = 0;
-    for (int64_t i = 0; i < n; i += bv, p += bb) {
-        tk_dequantize_row_generic(type, p, buf, bv);
-        s += tk_dot_f32_generic(buf, x + i, bv);
-    }
-    return s;
-}
-
 void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k,
                             int64_t r0, int64_t r1,
                             const float *x, int64_t ldx, int64_t nt,
@@ -172,13 +124,10 @@ void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k
     const uint8_t *base = (const uint8_t *)w;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;
-        if (nt < 4) {
-            for (int64_t t = 0; t < nt; t++) y[t * ldy + r] = tk_dot_row_generic(type, row, x + t * ldx, k);
-        } else {
-            // Several rows of activations share one dequantized weight row.
-            tk_dequantize_row_generic(type, row, scratch, k);
-            for (int64_t t = 0; t < nt; t++) y[t * ldy + r] = tk_dot_f32_generic(scratch, x + t * ldx, k);
-        }
+        // Every activation row shares one dequantized weight row. The arithmetic is the same however many rows
+        // there are, so a sequence gets identical logits alone or in a batch.
+        tk_dequantize_row_generic(type, row, scratch, k);
+        for (int64_t t = 0; t < nt; t++) y[t * ldy + r] = tk_dot_f32_generic(scratch, x + t * ldx, k);
     }
 }
 

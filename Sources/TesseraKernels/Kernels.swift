@@ -35,9 +35,4 @@ public enum Kernels {
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) -> Float {
         tk_dot_f32_generic(a, b, Int64(n))
     }
-
-    /// Dot product of one stored row with a float vector.
-    public static func dot(_ w: WeightMatrix, row: Int, _ x: UnsafePointer<Float>) -> Float {
-        tk_dot_row_generic(w.type, w.row(row), x, Int64(w.columns))
-    }
 }

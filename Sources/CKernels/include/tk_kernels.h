@@ -6,9 +6,6 @@
 /// Dequantizes `n` values (a multiple of the type's block size) starting at `src` into `dst`.
 void tk_dequantize_row_generic(int type, const void *src, float *dst, int64_t n);
 
-/// Dot product of one stored row of `n` values with the float vector `x`.
-float tk_dot_row_generic(int type, const void *row, const float *x, int64_t n);
-
 /// y[t*ldy + r] = dot(W[r], x[t*ldx ..]) for r in [r0, r1), t in [0, nt).
 /// `w` points at row 0; rows are `row_bytes` apart; `scratch` holds `k` floats.
 void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k,

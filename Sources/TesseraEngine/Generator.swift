@@ -1,0 +1,70 @@
+import TesseraModel
+import TesseraTokenizer
+
+/// Why a generation ended, with OpenAI's names.
+public enum FinishReason: String, Sendable, Codable {
+    /// End-of-sequence token or a stop string.
+    case stop
+    /// max_tokens or the context length.
+    case length
+}
+
+/// What a finished generation produced.
+public struct GenerationResult: Sendable {
+    public var text = ""
+    public var tokens: [Int32] = []
+    public var finishReason: FinishReason = .length
+    public var promptTokens = 0
+}
+
+/// Generates one sequence token by token: prefill, then decode with a sampler, incremental detokenizer and stop
+/// strings. The batching engine (DESIGN 1, Engine) replaces this loop for the server; the CLI and tests use it directly.
+public struct Generator: Sendable {
+    public let model: any LanguageModel
+    public let tokenizer: Tokenizer
+
+    public init(model: any LanguageModel, tokenizer: Tokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+
+    /// Runs to completion, calling `onText` with each piece of text as soon as it is final.
+    public func generate(
+        prompt: [Int32], parameters: SamplingParameters, onText: (String) -> Void = { _ in }
+    ) throws -> GenerationResult {
+        try parameters.validate()
+        guard !prompt.isEmpty else { throw SamplingError("the prompt is empty") }
+        let context = model.config.contextLength
+        guard prompt.count < context else {
+            throw SamplingError("the prompt has \(prompt.count) tokens; the context holds \(context)")
+        }
+        let budget = min(parameters.maxTokens, context - prompt.count)
+        var result = GenerationResult(promptTokens: prompt.count)
+        guard budget > 0 else { return result }
+
+        let cache = model.makeCache(capacity: prompt.count + budget)
+        var sampler = Sampler(parameters: parameters, prompt: prompt)
+        var detok = IncrementalDetokenizer(tokenizer: tokenizer)
+        var stops = StopMatcher(stops: parameters.stop)
+        var logits = try model.forward(tokens: prompt, cache: cache, outputs: [prompt.count - 1])
+        while true {
+            let token = sampler.sample(logits[...])
+            sampler.accept(token)
+            if token == tokenizer.eosID && !parameters.ignoreEOS {
+                result.finishReason = .stop
+                break
+            }
+            result.tokens.append(token)
+            // Control tokens (such as <|im_end|> when it is not the EOS) end a chat turn as well but print nothing.
+            let piece = tokenizer.isControl(token) ? "" : detok.append(token)
+            let (emit, stopped) = stops.append(piece)
+            if !emit.isEmpty { result.text += emit; onText(emit) }
+            if stopped { result.finishReason = .stop; return result }
+            if result.tokens.count >= budget { break }
+            logits = try model.forward(tokens: [token], cache: cache, outputs: [0])
+        }
+        let rest = stops.append(detok.flush()).emit + stops.flush()
+        if !rest.isEmpty { result.text += rest; onText(rest) }
+        return result
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// Chooses each next token of one sequence. Order, as in vLLM: penalties, then temperature, top-k, top-p, min-p.
+public struct Sampler: Sendable {
+    public let parameters: SamplingParameters
+    private var random: RandomSource
+    /// Tokens of the prompt and the output (for the repetition penalty).
+    private var seen: Set<Int32>
+    /// How often each token was generated (presence and frequency penalties).
+    private var generatedCounts: [Int32: Int] = [:]
+
+    public init(parameters: SamplingParameters, prompt: [Int32]) {
+        self.parameters = parameters
+        random = RandomSource(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
+        seen = Set(prompt)
+    }
+
+    /// Records a token chosen for this sequence (by `sample` or forced by the caller).
+    public mutating func accept(_ token: Int32) {
+        seen.insert(token)
+        generatedCounts[token, default: 0] += 1
+    }
+
+    /// Picks the next token from `logits` (one row over the vocabulary). Does not record it: call `accept`.
+    public mutating func sample(_ logits: ArraySlice<Float>) -> Int32 {
+        var l = Array(logits)
+        applyPenalties(&l)
+        let p = parameters
+        if p.temperature == 0 { return Int32(argmax(l)) }
+
+        // Candidates in descending logit order, cut by top-k before the softmax.
+        var order = Array(0..<l.count)
+        if p.topK > 0 && p.topK <= 64 {
+            order = topIndices(l, p.topK)  // insertion into a short list beats sorting the vocabulary
+        } else if p.topK > 0 || p.topP < 1 || p.minP > 0 {
+            order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
+            if p.topK > 0 && p.topK < order.count { order.removeLast(order.count - p.topK) }
+        }
+        let maxLogit = order.lazy.map { l[$0] }.max() ?? 0
+        var probs = order.map { exp(Double((l[$0] - maxLogit) / p.temperature)) }
+        let total = probs.reduce(0, +)
+        for i in probs.indices { probs[i] /= total }
+
+        var keep = probs.count
+        if p.topP < 1 {
+            var cum = 0.0
+            for (i, pr) in probs.enumerated() {
+                cum += pr
+                if cum >= Double(p.topP) { keep = i + 1; break }
+            }
+        }
+        if p.minP > 0, let top = probs.first {
+            let floor = top * Double(p.minP)
+            keep = min(keep, probs.prefix(keep).firstIndex { $0 < floor } ?? keep)
+        }
+        keep = max(keep, 1)
+        let mass = probs.prefix(keep).reduce(0, +)
+        var r = random.nextUnit() * mass
+        for i in 0..<keep {
+            r -= probs[i]
+            if r < 0 { return Int32(order[i]) }
+        }
+        return Int32(order[keep - 1])
+    }
+
+    private func applyPenalties(_ l: inout [Float]) {
+        let p = parameters
+        if p.repetitionPenalty != 1 {
+            for t in seen where Int(t) < l.count {
+                let i = Int(t)
+                l[i] = l[i] > 0 ? l[i] / p.repetitionPenalty : l[i] * p.repetitionPenalty
+            }
+        }
+        if p.presencePenalty != 0 || p.frequencyPenalty != 0 {
+            for (t, n) in generatedCounts where Int(t) < l.count {
+                l[Int(t)] -= p.presencePenalty + p.frequencyPenalty * Float(n)
+            }
+        }
+    }
+
+    private func argmax(_ l: [Float]) -> Int {
+        var best = 0
+        for i in 1..<l.count where l[i] > l[best] { best = i }
+        return best
+    }
+
+    /// Indices of the k largest values, largest first (ties: lower index first).
+    private func topIndices(_ l: [Float], _ k: Int) -> [Int] {
+        var top: [Int] = []
+        top.reserveCapacity(k + 1)
+        func before(_ a: Int, _ b: Int) -> Bool { l[a] > l[b] || (l[a] == l[b] && a < b) }
+        for i in 0..<l.count {
+            if top.count == k, let last = top.last, !before(i, last) { continue }
+            var pos = top.count
+            while pos > 0 && before(i, top[pos - 1]) { pos -= 1 }
+            top.insert(i, at: pos)
+            if top.count > k { top.removeLast() }
+        }
+        return top
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import TesseraEngine
+
+@Suite struct SamplerTests {
+    /// logits favouring token 3, then 1, then 0, 2, 4.
+    let logits: [Float] = [1, 2, 0.5, 4, -1]
+
+    func parameters(_ configure: (inout SamplingParameters) -> Void) -> SamplingParameters {
+        var p = SamplingParameters()
+        p.seed = 7
+        configure(&p)
+        return p
+    }
+
+    func draws(_ p: SamplingParameters, _ n: Int = 2000) -> [Int32: Int] {
+        var s = Sampler(parameters: p, prompt: [])
+        var counts: [Int32: Int] = [:]
+        for _ in 0..<n { counts[s.sample(logits[...]), default: 0] += 1 }
+        return counts
+    }
+
+    @Test func greedyPicksTheLargestLogit() {
+        var s = Sampler(parameters: .greedy(maxTokens: 1), prompt: [])
+        #expect(s.sample(logits[...]) == 3)
+    }
+
+    @Test func sameSeedSameSequence() {
+        let p = parameters { $0.temperature = 1.5 }
+        var a = Sampler(parameters: p, prompt: []), b = Sampler(parameters: p, prompt: [])
+        let x = (0..<50).map { _ in a.sample(logits[...]) }
+        let y = (0..<50).map { _ in b.sample(logits[...]) }
+        #expect(x == y)
+        #expect(Set(x).count > 1, "temperature 1.5 should not always give the same token")
+        var c = Sampler(parameters: parameters { $0.temperature = 1.5; $0.seed = 8 }, prompt: [])
+        #expect((0..<50).map { _ in c.sample(logits[...]) } != x)
+    }
+
+    @Test func frequenciesFollowTheSoftmax() {
+        let counts = draws(parameters { $0.temperature = 1 }, 20000)
+        let z = logits.map { exp(Double($0)) }.reduce(0, +)
+        for (i, l) in logits.enumerated() {
+            let expected = exp(Double(l)) / z
+            let got = Double(counts[Int32(i), default: 0]) / 20000
+            #expect(abs(got - expected) < 0.015, "token \(i): \(got) vs \(expected)")
+        }
+    }
+
+    @Test func topKKeepsOnlyTheBest() {
+        #expect(Set(draws(parameters { $0.topK = 2 }).keys) == [3, 1])
+        #expect(Set(draws(parameters { $0.topK = 1 }).keys) == [3])
+    }
+
+    @Test func topPKeepsTheSmallestSufficientSet() {
+        // softmax: token 3 has ~0.80, token 1 ~0.11: top_p 0.85 keeps both, 0.5 only token 3.
+        #expect(Set(draws(parameters { $0.topP = 0.85 }).keys) == [3, 1])
+        #expect(Set(draws(parameters { $0.topP = 0.5 }).keys) == [3])
+    }
+
+    @Test func minPDropsUnlikelyTokens() {
+        // relative to token 3: token 1 is e^-2 = 0.135, token 0 e^-3 = 0.05.
+        #expect(Set(draws(parameters { $0.minP = 0.1 }).keys) == [3, 1])
+    }
+
+    @Test func penaltiesLowerRepeatedTokens() {
+        var s = Sampler(parameters: parameters { $0.temperature = 0; $0.frequencyPenalty = 1.5 }, prompt: [])
+        #expect(s.sample(logits[...]) == 3)
+        s.accept(3)
+        #expect(s.sample(logits[...]) == 3, "one use: 4 - 1.5 = 2.5 still beats 2")
+        s.accept(3)
+        #expect(s.sample(logits[...]) == 1, "two uses: 4 - 3 = 1 loses to 2")
+
+        var p = Sampler(parameters: parameters { $0.temperature = 0; $0.presencePenalty = 2.5 }, prompt: [])
+        p.accept(3)
+        #expect(p.sample(logits[...]) == 1)
+
+        var r = Sampler(parameters: parameters { $0.temperature = 0; $0.repetitionPenalty = 2.5 }, prompt: [3])
+        #expect(r.sample(logits[...]) == 1, "prompt tokens count: 4 / 2.5 = 1.6 < 2")
+    }
+
+    @Test func validationNamesTheField() {
+        #expect(throws: SamplingError("top_p must be in (0, 1], got 0.0")) { try parameters { $0.topP = 0 }.validate() }
+        #expect(throws: SamplingError.self) { try parameters { $0.temperature = -1 }.validate() }
+        #expect(throws: SamplingError.self) { try parameters { $0.stop = [""] }.validate() }
+        #expect(throws: Never.self) { try parameters { $0.topK = 5 }.validate() }
+    }
+}

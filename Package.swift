@@ -41,6 +41,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TesseraTestSupport", "tessera"]),
     ],
     swiftLanguageModes: [.v6]
 )

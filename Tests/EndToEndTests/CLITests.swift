@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import TesseraTestSupport
+
+/// Runs the built `tessera` executable as a user would.
+@Suite struct CLITests {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static var executable: URL {
+        #if DEBUG
+        let config = "debug"
+        #else
+        let config = "release"
+        #endif
+        return TestModel.repositoryRoot.appendingPathComponent(".build/\(config)/tessera")
+    }
+
+    func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
+        let p = Process()
+        p.executableURL = Self.executable
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["TESSERA_MODEL"] = TestModel.path
+        p.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func tokenizePrintsIds() throws {
+        let r = try run(["tokenize", "--json", "Hello world<|im_end|>"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "[19556,905,2]\n")
+    }
+
+    @Test func tokenizeReadsJSONLines() throws {
+        let r = try run(["tokenize", "--jsonl"], stdin: "\"Hello\"\n\"  7\"\n")
+        #expect(r.status == 0)
+        #expect(r.stdout == "[19556]\n[256,39]\n")
+    }
+
+    @Test func scorePrintsOneLogprobPerPredictedToken() throws {
+        let r = try run(["score", "--json", "--text", "The capital of France is Paris."])
+        #expect(r.status == 0, "\(r.stderr)")
+        struct Score: Decodable { let tokens: [Int]; let logprobs: [Double]; let perplexity: Double }
+        let s = try JSONDecoder().decode(Score.self, from: Data(r.stdout.utf8))
+        #expect(s.logprobs.count == s.tokens.count - 1)
+        #expect(s.logprobs.allSatisfy { $0 <= 0 })
+        #expect(s.perplexity > 1)
+    }
+
+    @Test func chatAnswersSensibly() throws {
+        let r = try run(["generate", "--chat", "--temperature", "0", "--max-tokens", "24", "What is the capital of France?"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Paris"), "\(r.stdout)")
+    }
+
+    @Test func seededSamplingIsReproducible() throws {
+        let args = ["generate", "--temperature", "1.0", "--seed", "11", "--max-tokens", "12", "Once upon a time"]
+        let a = try run(args), b = try run(args)
+        #expect(a.status == 0 && b.status == 0)
+        #expect(a.stdout == b.stdout)
+        #expect(!a.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    @Test func brokenModelFilesGiveOneLineAndExitOne() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let original = try Data(contentsOf: URL(fileURLWithPath: TestModel.path), options: .alwaysMapped)
+        let cases: [(String, Data)] = [
+            ("empty", Data()),
+            ("text", Data("not a model".utf8)),
+            ("header-only", original.prefix(24)),
+            ("truncated-metadata", original.prefix(100_000)),
+            ("truncated-tensors", original.prefix(original.count / 2)),
+        ]
+        for (name, bytes) in cases {
+            let path = dir.appendingPathComponent("\(name).gguf").path
+            FileManager.default.createFile(atPath: path, contents: bytes)
+            for command in [["tokenize", "x"], ["score", "--text", "a b"], ["generate", "--max-tokens", "1", "x"]] {
+                let r = try run(command + ["--model", path])
+                #expect(r.status == 1, "\(name) \(command[0]): status \(r.status)")
+                let lines = r.stderr.split(separator: "\n")
+                #expect(lines.count == 1, "\(name) \(command[0]): \(r.stderr)")
+                #expect(r.stderr.contains(path) || r.stderr.contains("empty"), "\(r.stderr)")
+            }
+        }
+        let missing = try run(["tokenize", "x", "--model", dir.appendingPathComponent("absent.gguf").path])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot open"))
+    }
+}

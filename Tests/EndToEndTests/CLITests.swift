@@ -89,7 +89,7 @@ import TesseraTestSupport
         ]
         for (name, bytes) in cases {
             let path = dir.appendingPathComponent("\(name).gguf").path
-            FileManager.default.createFile(atPath: path, contents: bytes)
+            try bytes.write(to: URL(fileURLWithPath: path))
             for command in [["tokenize", "x"], ["score", "--text", "a b"], ["generate", "--max-tokens", "1", "x"]] {
                 let r = try run(command + ["--model", path])
                 #expect(r.status == 1, "\(name) \(command[0]): status \(r.status)")

@@ -117,10 +117,8 @@ float tk_dot_f32_generic(const float *a, const float *b, int64_t n) {
     return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k,
-                            int64_t r0, int64_t r1,
-                            const float *x, int64_t ldx, int64_t nt,
-                            float *y, int64_t ldy, float *scratch) {
+void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
+                            const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch) {
     const uint8_t *base = (const uint8_t *)w;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = base + (size_t)r * row_bytes;

@@ -140,7 +140,17 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             cache.values[l].withUnsafeMutableBufferPointer { dst in
                 v.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: start * kvWidth).update(from: $0.baseAddress!, count: n * kvWidth) }
             }
-            Attention.causal(q: q, rows: n, start: start, keys: cache.keys[l], values: cache.values[l], config: c, out: &attn)
+            cache.keys[l].withUnsafeBufferPointer { kp in
+                cache.values[l].withUnsafeBufferPointer { vp in
+                    q.withUnsafeBufferPointer { qp in
+                        attn.withUnsafeMutableBufferPointer { ap in
+                            Kernels.attention(
+                                q: qp.baseAddress!, rows: n, start: start, keys: kp.baseAddress!, values: vp.baseAddress!,
+                                heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, out: ap.baseAddress!)
+                        }
+                    }
+                }
+            }
             matmul(b.o, attn, &proj, rows: n)
             for i in 0..<x.count { x[i] += proj[i] }
             rmsNorm(x, b.ffnNorm, &xn, rows: n)

@@ -1,22 +1,58 @@
 #ifndef TK_KERNELS_H
 #define TK_KERNELS_H
-// Generic (portable C) kernels. SIMD variants join these with a `_generic` twin each (DESIGN 2).
+// Compute kernels. Every SIMD kernel has a `_generic` twin (portable C) that tests compare it with; `tk_ops_for`
+// hands out the set for one CPU level (DESIGN 2).
 #include "tk_types.h"
+#include "tk_cpu.h"
+
+/// Floats of scratch a matmul call needs for rows of `k` values.
+#define TK_MATMUL_SCRATCH(k) (4 * (k))
 
 /// Dequantizes `n` values (a multiple of the type's block size) starting at `src` into `dst`.
 void tk_dequantize_row_generic(int type, const void *src, float *dst, int64_t n);
 
 /// y[t*ldy + r] = dot(W[r], x[t*ldx ..]) for r in [r0, r1), t in [0, nt).
-/// `w` points at row 0; rows are `row_bytes` apart; `scratch` holds `k` floats.
-void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k,
-                            int64_t r0, int64_t r1,
-                            const float *x, int64_t ldx, int64_t nt,
-                            float *y, int64_t ldy, float *scratch);
+/// `w` points at row 0; rows are `row_bytes` apart; `scratch` holds TK_MATMUL_SCRATCH(k) floats.
+/// A row's result does not depend on nt or on [r0, r1): the same sequence gives the same numbers alone or batched.
+typedef void (*tk_matmul_fn)(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
+                             const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch);
+void tk_matmul_rows_generic(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
+                            const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch);
+void tk_matmul_rows_avx2(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
+                         const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch);
+void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
+                           const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch);
+
+/// Dot product of two float vectors.
+float tk_dot_f32_generic(const float *a, const float *b, int64_t n);
+float tk_dot_f32_avx2(const float *a, const float *b, int64_t n);
+float tk_dot_f32_avx512(const float *a, const float *b, int64_t n);
+
+/// y += a * x.
+void tk_axpy_generic(float a, const float *x, float *y, int64_t n);
+void tk_axpy_avx2(float a, const float *x, float *y, int64_t n);
+void tk_axpy_avx512(float a, const float *x, float *y, int64_t n);
 
 /// y[i] = x[i] * inv_rms * w[i], inv_rms = 1/sqrt(mean(x^2) + eps).
 void tk_rmsnorm_generic(const float *x, const float *w, float *y, int64_t n, float eps);
+void tk_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n, float eps);
+void tk_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps);
 
-/// Dot product of two float vectors, accumulated in several lanes.
-float tk_dot_f32_generic(const float *a, const float *b, int64_t n);
+typedef struct {
+    int level;
+    tk_matmul_fn matmul_rows;
+    float (*dot)(const float *a, const float *b, int64_t n);
+    void (*axpy)(float a, const float *x, float *y, int64_t n);
+    void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
+} tk_ops;
+
+/// The kernels of `level`, or of the best level below it that this build has.
+const tk_ops *tk_ops_for(int level);
+
+/// Causal GQA attention for the (row, head) items [i0, i1) of item = row * heads + head.
+/// q, out: [rows, heads*hd]; keys, values: [start+rows, kv_heads*hd]; row r sees positions 0...start+r.
+/// scores: scratch of start+rows floats.
+void tk_attention(const tk_ops *ops, const float *q, int64_t start, const float *keys, const float *values,
+                  int heads, int kv_heads, int hd, int64_t i0, int64_t i1, float *out, float *scores);
 
 #endif

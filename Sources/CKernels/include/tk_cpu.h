@@ -1,0 +1,10 @@
+#ifndef TK_CPU_H
+#define TK_CPU_H
+// Run-time CPU feature detection (cpuid + xgetbv) and the kernel level chosen from it.
+
+typedef enum { TK_LEVEL_GENERIC = 0, TK_LEVEL_AVX2 = 1, TK_LEVEL_AVX512 = 2 } tk_level;
+
+/// The best level this CPU and OS support (the OS must save the wider registers, which xgetbv tells).
+int tk_cpu_best_level(void);
+
+#endif

@@ -1,0 +1,163 @@
+// AVX-512 kernels. Compiled for AVX-512 through target attributes only, so the package still builds for any x86-64
+// and these run only after tk_cpu_best_level() said so. Each has a `_generic` twin in tk_generic.c.
+#include "tk_kernels.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")))
+#define INLINE static inline __attribute__((always_inline))
+
+TARGET INLINE __m512 h2f_broadcast(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _mm512_set1_ps(_cvtsh_ss(h));
+}
+
+TARGET static void dequant_row_q4_1(const uint8_t *p, float *y, int64_t n) {
+    const __m512i mask = _mm512_set1_epi32(0xF);
+    for (int64_t i = 0; i < n; i += 32, p += 20, y += 32) {
+        __m512 d = h2f_broadcast(p), m = h2f_broadcast(p + 2);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
+        _mm512_storeu_ps(y, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, mask)), d, m));
+        _mm512_storeu_ps(y + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m));
+    }
+}
+
+TARGET static void dequant_row_q4_0(const uint8_t *p, float *y, int64_t n) {
+    const __m512i mask = _mm512_set1_epi32(0xF), eight = _mm512_set1_epi32(8);
+    for (int64_t i = 0; i < n; i += 32, p += 18, y += 32) {
+        __m512 d = h2f_broadcast(p);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
+        __m512i lo = _mm512_sub_epi32(_mm512_and_si512(q, mask), eight);
+        __m512i hi = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
+        _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), d));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), d));
+    }
+}
+
+TARGET static void dequant_row_q8_0(const uint8_t *p, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i += 32, p += 34, y += 32) {
+        __m512 d = h2f_broadcast(p);
+        __m512i a = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
+        __m512i b = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 18)));
+        _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(a), d));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(b), d));
+    }
+}
+
+TARGET static void dequant_row_f16(const uint8_t *p, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 2 * i))));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        y[i] = _cvtsh_ss(h);
+    }
+}
+
+/// Dequantizes one row; returns a pointer to floats (the row itself for F32, else `scratch`).
+TARGET static const float *row_floats(int type, const uint8_t *row, float *scratch, int64_t k) {
+    switch (type) {
+    case TK_F32: return (const float *)row;
+    case TK_Q4_1: dequant_row_q4_1(row, scratch, k); break;
+    case TK_Q4_0: dequant_row_q4_0(row, scratch, k); break;
+    case TK_Q8_0: dequant_row_q8_0(row, scratch, k); break;
+    case TK_F16: dequant_row_f16(row, scratch, k); break;
+    default: tk_dequantize_row_generic(type, row, scratch, k); break;
+    }
+    return scratch;
+}
+
+/// NR weight rows x NT activation rows. Each output keeps its own 16-lane accumulator over k and is reduced the same
+/// way whatever NR and NT are, so a row's result does not depend on how many other rows share the call.
+TARGET INLINE void block(const float *const *w, const float *x, int64_t ldx, float *y, int64_t ldy,
+                         int64_t k, const int NR, const int NT) {
+    __m512 acc[4][4];
+    for (int r = 0; r < NR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m512 wv[4];
+        for (int r = 0; r < NR; r++) wv[r] = _mm512_loadu_ps(w[r] + i);
+        for (int t = 0; t < NT; t++) {
+            __m512 xv = _mm512_loadu_ps(x + t * ldx + i);
+            for (int r = 0; r < NR; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    if (i < k) {
+        __mmask16 m = (__mmask16)((1u << (k - i)) - 1);
+        __m512 wv[4];
+        for (int r = 0; r < NR; r++) wv[r] = _mm512_maskz_loadu_ps(m, w[r] + i);
+        for (int t = 0; t < NT; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + t * ldx + i);
+            for (int r = 0; r < NR; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    for (int t = 0; t < NT; t++)
+        for (int r = 0; r < NR; r++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+TARGET static void block_any(const float *const *w, int nr, const float *x, int64_t ldx, int nt,
+                             float *y, int64_t ldy, int64_t k) {
+#define B(R, T) case (R * 8 + T): block(w, x, ldx, y, ldy, k, R, T); return;
+    switch (nr * 8 + nt) {
+        B(4, 4) B(4, 3) B(4, 2) B(4, 1) B(3, 4) B(3, 3) B(3, 2) B(3, 1)
+        B(2, 4) B(2, 3) B(2, 2) B(2, 1) B(1, 4) B(1, 3) B(1, 2) B(1, 1)
+    }
+#undef B
+}
+
+TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
+                                  const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch) {
+    const uint8_t *base = (const uint8_t *)w;
+    // Token chunks keep the activations a block of weight rows meets in L2; each chunk dequantizes the rows again,
+    // which costs 1/TC of the multiply-adds.
+    const int64_t TC = 96;
+    for (int64_t t0 = 0; t0 < nt; t0 += TC) {
+        int64_t tn = nt - t0 < TC ? nt - t0 : TC;
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const float *rows[4];
+            for (int j = 0; j < nr; j++) rows[j] = row_floats(type, base + (size_t)(r + j) * row_bytes, scratch + j * k, k);
+            for (int64_t t = 0; t < tn; t += 4) {
+                int n = tn - t < 4 ? (int)(tn - t) : 4;
+                block_any(rows, nr, x + (t0 + t) * ldx, ldx, n, y + (t0 + t) * ldy + r, ldy, k);
+            }
+        }
+    }
+}
+
+TARGET float tk_dot_f32_avx512(const float *a, const float *b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+TARGET void tk_axpy_avx512(float a, const float *x, float *y, int64_t n) {
+    __m512 av = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+TARGET void tk_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) { __m512 v = _mm512_loadu_ps(x + i); acc = _mm512_fmadd_ps(v, v, acc); }
+    float ss = _mm512_reduce_add_ps(acc);
+    for (; i < n; i++) ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    __m512 iv = _mm512_set1_ps(inv);
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), iv), _mm512_loadu_ps(w + i)));
+    for (; i < n; i++) y[i] = x[i] * inv * w[i];
+}
+#endif

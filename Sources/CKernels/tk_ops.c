@@ -1,0 +1,55 @@
+#include "tk_kernels.h"
+#include <math.h>
+#include <string.h>
+
+void tk_axpy_generic(float a, const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_dot_f32_generic, tk_axpy_generic,
+                                   tk_rmsnorm_generic};
+#if defined(__x86_64__)
+static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_dot_f32_avx2, tk_axpy_avx2, tk_rmsnorm_avx2};
+static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_dot_f32_avx512, tk_axpy_avx512,
+                                  tk_rmsnorm_avx512};
+#endif
+
+const tk_ops *tk_ops_for(int level) {
+#if defined(__x86_64__)
+    if (level >= TK_LEVEL_AVX512) return &avx512_ops;
+    if (level == TK_LEVEL_AVX2) return &avx2_ops;
+#endif
+    (void)level;
+    return &generic_ops;
+}
+
+void tk_attention(const tk_ops *ops, const float *q, int64_t start, const float *keys, const float *values,
+                  int heads, int kv_heads, int hd, int64_t i0, int64_t i1, float *out, float *scores) {
+    const int group = heads / kv_heads;
+    const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t item = i0; item < i1; item++) {
+        int64_t r = item / heads;
+        int h = (int)(item % heads), kvh = h / group;
+        int64_t span = start + r + 1;
+        const float *qr = q + r * q_width + (int64_t)h * hd;
+        const float *k = keys + (int64_t)kvh * hd;
+        float max_score = -INFINITY;
+        for (int64_t p = 0; p < span; p++) {
+            float s = ops->dot(qr, k + p * kv_width, hd) * scale;
+            scores[p] = s;
+            if (s > max_score) max_score = s;
+        }
+        float sum = 0;
+        for (int64_t p = 0; p < span; p++) {
+            float e = expf(scores[p] - max_score);
+            scores[p] = e;
+            sum += e;
+        }
+        float *o = out + r * q_width + (int64_t)h * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        const float *v = values + (int64_t)kvh * hd;
+        float inv = 1.0f / sum;
+        for (int64_t p = 0; p < span; p++) ops->axpy(scores[p] * inv, v + p * kv_width, o, hd);
+    }
+}

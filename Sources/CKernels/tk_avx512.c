@@ -110,9 +110,71 @@ TARGET static void block_any(const float *const *w, int nr, const float *x, int6
 #undef B
 }
 
+/// The 32 weights of one quantized block as two vectors, computed exactly as dequant_row_* stores them.
+TARGET INLINE void block_weights(const int TYPE, const uint8_t *p, __m512 *lo, __m512 *hi) {
+    if (TYPE == TK_Q4_1) {
+        __m512 d = h2f_broadcast(p), m = h2f_broadcast(p + 2);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
+        *lo = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, _mm512_set1_epi32(0xF))), d, m);
+        *hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m);
+    } else if (TYPE == TK_Q4_0) {
+        __m512 d = h2f_broadcast(p);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
+        const __m512i eight = _mm512_set1_epi32(8);
+        *lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, _mm512_set1_epi32(0xF)), eight)), d);
+        *hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight)), d);
+    } else {  // TK_Q8_0
+        __m512 d = h2f_broadcast(p);
+        *lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)))), d);
+        *hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 18)))), d);
+    }
+}
+
+/// Few activation rows (decode): weights are dequantized in registers, never stored, so the step stays bound by
+/// memory bandwidth. Same products in the same order as `block` over dequantized rows: identical results.
+TARGET INLINE void block_direct(const int TYPE, const int BYTES, const uint8_t *const *w, const float *x, int64_t ldx,
+                                float *y, int64_t ldy, int64_t k, const int NR, const int NT) {
+    __m512 acc[4][4];
+    for (int r = 0; r < NR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t i = 0, b = 0; i < k; i += 32, b += BYTES) {
+        __m512 lo[4], hi[4];
+        for (int r = 0; r < NR; r++) block_weights(TYPE, w[r] + b, &lo[r], &hi[r]);
+        for (int t = 0; t < NT; t++) {
+            __m512 xl = _mm512_loadu_ps(x + t * ldx + i), xh = _mm512_loadu_ps(x + t * ldx + i + 16);
+            for (int r = 0; r < NR; r++) acc[r][t] = _mm512_fmadd_ps(hi[r], xh, _mm512_fmadd_ps(lo[r], xl, acc[r][t]));
+        }
+    }
+    for (int t = 0; t < NT; t++)
+        for (int r = 0; r < NR; r++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+TARGET static void direct_any(int type, const uint8_t *const *w, int nr, const float *x, int64_t ldx, int nt,
+                              float *y, int64_t ldy, int64_t k) {
+#define D(TY, BY, R, T) case (R * 8 + T): block_direct(TY, BY, w, x, ldx, y, ldy, k, R, T); return;
+#define ALL(TY, BY) switch (nr * 8 + nt) { \
+        D(TY, BY, 4, 4) D(TY, BY, 4, 3) D(TY, BY, 4, 2) D(TY, BY, 4, 1) D(TY, BY, 3, 4) D(TY, BY, 3, 3) \
+        D(TY, BY, 3, 2) D(TY, BY, 3, 1) D(TY, BY, 2, 4) D(TY, BY, 2, 3) D(TY, BY, 2, 2) D(TY, BY, 2, 1) \
+        D(TY, BY, 1, 4) D(TY, BY, 1, 3) D(TY, BY, 1, 2) D(TY, BY, 1, 1) }
+    if (type == TK_Q4_1) ALL(TK_Q4_1, 20)
+    else if (type == TK_Q4_0) ALL(TK_Q4_0, 18)
+    else ALL(TK_Q8_0, 34)
+#undef ALL
+#undef D
+}
+
 TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
                                   const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch) {
     const uint8_t *base = (const uint8_t *)w;
+    if (nt <= 4 && (type == TK_Q4_1 || type == TK_Q4_0 || type == TK_Q8_0)) {
+        for (int64_t r = r0; r < r1; r += 4) {
+            int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+            const uint8_t *rows[4];
+            for (int j = 0; j < nr; j++) rows[j] = base + (size_t)(r + j) * row_bytes;
+            direct_any(type, rows, nr, x, ldx, (int)nt, y + r, ldy, k);
+        }
+        return;
+    }
     // Token chunks keep the activations a block of weight rows meets in L2; each chunk dequantizes the rows again,
     // which costs 1/TC of the multiply-adds.
     const int64_t TC = 96;

@@ -127,3 +127,4 @@ TARGET void tk_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n,
     for (i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
 }
 #endif
+

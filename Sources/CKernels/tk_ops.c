@@ -6,12 +6,22 @@ void tk_axpy_generic(float a, const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void tk_silu_mul_generic(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void tk_add(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
 static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_dot_f32_generic, tk_axpy_generic,
-                                   tk_rmsnorm_generic};
+                                   tk_rmsnorm_generic, tk_silu_mul_generic};
 #if defined(__x86_64__)
-static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_dot_f32_avx2, tk_axpy_avx2, tk_rmsnorm_avx2};
+// AVX2 keeps the scalar SiLU: it is the fallback level, and SiLU is a small part of a step.
+static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_dot_f32_avx2, tk_axpy_avx2, tk_rmsnorm_avx2,
+                                tk_silu_mul_generic};
 static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_dot_f32_avx512, tk_axpy_avx512,
-                                  tk_rmsnorm_avx512};
+                                  tk_rmsnorm_avx512, tk_silu_mul_avx512};
 #endif
 
 const tk_ops *tk_ops_for(int level) {

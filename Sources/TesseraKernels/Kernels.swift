@@ -54,3 +54,30 @@ public enum Kernels {
         level.ops.pointee.dot(a, b, Int64(n))
     }
 }
+
+extension Kernels {
+    /// y += x, elementwise.
+    public static func add(_ x: [Float], into y: inout [Float]) {
+        precondition(x.count == y.count)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in tk_add(xp.baseAddress!, yp.baseAddress!, Int64(xp.count)) }
+        }
+    }
+
+    /// gate = SiLU(gate) * up, elementwise.
+    public static func siluMultiply(_ gate: inout [Float], _ up: [Float], level: CPULevel = .selected) {
+        precondition(gate.count == up.count)
+        let ops = level.ops
+        gate.withUnsafeMutableBufferPointer { gp in
+            up.withUnsafeBufferPointer { upp in
+                nonisolated(unsafe) let g = gp.baseAddress!, u = upp.baseAddress!
+                let n = gp.count
+                ComputePool.shared.run { thread, threads in
+                    let part = ComputePool.share(of: n, thread: thread, threads: threads, granularity: 64)
+                    guard !part.isEmpty else { return }
+                    ops.pointee.silu_mul(g + part.lowerBound, u + part.lowerBound, Int64(part.count))
+                }
+            }
+        }
+    }
+}

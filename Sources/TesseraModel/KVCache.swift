@@ -18,6 +18,21 @@ public final class KVCache: @unchecked Sendable {
         values = keys
     }
 
+    /// Stores keys and values of `rows` new tokens (rows row..<row+rows of k and v) after the `count` already held.
+    func append(layer: Int, keys k: [Float], values v: [Float], row: Int, rows: Int) {
+        let n = rows * width
+        keys[layer].withUnsafeMutableBufferPointer { dst in
+            k.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: count * width).update(from: $0.baseAddress! + row * width, count: n) }
+        }
+        values[layer].withUnsafeMutableBufferPointer { dst in
+            v.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: count * width).update(from: $0.baseAddress! + row * width, count: n) }
+        }
+    }
+
+    func withLayer<R>(_ layer: Int, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+        keys[layer].withUnsafeBufferPointer { k in values[layer].withUnsafeBufferPointer { v in body(k.baseAddress!, v.baseAddress!) } }
+    }
+
     /// Forgets the tokens from `position` on (used to rewind after a stop string, or to reuse the cache).
     public func truncate(to position: Int) {
         count = min(count, max(0, position))

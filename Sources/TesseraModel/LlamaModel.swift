@@ -100,18 +100,28 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: min(capacity, config.contextLength))
     }
 
-    public func forward(tokens: [Int32], cache: KVCache, outputs: [Int]) throws(ModelError) -> [Float] {
+    public func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
         let c = config
-        let n = tokens.count
-        guard n > 0 else { throw ModelError("forward pass needs at least one token") }
-        guard cache.count + n <= cache.capacity else {
-            throw ModelError("sequence of \(cache.count + n) tokens exceeds the cache capacity of \(cache.capacity)")
+        guard !batch.isEmpty else { return [] }
+        var rowStart: [Int] = []  // first batch row of each sequence
+        var n = 0
+        var outputRows: [Int] = []
+        for (i, s) in batch.enumerated() {
+            guard !s.tokens.isEmpty else { throw ModelError("sequence \(i) of the batch has no tokens") }
+            guard s.cache.count + s.tokens.count <= s.cache.capacity else {
+                throw ModelError("sequence of \(s.cache.count + s.tokens.count) tokens exceeds the cache capacity of \(s.cache.capacity)")
+            }
+            for t in s.tokens where t < 0 || Int(t) >= c.vocab {
+                throw ModelError("token id \(t) is outside the vocabulary of \(c.vocab)")
+            }
+            for o in s.outputs where o < 0 || o >= s.tokens.count {
+                throw ModelError("output row \(o) is outside 0..<\(s.tokens.count)")
+            }
+            for j in 0..<i where batch[j].cache === s.cache { throw ModelError("sequences \(j) and \(i) share a cache") }
+            rowStart.append(n)
+            outputRows += s.outputs.map { n + $0 }
+            n += s.tokens.count
         }
-        for t in tokens where t < 0 || Int(t) >= c.vocab {
-            throw ModelError("token id \(t) is outside the vocabulary of \(c.vocab)")
-        }
-        for o in outputs where o < 0 || o >= n { throw ModelError("output row \(o) is outside 0..<\(n)") }
-        let start = cache.count
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
 
         var x = [Float](repeating: 0, count: n * c.hidden)  // [n, hidden] residual stream
@@ -125,56 +135,55 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         var up = gate
 
         x.withUnsafeMutableBufferPointer { xp in
-            for (i, t) in tokens.enumerated() { embedding.dequantizeRow(Int(t), into: xp.baseAddress! + i * c.hidden) }
+            var row = 0
+            for s in batch {
+                for t in s.tokens {
+                    embedding.dequantizeRow(Int(t), into: xp.baseAddress! + row * c.hidden)
+                    row += 1
+                }
+            }
         }
         for (l, b) in blocks.enumerated() {
             rmsNorm(x, b.attnNorm, &xn, rows: n)
             matmul(b.q, xn, &q, rows: n)
             matmul(b.k, xn, &k, rows: n)
             matmul(b.v, xn, &v, rows: n)
-            rope.apply(&q, rows: n, heads: c.heads, start: start)
-            rope.apply(&k, rows: n, heads: c.kvHeads, start: start)
-            cache.keys[l].withUnsafeMutableBufferPointer { dst in
-                k.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: start * kvWidth).update(from: $0.baseAddress!, count: n * kvWidth) }
-            }
-            cache.values[l].withUnsafeMutableBufferPointer { dst in
-                v.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: start * kvWidth).update(from: $0.baseAddress!, count: n * kvWidth) }
-            }
-            cache.keys[l].withUnsafeBufferPointer { kp in
-                cache.values[l].withUnsafeBufferPointer { vp in
+            for (i, s) in batch.enumerated() {
+                let r0 = rowStart[i], rows = s.tokens.count, start = s.cache.count
+                rope.apply(&q, row: r0, rows: rows, heads: c.heads, start: start)
+                rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, start: start)
+                s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
+                s.cache.withLayer(l) { keys, values in
                     q.withUnsafeBufferPointer { qp in
                         attn.withUnsafeMutableBufferPointer { ap in
                             Kernels.attention(
-                                q: qp.baseAddress!, rows: n, start: start, keys: kp.baseAddress!, values: vp.baseAddress!,
-                                heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, out: ap.baseAddress!)
+                                q: qp.baseAddress! + r0 * qWidth, rows: rows, start: start, keys: keys, values: values,
+                                heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, out: ap.baseAddress! + r0 * qWidth)
                         }
                     }
                 }
             }
             matmul(b.o, attn, &proj, rows: n)
-            for i in 0..<x.count { x[i] += proj[i] }
+            Kernels.add(proj, into: &x)
             rmsNorm(x, b.ffnNorm, &xn, rows: n)
             matmul(b.gate, xn, &gate, rows: n)
             matmul(b.up, xn, &up, rows: n)
-            for i in 0..<gate.count {
-                let g = gate[i]
-                gate[i] = g / (1 + exp(-g)) * up[i]  // SiLU(gate) * up
-            }
+            Kernels.siluMultiply(&gate, up)
             matmul(b.down, gate, &proj, rows: n)
-            for i in 0..<x.count { x[i] += proj[i] }
+            Kernels.add(proj, into: &x)
         }
-        cache.count = start + n
+        for s in batch { s.cache.count += s.tokens.count }
 
-        var last = [Float](repeating: 0, count: outputs.count * c.hidden)  // [outputs, hidden]
+        var last = [Float](repeating: 0, count: outputRows.count * c.hidden)  // [outputs, hidden]
         x.withUnsafeBufferPointer { xp in
             last.withUnsafeMutableBufferPointer { lp in
-                for (j, row) in outputs.enumerated() {
+                for (j, row) in outputRows.enumerated() {
                     Kernels.rmsNorm(xp.baseAddress! + row * c.hidden, weight: outputNorm, lp.baseAddress! + j * c.hidden, n: c.hidden, eps: c.rmsEps)
                 }
             }
         }
-        var logits = [Float](repeating: 0, count: outputs.count * c.vocab)  // [outputs, vocab]
-        if !outputs.isEmpty { matmul(output, last, &logits, rows: outputs.count) }
+        var logits = [Float](repeating: 0, count: outputRows.count * c.vocab)  // [outputs, vocab]
+        if !outputRows.isEmpty { matmul(output, last, &logits, rows: outputRows.count) }
         return logits
     }
 

@@ -11,8 +11,8 @@ struct RoPE: Sendable {
         inverseFrequencies = (0..<headDim / 2).map { i in 1 / pow(theta, Float(2 * i) / Float(headDim)) }
     }
 
-    /// Rotates every head of `rows` consecutive positions starting at `start`. x: [rows, heads*headDim].
-    func apply(_ x: inout [Float], rows: Int, heads: Int, start: Int) {
+    /// Rotates every head of rows row..<row+rows of x ([_, heads*headDim]), which hold positions start, start+1, ...
+    func apply(_ x: inout [Float], row first: Int, rows: Int, heads: Int, start: Int) {
         let half = headDim / 2
         var cosines = [Float](repeating: 0, count: half)
         var sines = cosines
@@ -24,7 +24,7 @@ struct RoPE: Sendable {
                 sines[i] = sin(angle)
             }
             for h in 0..<heads {
-                let base = (r * heads + h) * headDim
+                let base = ((first + r) * heads + h) * headDim
                 for i in 0..<half {
                     let a = x[base + i], b = x[base + half + i]
                     x[base + i] = a * cosines[i] - b * sines[i]

@@ -1,71 +1,121 @@
+import Foundation
 import Testing
 import TesseraKernels
 
-@Suite(.serialized) struct KernelTests {
-    /// A random Q8_0 matrix: blocks of fp16 scale + 32 int8 values.
-    func q8Matrix(rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
-        var rng = SplitMix(seed)
-        var bytes: [UInt8] = []
-        for _ in 0..<(rows * columns / 32) {
-            let d = Half.fp16(from: Float(rng.next() % 1000) / 20000 + 0.001)
-            bytes += [UInt8(d & 0xff), UInt8(d >> 8)]
-            for _ in 0..<32 { bytes.append(UInt8(truncatingIfNeeded: rng.next())) }
-        }
-        return bytes
+/// Every SIMD level this machine supports against the generic twin, on random data with odd sizes.
+@Suite struct KernelTests {
+    static let simdLevels = CPULevel.supported.filter { $0 != .generic }
+    /// GGML type ids: F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K, BF16.
+    static let types: [Int32] = [0, 1, 2, 3, 8, 12, 14, 30]
+
+    func close(_ a: [Float], _ b: [Float], relative: Float = 2e-5) -> Bool {
+        let scale = max(1, b.map(abs).max() ?? 1)
+        return zip(a, b).allSatisfy { abs($0 - $1) <= relative * scale }
     }
 
-    @Test(arguments: [(1, 32, 1), (7, 64, 3), (130, 96, 5), (33, 288, 17)])
-    func matmulEqualsDequantizeThenDot(rows: Int, columns: Int, tokens: Int) {
-        let bytes = q8Matrix(rows: rows, columns: columns, seed: UInt64(rows * 1000 + columns))
-        var rng = SplitMix(42)
-        let x = (0..<(tokens * columns)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
-        bytes.withUnsafeBytes { raw in
-            let w = WeightMatrix(type: 8, rows: rows, columns: columns, base: raw.baseAddress!)!
-            #expect(w.rowBytes == columns / 32 * 34)
-            var y = [Float](repeating: .nan, count: tokens * rows)
-            Kernels.matmul(w, x, tokens: tokens, &y)
-            var row = [Float](repeating: 0, count: columns)
-            for r in 0..<rows {
-                w.dequantizeRow(r, into: &row)
-                for t in 0..<tokens {
-                    var expected: Double = 0
-                    for c in 0..<columns { expected += Double(row[c]) * Double(x[t * columns + c]) }
-                    let got = y[t * rows + r]
-                    #expect(abs(Double(got) - expected) <= 1e-4 * max(1, abs(expected)), "row \(r) token \(t)")
+    func matmul(_ w: WeightMatrix, _ x: [Float], tokens: Int, level: CPULevel, threads: Int = 2) -> [Float] {
+        var y = [Float](repeating: .nan, count: tokens * w.rows)
+        Kernels.matmul(w, x, tokens: tokens, &y, level: level, pool: ComputePool(threads: threads))
+        return y
+    }
+
+    @Test(arguments: types)
+    func matmulAgreesWithGenericAtEveryLevel(type: Int32) {
+        let blockValues = [12, 14].contains(type) ? 256 : [2, 3, 8].contains(type) ? 32 : 1
+        let shapes = blockValues == 1 ? [(5, 37), (9, 100)] : [(7, blockValues * 3), (13, blockValues * 2)]
+        for (rows, columns) in shapes {
+            for tokens in [1, 3, 4, 5, 9, 100] {
+                var rng = SplitMix(UInt64(rows * 31 + tokens))
+                let x = rng.floats(tokens * columns)
+                let bytes = randomWeights(type: type, rows: rows, columns: columns, seed: UInt64(type) + 7)
+                bytes.withUnsafeBytes { raw in
+                    let w = WeightMatrix(type: type, rows: rows, columns: columns, base: raw.baseAddress!)!
+                    // The generic result against a plain double-precision dot product of the dequantized rows.
+                    let reference = matmul(w, x, tokens: tokens, level: .generic)
+                    var row = [Float](repeating: 0, count: columns)
+                    var exact = [Float](repeating: 0, count: tokens * rows)
+                    for r in 0..<rows {
+                        w.dequantizeRow(r, into: &row)
+                        for t in 0..<tokens {
+                            exact[t * rows + r] = Float((0..<columns).reduce(0.0) { $0 + Double(row[$1]) * Double(x[t * columns + $1]) })
+                        }
+                    }
+                    #expect(close(reference, exact), "generic type \(type) \(rows)x\(columns) tokens \(tokens)")
+                    for level in Self.simdLevels {
+                        #expect(close(matmul(w, x, tokens: tokens, level: level), reference),
+                                "\(level) type \(type) \(rows)x\(columns) tokens \(tokens)")
+                    }
                 }
             }
         }
     }
 
-    @Test func resultsDoNotDependOnThreadCount() {
-        let rows = 200, columns = 128, tokens = 3
-        let bytes = q8Matrix(rows: rows, columns: columns, seed: 9)
-        let x = (0..<(tokens * columns)).map { Float($0 % 17) / 7 - 1 }
-        bytes.withUnsafeBytes { raw in
-            let w = WeightMatrix(type: 8, rows: rows, columns: columns, base: raw.baseAddress!)!
-            var one = [Float](repeating: 0, count: tokens * rows), many = one
-            let saved = Kernels.threads
-            defer { Kernels.threads = saved }
-            Kernels.threads = 1
-            Kernels.matmul(w, x, tokens: tokens, &one)
-            Kernels.threads = 4
-            Kernels.matmul(w, x, tokens: tokens, &many)
-            #expect(one == many)
+    /// A row's numbers must not depend on how many other rows share the call or how rows are split over threads:
+    /// that is what makes a sequence's output the same alone or batched.
+    @Test(arguments: CPULevel.supported)
+    func rowsAreIndependentOfBatchAndThreads(level: CPULevel) {
+        let rows = 36, columns = 96, tokens = 11
+        var rng = SplitMix(5)
+        let x = rng.floats(tokens * columns)
+        for type: Int32 in [3, 8, 2, 0] {
+            let bytes = randomWeights(type: type, rows: rows, columns: columns, seed: 3)
+            bytes.withUnsafeBytes { raw in
+                let w = WeightMatrix(type: type, rows: rows, columns: columns, base: raw.baseAddress!)!
+                let batched = matmul(w, x, tokens: tokens, level: level, threads: 1)
+                #expect(matmul(w, x, tokens: tokens, level: level, threads: 3) == batched)
+                for t in 0..<tokens {
+                    let single = matmul(w, Array(x[(t * columns)..<((t + 1) * columns)]), tokens: 1, level: level, threads: 2)
+                    #expect(single == Array(batched[(t * rows)..<((t + 1) * rows)]), "\(level) type \(type) token \(t)")
+                }
+            }
         }
     }
 
-    @Test func rowResultsDoNotDependOnBatchSize() {
-        let rows = 64, columns = 96
-        let bytes = q8Matrix(rows: rows, columns: columns, seed: 3)
-        let x = (0..<(5 * columns)).map { Float(($0 * 7) % 23) / 11 - 1 }
-        bytes.withUnsafeBytes { raw in
-            let w = WeightMatrix(type: 8, rows: rows, columns: columns, base: raw.baseAddress!)!
-            var batched = [Float](repeating: 0, count: 5 * rows)
-            Kernels.matmul(w, x, tokens: 5, &batched)
-            for t in 0..<5 {
-                var single = [Float](repeating: 0, count: rows)
-                Array(x[(t * columns)..<((t + 1) * columns)]).withUnsafeBufferPointer { Kernels.matmul(w, $0.baseAddress!, tokens: 1, &single) }
-                #expect(single == Array(batched[(t * rows)..<((t + 1) * rows)]))
+    @Test func attentionAgreesWithGeneric() {
+        let heads = 6, kvHeads = 2, hd = 40, start = 13, rows = 5
+        var rng = SplitMix(11)
+        let q = rng.floats(rows * heads * hd)
+        let keys = rng.floats((start + rows) * kvHeads * hd), values = rng.floats((start + rows) * kvHeads * hd)
+        func run(_ level: CPULevel) -> [Float] {
+            var out = [Float](repeating: .nan, count: rows * heads * hd)
+            Kernels.attention(q: q, rows: rows, start: start, keys: keys, values: values, heads: heads, kvHeads: kvHeads,
+                              headDim: hd, out: &out, level: level, pool: ComputePool(threads: 2))
+            return out
+        }
+        let reference = run(.generic)
+        // Row 0, head 0 by hand: softmax over positions 0...start of q·k / sqrt(hd), then the weighted values.
+        var scores = (0...start).map { p in (0..<hd).reduce(Float(0)) { $0 + q[$1] * keys[p * kvHeads * hd + $1] } / Float(hd).squareRoot() }
+        let m = scores.max()!
+        scores = scores.map { exp($0 - m) }
+        let z = scores.reduce(0, +)
+        for d in 0..<hd {
+            let expected = (0...start).reduce(Float(0)) { $0 + scores[$1] / z * values[$1 * kvHeads * hd + d] }
+            #expect(abs(reference[d] - expected) < 1e-5)
+        }
+        for level in Self.simdLevels { #expect(close(run(level), reference), "\(level)") }
+    }
+
+    @Test func elementwiseKernelsAgreeWithGeneric() {
+        var rng = SplitMix(2)
+        for n in [1, 15, 16, 17, 100, 577] {
+            let x = rng.floats(n).map { $0 * 12 }, w = rng.floats(n), up = rng.floats(n)
+            func norm(_ level: CPULevel) -> [Float] {
+                var y = [Float](repeating: 0, count: n)
+                Kernels.rmsNorm(x, weight: w, &y, n: n, eps: 1e-5, level: level)
+                return y
+            }
+            func silu(_ level: CPULevel) -> [Float] {
+                var g = x
+                Kernels.siluMultiply(&g, up, level: level)
+                return g
+            }
+            let rms = (x.map { $0 * $0 }.reduce(0, +) / Float(n) + 1e-5).squareRoot()
+            #expect(close(norm(.generic), (0..<n).map { x[$0] / rms * w[$0] }))
+            #expect(close(silu(.generic), (0..<n).map { x[$0] / (1 + exp(-x[$0])) * up[$0] }))
+            for level in Self.simdLevels {
+                #expect(close(norm(level), norm(.generic)), "rmsnorm \(level) n \(n)")
+                #expect(close(silu(level), silu(.generic), relative: 1e-6), "silu \(level) n \(n)")
+                #expect(abs(Kernels.dot(x, w, n: n, level: level) - Kernels.dot(x, w, n: n, level: .generic)) < 1e-3)
             }
         }
     }
@@ -81,24 +131,8 @@ import TesseraKernels
         #expect(Half.float(fromBF16: 0x3f80) == 1)
     }
 
-    @Test func rmsNormMatchesDefinition() {
-        let x: [Float] = [1, -2, 3, -4, 5]
-        let w: [Float] = [1, 1, 2, 2, 0.5]
-        var y = [Float](repeating: 0, count: 5)
-        Kernels.rmsNorm(x, weight: w, &y, n: 5, eps: 1e-5)
-        let rms = (x.map { $0 * $0 }.reduce(0, +) / 5 + 1e-5).squareRoot()
-        for i in 0..<5 { #expect(abs(y[i] - x[i] / rms * w[i]) < 1e-6) }
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    @Test func levelSelectionFollowsTheMachine() {
+        #expect(CPULevel.supported.contains(.generic))
+        #expect(CPULevel.selected.rawValue <= CPULevel.best.rawValue)
     }
 }

@@ -38,12 +38,20 @@ void tk_rmsnorm_generic(const float *x, const float *w, float *y, int64_t n, flo
 void tk_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n, float eps);
 void tk_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps);
 
+/// gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
+void tk_silu_mul_generic(float *gate, const float *up, int64_t n);
+void tk_silu_mul_avx512(float *gate, const float *up, int64_t n);
+
+/// y[i] += x[i] (memory-bound; the compiler's vectorization is enough).
+void tk_add(const float *x, float *y, int64_t n);
+
 typedef struct {
     int level;
     tk_matmul_fn matmul_rows;
     float (*dot)(const float *a, const float *b, int64_t n);
     void (*axpy)(float a, const float *x, float *y, int64_t n);
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
+    void (*silu_mul)(float *gate, const float *up, int64_t n);
 } tk_ops;
 
 /// The kernels of `level`, or of the best level below it that this build has.

@@ -1,0 +1,39 @@
+import TesseraKernels
+
+/// Deterministic random numbers for kernel tests.
+struct SplitMix {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func float() -> Float { Float(Int64(next() >> 40) - (1 << 23)) / Float(1 << 23) }
+    mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
+}
+
+/// A random matrix in one of the kernel formats: random payload bytes, with the fp16 scales set to sane values.
+func randomWeights(type: Int32, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
+    var rng = SplitMix(seed)
+    func half(_ v: Float) -> [UInt8] { let h = Half.fp16(from: v); return [UInt8(h & 0xff), UInt8(h >> 8)] }
+    var out: [UInt8] = []
+    switch type {
+    case 0: for _ in 0..<(rows * columns) { withUnsafeBytes(of: rng.float()) { out += $0 } }
+    case 1: for _ in 0..<(rows * columns) { out += half(rng.float()) }
+    case 30: for _ in 0..<(rows * columns) { let b = rng.float().bitPattern >> 16; out += [UInt8(b & 0xff), UInt8(b >> 8)] }
+    default:
+        let blockBytes: [Int32: Int] = [2: 18, 3: 20, 8: 34, 12: 144, 14: 210]
+        let blockValues: [Int32: Int] = [2: 32, 3: 32, 8: 32, 12: 256, 14: 256]
+        for _ in 0..<(rows * columns / blockValues[type]!) {
+            var block = (0..<blockBytes[type]!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let scales: [Int] = type == 14 ? [208] : type == 2 || type == 8 ? [0] : [0, 2]
+            for s in scales { block.replaceSubrange(s..<s + 2, with: half(rng.float() * 0.05)) }
+            out += block
+        }
+    }
+    return out
+}

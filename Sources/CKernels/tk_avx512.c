@@ -252,3 +252,73 @@ TARGET void tk_silu_mul_avx512(float *gate, const float *up, int64_t n) {
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 #endif
+
+#if defined(__x86_64__)
+/// Attention for one query row and one KV head with its `group` query heads: each key and value vector is loaded
+/// once for all heads of the group, and the outputs stay in registers. Needs hd % 16 == 0, hd <= 128, group <= 8.
+TARGET static void attend_group(const float *q, int64_t span, const float *k, const float *v, int64_t kv_width,
+                                int group, int hd, float scale, float *out, float *scores) {
+    const int nv = hd / 16;
+    __m512 qv[8][8];
+    for (int j = 0; j < group; j++)
+        for (int c = 0; c < nv; c++) qv[j][c] = _mm512_mul_ps(_mm512_loadu_ps(q + j * hd + c * 16), _mm512_set1_ps(scale));
+    float maxs[8];
+    for (int j = 0; j < group; j++) maxs[j] = -INFINITY;
+    for (int64_t p = 0; p < span; p++) {
+        __m512 kv[8];
+        for (int c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(k + p * kv_width + c * 16);
+        for (int j = 0; j < group; j++) {
+            __m512 acc = _mm512_mul_ps(qv[j][0], kv[0]);
+            for (int c = 1; c < nv; c++) acc = _mm512_fmadd_ps(qv[j][c], kv[c], acc);
+            float s = _mm512_reduce_add_ps(acc);
+            scores[j * span + p] = s;
+            if (s > maxs[j]) maxs[j] = s;
+        }
+    }
+    float inv[8];
+    for (int j = 0; j < group; j++) {
+        float *sj = scores + j * span;
+        __m512 m = _mm512_set1_ps(maxs[j]), sum = _mm512_setzero_ps();
+        int64_t p = 0;
+        for (; p + 16 <= span; p += 16) {
+            __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(sj + p), m));
+            _mm512_storeu_ps(sj + p, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        if (p < span) {
+            __mmask16 mask = (__mmask16)((1u << (span - p)) - 1);
+            __m512 e = _mm512_maskz_mov_ps(mask, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, sj + p), m)));
+            _mm512_mask_storeu_ps(sj + p, mask, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        inv[j] = 1.0f / _mm512_reduce_add_ps(sum);
+    }
+    __m512 o[8][8];
+    for (int j = 0; j < group; j++)
+        for (int c = 0; c < nv; c++) o[j][c] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < span; p++) {
+        __m512 vv[8];
+        for (int c = 0; c < nv; c++) vv[c] = _mm512_loadu_ps(v + p * kv_width + c * 16);
+        for (int j = 0; j < group; j++) {
+            __m512 w = _mm512_set1_ps(scores[j * span + p]);
+            for (int c = 0; c < nv; c++) o[j][c] = _mm512_fmadd_ps(w, vv[c], o[j][c]);
+        }
+    }
+    for (int j = 0; j < group; j++)
+        for (int c = 0; c < nv; c++) _mm512_storeu_ps(out + j * hd + c * 16, _mm512_mul_ps(o[j][c], _mm512_set1_ps(inv[j])));
+}
+
+TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values, int heads,
+                                int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
+    const int group = heads / kv_heads;
+    const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t item = i0; item < i1; item += stride) {
+        int64_t r = item / kv_heads;
+        int g = (int)(item % kv_heads);
+        attend_group(q + r * q_width + (int64_t)g * group * hd, start + r + 1, keys + (int64_t)g * hd,
+                     values + (int64_t)g * hd, kv_width, group, hd, scale, out + r * q_width + (int64_t)g * group * hd,
+                     scores);
+    }
+}
+#endif

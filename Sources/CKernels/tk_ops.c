@@ -15,13 +15,13 @@ void tk_add(const float *x, float *y, int64_t n) {
 }
 
 static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_dot_f32_generic, tk_axpy_generic,
-                                   tk_rmsnorm_generic, tk_silu_mul_generic};
+                                   tk_rmsnorm_generic, tk_silu_mul_generic, tk_attention_generic};
 #if defined(__x86_64__)
 // AVX2 keeps the scalar SiLU: it is the fallback level, and SiLU is a small part of a step.
 static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_dot_f32_avx2, tk_axpy_avx2, tk_rmsnorm_avx2,
-                                tk_silu_mul_generic};
+                                tk_silu_mul_generic, tk_attention_generic};
 static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_dot_f32_avx512, tk_axpy_avx512,
-                                  tk_rmsnorm_avx512, tk_silu_mul_avx512};
+                                  tk_rmsnorm_avx512, tk_silu_mul_avx512, tk_attention_avx512};
 #endif
 
 const tk_ops *tk_ops_for(int level) {
@@ -33,33 +33,39 @@ const tk_ops *tk_ops_for(int level) {
     return &generic_ops;
 }
 
-void tk_attention(const tk_ops *ops, const float *q, int64_t start, const float *keys, const float *values,
-                  int heads, int kv_heads, int hd, int64_t i0, int64_t i1, float *out, float *scores) {
+void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values, int heads,
+                          int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t item = i0; item < i1; item++) {
-        int64_t r = item / heads;
-        int h = (int)(item % heads), kvh = h / group;
-        int64_t span = start + r + 1;
-        const float *qr = q + r * q_width + (int64_t)h * hd;
-        const float *k = keys + (int64_t)kvh * hd;
-        float max_score = -INFINITY;
-        for (int64_t p = 0; p < span; p++) {
-            float s = ops->dot(qr, k + p * kv_width, hd) * scale;
-            scores[p] = s;
-            if (s > max_score) max_score = s;
+    for (int64_t item = i0; item < i1; item += stride) {
+        int64_t r = item / kv_heads, span = start + r + 1;
+        int g = (int)(item % kv_heads);
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *qr = q + r * q_width + (int64_t)h * hd;
+            const float *k = keys + (int64_t)g * hd;
+            float max_score = -INFINITY;
+            for (int64_t p = 0; p < span; p++) {
+                float s = tk_dot_f32_generic(qr, k + p * kv_width, hd) * scale;
+                scores[p] = s;
+                if (s > max_score) max_score = s;
+            }
+            float sum = 0;
+            for (int64_t p = 0; p < span; p++) {
+                float e = expf(scores[p] - max_score);
+                scores[p] = e;
+                sum += e;
+            }
+            float *o = out + r * q_width + (int64_t)h * hd;
+            memset(o, 0, sizeof(float) * (size_t)hd);
+            const float *v = values + (int64_t)g * hd;
+            float inv = 1.0f / sum;
+            for (int64_t p = 0; p < span; p++) tk_axpy_generic(scores[p] * inv, v + p * kv_width, o, hd);
         }
-        float sum = 0;
-        for (int64_t p = 0; p < span; p++) {
-            float e = expf(scores[p] - max_score);
-            scores[p] = e;
-            sum += e;
-        }
-        float *o = out + r * q_width + (int64_t)h * hd;
-        memset(o, 0, sizeof(float) * (size_t)hd);
-        const float *v = values + (int64_t)kvh * hd;
-        float inv = 1.0f / sum;
-        for (int64_t p = 0; p < span; p++) ops->axpy(scores[p] * inv, v + p * kv_width, o, hd);
     }
+}
+
+tk_attention_fn tk_attention_for(const tk_ops *ops, int heads, int kv_heads, int hd) {
+    if (ops->level >= TK_LEVEL_AVX512 && hd % 16 == 0 && hd <= 128 && heads / kv_heads <= 8) return ops->attention;
+    return tk_attention_generic;
 }

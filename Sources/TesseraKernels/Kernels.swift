@@ -30,14 +30,14 @@ public enum Kernels {
         heads: Int, kvHeads: Int, headDim: Int, out: UnsafeMutablePointer<Float>,
         level: CPULevel = .selected, pool: ComputePool = .shared
     ) {
-        let ops = level.ops
+        let attend = tk_attention_for(level.ops, Int32(heads), Int32(kvHeads), Int32(headDim))!
         nonisolated(unsafe) let q = q, keys = keys, values = values, out = out
+        let items = rows * kvHeads
         pool.run { thread, threads in
-            let items = ComputePool.share(of: rows * heads, thread: thread, threads: threads)
-            guard !items.isEmpty else { return }
-            Scratch.withFloats(start + rows) { scores in
-                tk_attention(ops, q, Int64(start), keys, values, Int32(heads), Int32(kvHeads), Int32(headDim),
-                             Int64(items.lowerBound), Int64(items.upperBound), out, scores)
+            guard thread < items else { return }
+            Scratch.withFloats((heads / kvHeads) * (start + rows)) { scores in
+                attend(q, Int64(start), keys, values, Int32(heads), Int32(kvHeads), Int32(headDim),
+                       Int64(thread), Int64(items), Int64(threads), out, scores)
             }
         }
     }

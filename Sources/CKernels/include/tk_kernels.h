@@ -45,6 +45,18 @@ void tk_silu_mul_avx512(float *gate, const float *up, int64_t n);
 /// y[i] += x[i] (memory-bound; the compiler's vectorization is enough).
 void tk_add(const float *x, float *y, int64_t n);
 
+/// Causal GQA attention. Items are (row, KV head) pairs, item = row * kv_heads + kv_head; this call takes items
+/// i0, i0 + stride, ... below i1 (threads interleave, since later rows see more positions).
+/// q, out: [rows, heads*hd]; keys, values: [start+rows, kv_heads*hd]; row r sees positions 0...start+r.
+/// scores: scratch of (heads / kv_heads) * (start+rows) floats.
+typedef void (*tk_attention_fn)(const float *q, int64_t start, const float *keys, const float *values, int heads,
+                                int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out,
+                                float *scores);
+void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values, int heads,
+                          int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
+void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values, int heads,
+                         int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
+
 typedef struct {
     int level;
     tk_matmul_fn matmul_rows;
@@ -52,15 +64,13 @@ typedef struct {
     void (*axpy)(float a, const float *x, float *y, int64_t n);
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
+    tk_attention_fn attention;
 } tk_ops;
+
+/// The level's attention kernel when it handles this head size and grouping, else the generic one.
+tk_attention_fn tk_attention_for(const tk_ops *ops, int heads, int kv_heads, int hd);
 
 /// The kernels of `level`, or of the best level below it that this build has.
 const tk_ops *tk_ops_for(int level);
-
-/// Causal GQA attention for the (row, head) items [i0, i1) of item = row * heads + head.
-/// q, out: [rows, heads*hd]; keys, values: [start+rows, kv_heads*hd]; row r sees positions 0...start+r.
-/// scores: scratch of start+rows floats.
-void tk_attention(const tk_ops *ops, const float *q, int64_t start, const float *keys, const float *values,
-                  int heads, int kv_heads, int hd, int64_t i0, int64_t i1, float *out, float *scores);
 
 #endif

@@ -1,5 +1,5 @@
-/// Keys and values of one sequence, for every layer, in fp32.
-/// Layout per layer: [capacity, kvHeads * headDim] for keys and the same for values.
+/// Keys and values of one sequence, for every layer, in fp32, in one preallocated block.
+/// Layout: keys [layers, capacity, kvHeads * headDim], values the same.
 /// (The paged, shared pool of DESIGN 3.5 replaces this when the engine lands.)
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
@@ -7,30 +7,34 @@ public final class KVCache: @unchecked Sendable {
     public let width: Int
     /// Tokens stored so far; the next token's position.
     public internal(set) var count = 0
-    var keys: [[Float]]
-    var values: [[Float]]
+    private let keys: UnsafeMutablePointer<Float>
+    private let values: UnsafeMutablePointer<Float>
 
     public init(layers: Int, width: Int, capacity: Int) {
         self.capacity = capacity
         self.layers = layers
         self.width = width
-        keys = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
-        values = keys
+        keys = .allocate(capacity: layers * capacity * width)
+        values = .allocate(capacity: layers * capacity * width)
     }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    /// Bytes held for keys and values.
+    public var bytes: Int { 2 * layers * capacity * width * MemoryLayout<Float>.size }
 
     /// Stores keys and values of `rows` new tokens (rows row..<row+rows of k and v) after the `count` already held.
     func append(layer: Int, keys k: [Float], values v: [Float], row: Int, rows: Int) {
-        let n = rows * width
-        keys[layer].withUnsafeMutableBufferPointer { dst in
-            k.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: count * width).update(from: $0.baseAddress! + row * width, count: n) }
-        }
-        values[layer].withUnsafeMutableBufferPointer { dst in
-            v.withUnsafeBufferPointer { dst.baseAddress!.advanced(by: count * width).update(from: $0.baseAddress! + row * width, count: n) }
-        }
+        let offset = (layer * capacity + count) * width
+        k.withUnsafeBufferPointer { (keys + offset).update(from: $0.baseAddress! + row * width, count: rows * width) }
+        v.withUnsafeBufferPointer { (values + offset).update(from: $0.baseAddress! + row * width, count: rows * width) }
     }
 
     func withLayer<R>(_ layer: Int, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
-        keys[layer].withUnsafeBufferPointer { k in values[layer].withUnsafeBufferPointer { v in body(k.baseAddress!, v.baseAddress!) } }
+        body(keys + layer * capacity * width, values + layer * capacity * width)
     }
 
     /// Forgets the tokens from `position` on (used to rewind after a stop string, or to reuse the cache).

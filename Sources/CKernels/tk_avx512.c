@@ -16,10 +16,20 @@ TARGET INLINE __m512 h2f_broadcast(const uint8_t *p) {
     return _mm512_set1_ps(_cvtsh_ss(h));
 }
 
+/// Q4_1's scale and minimum, converted together (one load, one conversion) and broadcast.
+TARGET INLINE void q4_1_scales(const uint8_t *p, __m512 *d, __m512 *m) {
+    uint32_t dm;
+    memcpy(&dm, p, 4);
+    __m512 f = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dm)));
+    *d = _mm512_broadcastss_ps(_mm512_castps512_ps128(f));
+    *m = _mm512_permutexvar_ps(_mm512_set1_epi32(1), f);
+}
+
 TARGET static void dequant_row_q4_1(const uint8_t *p, float *y, int64_t n) {
     const __m512i mask = _mm512_set1_epi32(0xF);
     for (int64_t i = 0; i < n; i += 32, p += 20, y += 32) {
-        __m512 d = h2f_broadcast(p), m = h2f_broadcast(p + 2);
+        __m512 d, m;
+        q4_1_scales(p, &d, &m);
         __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
         _mm512_storeu_ps(y, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, mask)), d, m));
         _mm512_storeu_ps(y + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m));
@@ -113,7 +123,8 @@ TARGET static void block_any(const float *const *w, int nr, const float *x, int6
 /// The 32 weights of one quantized block as two vectors, computed exactly as dequant_row_* stores them.
 TARGET INLINE void block_weights(const int TYPE, const uint8_t *p, __m512 *lo, __m512 *hi) {
     if (TYPE == TK_Q4_1) {
-        __m512 d = h2f_broadcast(p), m = h2f_broadcast(p + 2);
+        __m512 d, m;
+        q4_1_scales(p, &d, &m);
         __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
         *lo = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, _mm512_set1_epi32(0xF))), d, m);
         *hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m);
@@ -171,6 +182,11 @@ TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
             const uint8_t *rows[4];
             for (int j = 0; j < nr; j++) rows[j] = base + (size_t)(r + j) * row_bytes;
+            // Rows are short (a few hundred bytes): fetch the next block of rows while this one computes.
+            if (r + 8 <= r1) {
+                const char *next = (const char *)(base + (size_t)(r + 4) * row_bytes);
+                for (size_t off = 0; off < 4 * row_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+            }
             direct_any(type, rows, nr, x, ldx, (int)nt, y + r, ldy, k);
         }
         return;
@@ -183,6 +199,10 @@ TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
             const float *rows[4];
+            if (r + 8 <= r1) {
+                const char *next = (const char *)(base + (size_t)(r + 4) * row_bytes);
+                for (size_t off = 0; off < 4 * row_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+            }
             for (int j = 0; j < nr; j++) rows[j] = row_floats(type, base + (size_t)(r + j) * row_bytes, scratch + j * k, k);
             for (int64_t t = 0; t < tn; t += 4) {
                 int n = tn - t < 4 ? (int)(tn - t) : 4;

@@ -10,15 +10,27 @@ public enum Kernels {
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
         level: CPULevel = .selected, pool: ComputePool = .shared
     ) {
+        matmul([(w, y)], x, tokens: tokens, level: level, pool: pool)
+    }
+
+    /// Several matmuls of the same input (Q, K and V; gate and up) in one dispatch to the threads.
+    public static func matmul(
+        _ jobs: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, tokens: Int,
+        level: CPULevel = .selected, pool: ComputePool = .shared
+    ) {
         let ops = level.ops
-        nonisolated(unsafe) let x = x, y = y
+        nonisolated(unsafe) let x = x, jobs = jobs
+        let columns = jobs.map(\.0.columns).max() ?? 0
         pool.run { thread, threads in
-            let rows = ComputePool.share(of: w.rows, thread: thread, threads: threads, granularity: 4)
-            guard !rows.isEmpty else { return }
-            Scratch.withFloats(Int(4 * w.columns)) { scratch in
-                ops.pointee.matmul_rows(
-                    w.type, w.base, w.rowBytes, Int64(w.columns), Int64(rows.lowerBound), Int64(rows.upperBound),
-                    x, Int64(w.columns), Int64(tokens), y, Int64(w.rows), scratch)
+            Scratch.withFloats(4 * columns) { scratch in
+                for (w, y) in jobs {
+                    precondition(w.columns == jobs[0].0.columns, "matmuls sharing an input need the same width")
+                    let rows = ComputePool.share(of: w.rows, thread: thread, threads: threads, granularity: 4)
+                    guard !rows.isEmpty else { continue }
+                    ops.pointee.matmul_rows(
+                        w.type, w.base, w.rowBytes, Int64(w.columns), Int64(rows.lowerBound), Int64(rows.upperBound),
+                        x, Int64(w.columns), Int64(tokens), y, Int64(w.rows), scratch)
+                }
             }
         }
     }

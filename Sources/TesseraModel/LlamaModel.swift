@@ -145,9 +145,15 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         }
         for (l, b) in blocks.enumerated() {
             rmsNorm(x, b.attnNorm, &xn, rows: n)
-            matmul(b.q, xn, &q, rows: n)
-            matmul(b.k, xn, &k, rows: n)
-            matmul(b.v, xn, &v, rows: n)
+            q.withUnsafeMutableBufferPointer { qp in
+                k.withUnsafeMutableBufferPointer { kp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        xn.withUnsafeBufferPointer { xp in
+                            Kernels.matmul([(b.q, qp.baseAddress!), (b.k, kp.baseAddress!), (b.v, vp.baseAddress!)], xp.baseAddress!, tokens: n)
+                        }
+                    }
+                }
+            }
             for (i, s) in batch.enumerated() {
                 let r0 = rowStart[i], rows = s.tokens.count, start = s.cache.count
                 rope.apply(&q, row: r0, rows: rows, heads: c.heads, start: start)
@@ -166,8 +172,13 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             matmul(b.o, attn, &proj, rows: n)
             Kernels.add(proj, into: &x)
             rmsNorm(x, b.ffnNorm, &xn, rows: n)
-            matmul(b.gate, xn, &gate, rows: n)
-            matmul(b.up, xn, &up, rows: n)
+            gate.withUnsafeMutableBufferPointer { gp in
+                up.withUnsafeMutableBufferPointer { upp in
+                    xn.withUnsafeBufferPointer { xp in
+                        Kernels.matmul([(b.gate, gp.baseAddress!), (b.up, upp.baseAddress!)], xp.baseAddress!, tokens: n)
+                    }
+                }
+            }
             Kernels.siluMultiply(&gate, up)
             matmul(b.down, gate, &proj, rows: n)
             Kernels.add(proj, into: &x)

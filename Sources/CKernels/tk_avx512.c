@@ -275,10 +275,10 @@ TARGET void tk_silu_mul_avx512(float *gate, const float *up, int64_t n) {
 
 #if defined(__x86_64__)
 /// Attention for one query row and one KV head with its `group` query heads: each key and value vector is loaded
-/// once for all heads of the group, and the outputs stay in registers. Needs hd % 16 == 0, hd <= 128, group <= 8.
-TARGET static void attend_group(const float *q, int64_t span, const float *k, const float *v, int64_t kv_width,
-                                int group, int hd, float scale, float *out, float *scores) {
-    const int nv = hd / 16;
+/// once for all heads of the group, and the outputs stay in registers. hd is 16 * nv (64 or 128), group <= 8.
+TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, const float *v, int64_t kv_width,
+                                const int group, const int nv, float scale, float *out, float *scores) {
+    const int hd = nv * 16;
     __m512 qv[8][8];
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) qv[j][c] = _mm512_mul_ps(_mm512_loadu_ps(q + j * hd + c * 16), _mm512_set1_ps(scale));
@@ -336,9 +336,17 @@ TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys
     for (int64_t item = i0; item < i1; item += stride) {
         int64_t r = item / kv_heads;
         int g = (int)(item % kv_heads);
-        attend_group(q + r * q_width + (int64_t)g * group * hd, start + r + 1, keys + (int64_t)g * hd,
-                     values + (int64_t)g * hd, kv_width, group, hd, scale, out + r * q_width + (int64_t)g * group * hd,
-                     scores);
+        const float *qg = q + r * q_width + (int64_t)g * group * hd;
+        const float *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
+        float *og = out + r * q_width + (int64_t)g * group * hd;
+        int64_t span = start + r + 1;
+        // Compile-time shapes keep the per-head vectors in registers.
+#define A(G, NV) case (G * 16 + NV): attend_group(qg, span, kg, vg, kv_width, G, NV, scale, og, scores); break;
+        switch (group * 16 + hd / 16) {
+            A(1, 4) A(2, 4) A(3, 4) A(4, 4) A(5, 4) A(6, 4) A(7, 4) A(8, 4)
+            A(1, 8) A(2, 8) A(3, 8) A(4, 8) A(5, 8) A(6, 8) A(7, 8) A(8, 8)
+        }
+#undef A
     }
 }
 #endif

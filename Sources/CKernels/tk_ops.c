@@ -66,6 +66,6 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
 }
 
 tk_attention_fn tk_attention_for(const tk_ops *ops, int heads, int kv_heads, int hd) {
-    if (ops->level >= TK_LEVEL_AVX512 && hd % 16 == 0 && hd <= 128 && heads / kv_heads <= 8) return ops->attention;
+    if (ops->level >= TK_LEVEL_AVX512 && (hd == 64 || hd == 128) && heads / kv_heads <= 8) return ops->attention;
     return tk_attention_generic;
 }

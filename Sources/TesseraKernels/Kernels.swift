@@ -35,23 +35,66 @@ public enum Kernels {
         }
     }
 
-    /// Causal grouped-query attention of `rows` new positions (start..<start+rows) over cached keys and values.
-    /// - q, out: [rows, heads*headDim]; keys, values: [start+rows, kvHeads*headDim]
+    /// One sequence's part of a batched attention call.
+    public struct AttentionSegment: @unchecked Sendable {
+        /// First row of this sequence in the batch's q and out.
+        public var row: Int
+        /// New positions start..<start+rows.
+        public var rows: Int
+        public var start: Int
+        /// [start+rows, kvHeads*headDim] each.
+        public var keys: UnsafePointer<Float>
+        public var values: UnsafePointer<Float>
+
+        public init(row: Int, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
+            self.row = row
+            self.rows = rows
+            self.start = start
+            self.keys = keys
+            self.values = values
+        }
+    }
+
+    /// Causal grouped-query attention of every segment's new rows over its own cached keys and values, in one
+    /// dispatch; (row, KV head) items are dealt to the threads in turn, since later rows see more positions.
+    /// - q, out: [total rows, heads*headDim]
+    public static func attention(
+        q: UnsafePointer<Float>, segments: [AttentionSegment], heads: Int, kvHeads: Int, headDim: Int,
+        out: UnsafeMutablePointer<Float>, level: CPULevel = .selected, pool: ComputePool = .shared
+    ) {
+        let attend = tk_attention_for(level.ops, Int32(heads), Int32(kvHeads), Int32(headDim))!
+        nonisolated(unsafe) let q = q, out = out
+        var firstItem: [Int] = []  // first global item of each segment
+        var items = 0
+        for s in segments {
+            firstItem.append(items)
+            items += s.rows * kvHeads
+        }
+        let longest = segments.map { $0.start + $0.rows }.max() ?? 0
+        let width = heads * headDim
+        pool.run { thread, threads in
+            guard thread < items else { return }
+            Scratch.withFloats((heads / kvHeads) * longest) { scores in
+                var seg = 0
+                for item in stride(from: thread, to: items, by: threads) {
+                    while seg + 1 < segments.count && firstItem[seg + 1] <= item { seg += 1 }
+                    let s = segments[seg], local = item - firstItem[seg]
+                    attend(q + s.row * width, Int64(s.start), s.keys, s.values, Int32(heads), Int32(kvHeads),
+                           Int32(headDim), Int64(local), Int64(local + 1), 1, out + s.row * width, scores)
+                }
+            }
+        }
+    }
+
+    /// Attention for one sequence: q, out [rows, heads*headDim]; keys, values [start+rows, kvHeads*headDim].
     public static func attention(
         q: UnsafePointer<Float>, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
         heads: Int, kvHeads: Int, headDim: Int, out: UnsafeMutablePointer<Float>,
         level: CPULevel = .selected, pool: ComputePool = .shared
     ) {
-        let attend = tk_attention_for(level.ops, Int32(heads), Int32(kvHeads), Int32(headDim))!
-        nonisolated(unsafe) let q = q, keys = keys, values = values, out = out
-        let items = rows * kvHeads
-        pool.run { thread, threads in
-            guard thread < items else { return }
-            Scratch.withFloats((heads / kvHeads) * (start + rows)) { scores in
-                attend(q, Int64(start), keys, values, Int32(heads), Int32(kvHeads), Int32(headDim),
-                       Int64(thread), Int64(items), Int64(threads), out, scores)
-            }
-        }
+        attention(
+            q: q, segments: [AttentionSegment(row: 0, rows: rows, start: start, keys: keys, values: values)],
+            heads: heads, kvHeads: kvHeads, headDim: headDim, out: out, level: level, pool: pool)
     }
 
     /// y = x / rms(x) * weight, over `n` values.

@@ -33,8 +33,9 @@ public final class KVCache: @unchecked Sendable {
         v.withUnsafeBufferPointer { (values + offset).update(from: $0.baseAddress! + row * width, count: rows * width) }
     }
 
-    func withLayer<R>(_ layer: Int, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
-        body(keys + layer * capacity * width, values + layer * capacity * width)
+    /// Keys and values of one layer; valid as long as the cache lives.
+    func layer(_ layer: Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
+        (UnsafePointer(keys + layer * capacity * width), UnsafePointer(values + layer * capacity * width))
     }
 
     /// Forgets the tokens from `position` on (used to rewind after a stop string, or to reuse the cache).

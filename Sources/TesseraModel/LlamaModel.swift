@@ -154,19 +154,20 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                     }
                 }
             }
+            var segments: [Kernels.AttentionSegment] = []
             for (i, s) in batch.enumerated() {
                 let r0 = rowStart[i], rows = s.tokens.count, start = s.cache.count
                 rope.apply(&q, row: r0, rows: rows, heads: c.heads, start: start)
                 rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, start: start)
                 s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
-                s.cache.withLayer(l) { keys, values in
-                    q.withUnsafeBufferPointer { qp in
-                        attn.withUnsafeMutableBufferPointer { ap in
-                            Kernels.attention(
-                                q: qp.baseAddress! + r0 * qWidth, rows: rows, start: start, keys: keys, values: values,
-                                heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, out: ap.baseAddress! + r0 * qWidth)
-                        }
-                    }
+                let (keys, values) = s.cache.layer(l)
+                segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values))
+            }
+            q.withUnsafeBufferPointer { qp in
+                attn.withUnsafeMutableBufferPointer { ap in
+                    Kernels.attention(
+                        q: qp.baseAddress!, segments: segments, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                        out: ap.baseAddress!)
                 }
             }
             matmul(b.o, attn, &proj, rows: n)

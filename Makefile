@@ -4,7 +4,7 @@ CONFIG ?= release
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 PROMPT ?= What is the capital of France? Answer in one sentence.
 
-.PHONY: setup build serve test fixtures clean
+.PHONY: setup build serve test bench fixtures clean
 
 setup:
 	@scripts/setup
@@ -20,6 +20,13 @@ serve: build
 test: setup
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
+
+# Tessera against llama.cpp (llama-cpp-python, 2 threads) on the same file; medians of ROUNDS alternating runs.
+ROUNDS ?= 3
+bench: build
+	tools/bench/setup-venv
+	BENCH_OUT=$(or $(BENCH_OUT),/dev/null) .venv-bench/bin/python tools/bench/compare.py .build/$(CONFIG)/tessera \
+		.venv-bench/bin/python $(MODEL) $(ROUNDS)
 
 # Rebuilds the committed parity fixtures with transformers + llama.cpp (dev-only; needs a few GB of PyPI packages).
 fixtures:

@@ -112,3 +112,5 @@ void tk_pool_destroy(tk_pool *pool) {
     free(pool->threads);
     free(pool);
 }
+
+int64_t tk_claim(int64_t *counter, int64_t n) { return __atomic_fetch_add(counter, n, __ATOMIC_RELAXED); }

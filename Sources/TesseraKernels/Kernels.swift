@@ -21,14 +21,32 @@ public enum Kernels {
         let ops = level.ops
         nonisolated(unsafe) let x = x, jobs = jobs
         let columns = jobs.map(\.0.columns).max() ?? 0
-        pool.run { thread, threads in
+        // Rows of all jobs form one range, claimed in chunks by whichever thread is free. Few tokens make a row
+        // cheap, so chunks grow to keep claims rare and the row prefetch running.
+        let chunk = tokens >= 16 ? 16 : 64
+        var firstRow: [Int] = []
+        var total = 0
+        for (w, _) in jobs {
+            precondition(w.columns == jobs[0].0.columns, "matmuls sharing an input need the same width")
+            firstRow.append(total)
+            total += (w.rows + chunk - 1) / chunk * chunk
+        }
+        let counter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        counter.initialize(to: 0)
+        defer { counter.deallocate() }
+        nonisolated(unsafe) let shared = counter
+        pool.run { _, _ in
             Scratch.withFloats(4 * columns) { scratch in
-                for (w, y) in jobs {
-                    precondition(w.columns == jobs[0].0.columns, "matmuls sharing an input need the same width")
-                    let rows = ComputePool.share(of: w.rows, thread: thread, threads: threads, granularity: 4)
-                    guard !rows.isEmpty else { continue }
+                var job = 0
+                while true {
+                    let start = Int(tk_claim(shared, Int64(chunk)))
+                    guard start < total else { return }
+                    while job + 1 < jobs.count && firstRow[job + 1] <= start { job += 1 }
+                    let (w, y) = jobs[job]
+                    let r0 = start - firstRow[job], r1 = min(w.rows, r0 + chunk)
+                    guard r0 < r1 else { continue }
                     ops.pointee.matmul_rows(
-                        w.type, w.base, w.rowBytes, Int64(w.columns), Int64(rows.lowerBound), Int64(rows.upperBound),
+                        w.type, w.base, w.rowBytes, Int64(w.columns), Int64(r0), Int64(r1),
                         x, Int64(w.columns), Int64(tokens), y, Int64(w.rows), scratch)
                 }
             }

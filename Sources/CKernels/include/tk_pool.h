@@ -3,6 +3,8 @@
 // The compute thread pool (DESIGN 3.7): persistent threads; the calling thread is worker 0. Workers spin briefly
 // between tasks (a forward pass issues hundreds of short ones) and then park, so an idle server burns no CPU.
 
+#include <stdint.h>
+
 typedef void (*tk_task_fn)(void *ctx, int thread, int nthreads);
 typedef struct tk_pool tk_pool;
 
@@ -12,5 +14,9 @@ int tk_pool_size(const tk_pool *pool);
 /// Runs fn(ctx, i, n) for i in 0..<n, i = 0 on the calling thread; returns when all are done. One caller at a time.
 void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx);
 void tk_pool_destroy(tk_pool *pool);
+
+/// Atomically adds `n` to *counter and returns the previous value: workers claim chunks of a task with it, so a
+/// thread that runs faster (the host may slow one vCPU) takes more chunks instead of waiting at the end.
+int64_t tk_claim(int64_t *counter, int64_t n);
 
 #endif

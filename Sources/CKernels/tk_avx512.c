@@ -36,6 +36,16 @@ TARGET static void dequant_row_q4_1(const uint8_t *p, float *y, int64_t n) {
     }
 }
 
+TARGET static void dequant_row_q4_1_f32s(const uint8_t *p, float *y, int64_t n) {
+    const __m512i mask = _mm512_set1_epi32(0xF);
+    for (int64_t i = 0; i < n; i += 32, p += 24, y += 32) {
+        __m512 d = _mm512_set1_ps(*(const float *)p), m = _mm512_set1_ps(*(const float *)(p + 4));
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 8)));
+        _mm512_storeu_ps(y, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, mask)), d, m));
+        _mm512_storeu_ps(y + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m));
+    }
+}
+
 TARGET static void dequant_row_q4_0(const uint8_t *p, float *y, int64_t n) {
     const __m512i mask = _mm512_set1_epi32(0xF), eight = _mm512_set1_epi32(8);
     for (int64_t i = 0; i < n; i += 32, p += 18, y += 32) {
@@ -73,6 +83,7 @@ TARGET static const float *row_floats(int type, const uint8_t *row, float *scrat
     switch (type) {
     case TK_F32: return (const float *)row;
     case TK_Q4_1: dequant_row_q4_1(row, scratch, k); break;
+    case TK_Q4_1_F32S: dequant_row_q4_1_f32s(row, scratch, k); break;
     case TK_Q4_0: dequant_row_q4_0(row, scratch, k); break;
     case TK_Q8_0: dequant_row_q8_0(row, scratch, k); break;
     case TK_F16: dequant_row_f16(row, scratch, k); break;
@@ -128,6 +139,11 @@ TARGET INLINE void block_weights(const int TYPE, const uint8_t *p, __m512 *lo, _
         __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
         *lo = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, _mm512_set1_epi32(0xF))), d, m);
         *hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m);
+    } else if (TYPE == TK_Q4_1_F32S) {
+        __m512 d = _mm512_set1_ps(*(const float *)p), m = _mm512_set1_ps(*(const float *)(p + 4));
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 8)));
+        *lo = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, _mm512_set1_epi32(0xF))), d, m);
+        *hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), d, m);
     } else if (TYPE == TK_Q4_0) {
         __m512 d = h2f_broadcast(p);
         __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
@@ -168,6 +184,7 @@ TARGET static void direct_any(int type, const uint8_t *const *w, int nr, const f
         D(TY, BY, 3, 2) D(TY, BY, 3, 1) D(TY, BY, 2, 4) D(TY, BY, 2, 3) D(TY, BY, 2, 2) D(TY, BY, 2, 1) \
         D(TY, BY, 1, 4) D(TY, BY, 1, 3) D(TY, BY, 1, 2) D(TY, BY, 1, 1) }
     if (type == TK_Q4_1) ALL(TK_Q4_1, 20)
+    else if (type == TK_Q4_1_F32S) ALL(TK_Q4_1_F32S, 24)
     else if (type == TK_Q4_0) ALL(TK_Q4_0, 18)
     else ALL(TK_Q8_0, 34)
 #undef ALL
@@ -177,7 +194,7 @@ TARGET static void direct_any(int type, const uint8_t *const *w, int nr, const f
 TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
                                   const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch) {
     const uint8_t *base = (const uint8_t *)w;
-    if (nt <= 4 && (type == TK_Q4_1 || type == TK_Q4_0 || type == TK_Q8_0)) {
+    if (nt <= 4 && (type == TK_Q4_1 || type == TK_Q4_1_F32S || type == TK_Q4_0 || type == TK_Q8_0)) {
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
             const uint8_t *rows[4];

@@ -24,6 +24,17 @@ static void dequant_q4_1(const uint8_t *b, float *y) {
     }
 }
 
+static void dequant_q4_1_f32s(const uint8_t *b, float *y) {
+    float d, m;
+    memcpy(&d, b, 4);
+    memcpy(&m, b + 4, 4);
+    const uint8_t *qs = b + 8;
+    for (int j = 0; j < 16; j++) {
+        y[j] = (qs[j] & 0xF) * d + m;
+        y[j + 16] = (qs[j] >> 4) * d + m;
+    }
+}
+
 static void dequant_q8_0(const uint8_t *b, float *y) {
     float d = tk_fp16_to_fp32(rd16(b));
     const int8_t *qs = (const int8_t *)(b + 2);
@@ -98,6 +109,7 @@ void tk_dequantize_row_generic(int type, const void *src, float *dst, int64_t n)
         switch (type) {
         case TK_Q4_0: dequant_q4_0(p, dst); break;
         case TK_Q4_1: dequant_q4_1(p, dst); break;
+        case TK_Q4_1_F32S: dequant_q4_1_f32s(p, dst); break;
         case TK_Q8_0: dequant_q8_0(p, dst); break;
         case TK_Q4_K: dequant_q4_k(p, dst); break;
         case TK_Q6_K: dequant_q6_k(p, dst); break;

@@ -4,7 +4,7 @@
 int tk_block_values(int type) {
     switch (type) {
     case TK_F32: case TK_F16: case TK_BF16: return 1;
-    case TK_Q4_0: case TK_Q4_1: case TK_Q8_0: return TK_QK;
+    case TK_Q4_0: case TK_Q4_1: case TK_Q8_0: case TK_Q4_1_F32S: return TK_QK;
     case TK_Q4_K: case TK_Q6_K: return TK_QK_K;
     default: return 0;
     }
@@ -16,6 +16,7 @@ int tk_block_bytes(int type) {
     case TK_F16: case TK_BF16: return 2;
     case TK_Q4_0: return 2 + 16;
     case TK_Q4_1: return 4 + 16;
+    case TK_Q4_1_F32S: return 8 + 16;
     case TK_Q8_0: return 2 + 32;
     case TK_Q4_K: return 4 + 12 + 128;
     case TK_Q6_K: return 128 + 64 + 16 + 2;
@@ -65,3 +66,21 @@ uint16_t tk_fp32_to_fp16(float f) {
 }
 
 float tk_bf16_to_fp32(uint16_t h) { return bits_to_f32((uint32_t)h << 16); }
+
+int tk_repacked_type(int type) { return type == TK_Q4_1 ? TK_Q4_1_F32S : type; }
+
+int tk_repack(int type, const void *src, void *dst, int64_t rows, int64_t k) {
+    if (type != TK_Q4_1) return 0;
+    const uint8_t *p = (const uint8_t *)src;
+    uint8_t *q = (uint8_t *)dst;
+    for (int64_t b = 0; b < rows * (k / TK_QK); b++, p += 20, q += 24) {
+        uint16_t d, m;
+        memcpy(&d, p, 2);
+        memcpy(&m, p + 2, 2);
+        float fd = tk_fp16_to_fp32(d), fm = tk_fp16_to_fp32(m);
+        memcpy(q, &fd, 4);
+        memcpy(q + 4, &fm, 4);
+        memcpy(q + 8, p + 4, 16);
+    }
+    return 1;
+}

@@ -11,8 +11,9 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     let outputNorm: [Float]  // [hidden]
     let blocks: [Block]
     let rope: RoPE
-    /// Q and K rows re-ordered to the Hugging Face layout live here (DESIGN 3.2); everything else stays in the mapping.
-    private let owned: [RawBuffer]
+    /// Weights the model copied out of the mapping: Q and K rows re-ordered to the Hugging Face layout (DESIGN 3.2),
+    /// and matrices repacked for the selected kernels. Everything else is read in place.
+    private let owned: [OwnedWeights]
 
     struct Block {
         let attnNorm: [Float]  // [hidden]
@@ -50,7 +51,12 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             embedding = try matrix("token_embd.weight", c.vocab, c.hidden)
             output = gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", c.vocab, c.hidden)
             outputNorm = try vector("output_norm.weight")
-            var owned: [RawBuffer] = []
+            var owned: [OwnedWeights] = []
+            func fast(_ m: WeightMatrix) -> WeightMatrix {
+                guard let (r, buffer) = m.repacked() else { return m }
+                owned.append(buffer)
+                return r
+            }
             var blocks: [Block] = []
             for l in 0..<c.layers {
                 let p = "blk.\(l)."
@@ -58,16 +64,18 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 let k = try matrix(p + "attn_k.weight", c.kvHeads * c.headDim, c.hidden)
                 let (qHF, qBuf) = Self.unpermuteRoPERows(q, heads: c.heads)
                 let (kHF, kBuf) = Self.unpermuteRoPERows(k, heads: c.kvHeads)
-                owned += [qBuf, kBuf]
+                let qFast = fast(qHF), kFast = fast(kHF)
+                if qFast.base == qHF.base { owned.append(qBuf) }
+                if kFast.base == kHF.base { owned.append(kBuf) }
                 blocks.append(Block(
                     attnNorm: try vector(p + "attn_norm.weight"),
-                    q: qHF, k: kHF,
-                    v: try matrix(p + "attn_v.weight", c.kvHeads * c.headDim, c.hidden),
-                    o: try matrix(p + "attn_output.weight", c.hidden, c.heads * c.headDim),
+                    q: qFast, k: kFast,
+                    v: fast(try matrix(p + "attn_v.weight", c.kvHeads * c.headDim, c.hidden)),
+                    o: fast(try matrix(p + "attn_output.weight", c.hidden, c.heads * c.headDim)),
                     ffnNorm: try vector(p + "ffn_norm.weight"),
-                    gate: try matrix(p + "ffn_gate.weight", c.ffn, c.hidden),
-                    up: try matrix(p + "ffn_up.weight", c.ffn, c.hidden),
-                    down: try matrix(p + "ffn_down.weight", c.hidden, c.ffn)))
+                    gate: fast(try matrix(p + "ffn_gate.weight", c.ffn, c.hidden)),
+                    up: fast(try matrix(p + "ffn_up.weight", c.ffn, c.hidden)),
+                    down: fast(try matrix(p + "ffn_down.weight", c.hidden, c.ffn))))
             }
             self.blocks = blocks
             self.owned = owned
@@ -81,8 +89,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
     /// llama.cpp's converter interleaves the two halves of every head's rows for its RoPE: GGUF row `2j+h` of a head
     /// is Hugging Face row `h*headDim/2 + j`. Rows are quantized independently, so whole rows move.
-    static func unpermuteRoPERows(_ m: WeightMatrix, heads: Int) -> (WeightMatrix, RawBuffer) {
-        let buf = RawBuffer(bytes: m.rows * m.rowBytes)
+    static func unpermuteRoPERows(_ m: WeightMatrix, heads: Int) -> (WeightMatrix, OwnedWeights) {
+        let buf = OwnedWeights(bytes: m.rows * m.rowBytes)
         let headRows = m.rows / heads, half = headRows / 2
         for head in 0..<heads {
             for j in 0..<half {
@@ -213,15 +221,4 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             y.withUnsafeMutableBufferPointer { yp in Kernels.matmul(w, xp.baseAddress!, tokens: rows, yp.baseAddress!) }
         }
     }
-}
-
-/// Memory the model owns (as opposed to views into the mapped file).
-final class RawBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-    let bytes: Int
-    init(bytes: Int) {
-        self.bytes = bytes
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-    }
-    deinit { pointer.deallocate() }
 }

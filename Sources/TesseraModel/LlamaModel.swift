@@ -151,6 +151,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 }
             }
         }
+        let ropeTables = batch.map { rope.table(start: $0.cache.count, rows: $0.tokens.count) }
         for (l, b) in blocks.enumerated() {
             rmsNorm(x, b.attnNorm, &xn, rows: n)
             q.withUnsafeMutableBufferPointer { qp in
@@ -165,8 +166,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             var segments: [Kernels.AttentionSegment] = []
             for (i, s) in batch.enumerated() {
                 let r0 = rowStart[i], rows = s.tokens.count, start = s.cache.count
-                rope.apply(&q, row: r0, rows: rows, heads: c.heads, start: start)
-                rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, start: start)
+                rope.apply(&q, row: r0, rows: rows, heads: c.heads, table: ropeTables[i])
+                rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, table: ropeTables[i])
                 s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
                 let (keys, values) = s.cache.layer(l)
                 segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values))

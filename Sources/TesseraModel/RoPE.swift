@@ -11,24 +11,39 @@ struct RoPE: Sendable {
         inverseFrequencies = (0..<headDim / 2).map { i in 1 / pow(theta, Float(2 * i) / Float(headDim)) }
     }
 
-    /// Rotates every head of rows row..<row+rows of x ([_, heads*headDim]), which hold positions start, start+1, ...
-    func apply(_ x: inout [Float], row first: Int, rows: Int, heads: Int, start: Int) {
+    /// Cosines and sines of positions start..<start+rows, [rows, headDim/2] each; computed once per forward pass
+    /// and used by every layer.
+    struct Table {
+        let cos: [Float]
+        let sin: [Float]
+    }
+
+    func table(start: Int, rows: Int) -> Table {
         let half = headDim / 2
-        var cosines = [Float](repeating: 0, count: half)
-        var sines = cosines
+        var c = [Float](repeating: 0, count: rows * half), s = c
         for r in 0..<rows {
             let pos = Float(start + r)
             for i in 0..<half {
                 let angle = pos * inverseFrequencies[i]
-                cosines[i] = cos(angle)
-                sines[i] = sin(angle)
+                c[r * half + i] = cos(angle)
+                s[r * half + i] = sin(angle)
             }
-            for h in 0..<heads {
-                let base = ((first + r) * heads + h) * headDim
-                for i in 0..<half {
-                    let a = x[base + i], b = x[base + half + i]
-                    x[base + i] = a * cosines[i] - b * sines[i]
-                    x[base + half + i] = b * cosines[i] + a * sines[i]
+        }
+        return Table(cos: c, sin: s)
+    }
+
+    /// Rotates every head of rows row..<row+rows of x ([_, heads*headDim]) by the table's positions.
+    func apply(_ x: inout [Float], row first: Int, rows: Int, heads: Int, table t: Table) {
+        let half = headDim / 2
+        x.withUnsafeMutableBufferPointer { xp in
+            for r in 0..<rows {
+                for h in 0..<heads {
+                    let v = xp.baseAddress! + ((first + r) * heads + h) * headDim
+                    for i in 0..<half {
+                        let a = v[i], b = v[half + i], c = t.cos[r * half + i], s = t.sin[r * half + i]
+                        v[i] = a * c - b * s
+                        v[half + i] = b * c + a * s
+                    }
                 }
             }
         }

@@ -130,6 +130,12 @@ public final class GGUFFile: Sendable {
         return UnsafeRawBufferPointer(rebasing: file.bytes[start..<start + size])
     }
 
+    /// Drops the tensor's pages from this process's resident set, once its data has been copied elsewhere.
+    public func release(_ name: String) {
+        guard let t = tensors[name], let size = t.byteCount else { return }
+        file.release((dataOffset + t.offset)..<(dataOffset + t.offset + size))
+    }
+
     /// A 2-D tensor (or a 1-D one as a single row) as a kernel weight matrix.
     public func matrix(_ name: String) throws(FormatError) -> WeightMatrix {
         let t = try info(name)

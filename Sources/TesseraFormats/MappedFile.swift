@@ -26,6 +26,15 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: p, count: size)
     }
 
+    /// Tells the kernel this process no longer needs the pages wholly inside `range` (for data it copied
+    /// elsewhere): they leave its resident set and are read from the file again if ever touched.
+    public func release(_ range: Range<Int>) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (range.lowerBound + page - 1) / page * page, hi = range.upperBound / page * page
+        guard lo < hi, hi <= bytes.count else { return }
+        madvise(UnsafeMutableRawPointer(mutating: bytes.baseAddress! + lo), hi - lo, MADV_DONTNEED)
+    }
+
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
     }

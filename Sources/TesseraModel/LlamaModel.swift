@@ -52,9 +52,12 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             output = gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", c.vocab, c.hidden)
             outputNorm = try vector("output_norm.weight")
             var owned: [OwnedWeights] = []
-            func fast(_ m: WeightMatrix) -> WeightMatrix {
+            var copied: Set<String> = []
+            /// The matrix in the layout the selected kernels prefer; the stored copy's pages are released after.
+            func fast(_ m: WeightMatrix, _ name: String) -> WeightMatrix {
                 guard let (r, buffer) = m.repacked() else { return m }
                 owned.append(buffer)
+                copied.insert(name)
                 return r
             }
             var blocks: [Block] = []
@@ -64,21 +67,23 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 let k = try matrix(p + "attn_k.weight", c.kvHeads * c.headDim, c.hidden)
                 let (qHF, qBuf) = Self.unpermuteRoPERows(q, heads: c.heads)
                 let (kHF, kBuf) = Self.unpermuteRoPERows(k, heads: c.kvHeads)
-                let qFast = fast(qHF), kFast = fast(kHF)
+                let qFast = fast(qHF, p + "attn_q.weight"), kFast = fast(kHF, p + "attn_k.weight")
+                copied.formUnion([p + "attn_q.weight", p + "attn_k.weight"])  // copied by the un-permutation in any case
                 if qFast.base == qHF.base { owned.append(qBuf) }
                 if kFast.base == kHF.base { owned.append(kBuf) }
                 blocks.append(Block(
                     attnNorm: try vector(p + "attn_norm.weight"),
                     q: qFast, k: kFast,
-                    v: fast(try matrix(p + "attn_v.weight", c.kvHeads * c.headDim, c.hidden)),
-                    o: fast(try matrix(p + "attn_output.weight", c.hidden, c.heads * c.headDim)),
+                    v: fast(try matrix(p + "attn_v.weight", c.kvHeads * c.headDim, c.hidden), p + "attn_v.weight"),
+                    o: fast(try matrix(p + "attn_output.weight", c.hidden, c.heads * c.headDim), p + "attn_output.weight"),
                     ffnNorm: try vector(p + "ffn_norm.weight"),
-                    gate: fast(try matrix(p + "ffn_gate.weight", c.ffn, c.hidden)),
-                    up: fast(try matrix(p + "ffn_up.weight", c.ffn, c.hidden)),
-                    down: fast(try matrix(p + "ffn_down.weight", c.hidden, c.ffn))))
+                    gate: fast(try matrix(p + "ffn_gate.weight", c.ffn, c.hidden), p + "ffn_gate.weight"),
+                    up: fast(try matrix(p + "ffn_up.weight", c.ffn, c.hidden), p + "ffn_up.weight"),
+                    down: fast(try matrix(p + "ffn_down.weight", c.hidden, c.ffn), p + "ffn_down.weight")))
             }
             self.blocks = blocks
             self.owned = owned
+            for name in copied { gguf.release(name) }
             rope = RoPE(headDim: c.headDim, theta: c.ropeTheta)
         } catch let e as ModelError {
             throw e

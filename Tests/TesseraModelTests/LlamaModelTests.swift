@@ -15,6 +15,15 @@ import TesseraTestSupport
         #expect(c.rmsEps == 1e-5)
     }
 
+    /// Loading releases the pages of tensors it copied; a second load from the same mapping reads them back intact.
+    @Test func reloadingFromTheSameMappingGivesTheSameModel() throws {
+        let a = try ModelRegistry.load(TestModel.gguf), b = try ModelRegistry.load(TestModel.gguf)
+        let tokens: [Int32] = [504, 3575, 282, 4649, 314]
+        let la = try a.forward(tokens: tokens, cache: a.makeCache(capacity: 8), outputs: [4])
+        let lb = try b.forward(tokens: tokens, cache: b.makeCache(capacity: 8), outputs: [4])
+        #expect(la == lb)
+    }
+
     @Test func forwardRejectsBadInput() throws {
         let m = try ModelRegistry.load(TestModel.gguf)
         let cache = m.makeCache(capacity: 4)

@@ -101,22 +101,6 @@ TARGET void tk_matmul_rows_avx2(int type, const void *w, size_t row_bytes, int64
     }
 }
 
-TARGET float tk_dot_f32_avx2(const float *a, const float *b, int64_t n) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum8(acc);
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-TARGET void tk_axpy_avx2(float a, const float *x, float *y, int64_t n) {
-    __m256 av = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
 TARGET void tk_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n, float eps) {
     __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;

@@ -230,24 +230,6 @@ TARGET void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int
     }
 }
 
-TARGET float tk_dot_f32_avx512(const float *a, const float *b, int64_t n) {
-    __m512 acc = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
-    }
-    return _mm512_reduce_add_ps(acc);
-}
-
-TARGET void tk_axpy_avx512(float a, const float *x, float *y, int64_t n) {
-    __m512 av = _mm512_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
 TARGET void tk_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, float eps) {
     __m512 acc = _mm512_setzero_ps();
     int64_t i = 0;

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-void tk_axpy_generic(float a, const float *x, float *y, int64_t n) {
+static void axpy(float a, const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
@@ -14,14 +14,14 @@ void tk_add(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_dot_f32_generic, tk_axpy_generic,
-                                   tk_rmsnorm_generic, tk_silu_mul_generic, tk_attention_generic};
+static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_rmsnorm_generic, tk_silu_mul_generic,
+                                   tk_attention_generic};
 #if defined(__x86_64__)
 // AVX2 keeps the scalar SiLU: it is the fallback level, and SiLU is a small part of a step.
-static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_dot_f32_avx2, tk_axpy_avx2, tk_rmsnorm_avx2,
+static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_rmsnorm_avx2,
                                 tk_silu_mul_generic, tk_attention_generic};
-static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_dot_f32_avx512, tk_axpy_avx512,
-                                  tk_rmsnorm_avx512, tk_silu_mul_avx512, tk_attention_avx512};
+static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_rmsnorm_avx512, tk_silu_mul_avx512,
+                                  tk_attention_avx512};
 #endif
 
 const tk_ops *tk_ops_for(int level) {
@@ -60,7 +60,7 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
             memset(o, 0, sizeof(float) * (size_t)hd);
             const float *v = values + (int64_t)g * hd;
             float inv = 1.0f / sum;
-            for (int64_t p = 0; p < span; p++) tk_axpy_generic(scores[p] * inv, v + p * kv_width, o, hd);
+            for (int64_t p = 0; p < span; p++) axpy(scores[p] * inv, v + p * kv_width, o, hd);
         }
     }
 }

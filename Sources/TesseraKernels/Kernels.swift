@@ -122,10 +122,6 @@ public enum Kernels {
     ) {
         level.ops.pointee.rmsnorm(x, weight, y, Int64(n), eps)
     }
-
-    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int, level: CPULevel = .selected) -> Float {
-        level.ops.pointee.dot(a, b, Int64(n))
-    }
 }
 
 extension Kernels {

@@ -23,15 +23,8 @@ void tk_matmul_rows_avx2(int type, const void *w, size_t row_bytes, int64_t k, i
 void tk_matmul_rows_avx512(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
                            const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch);
 
-/// Dot product of two float vectors.
+/// Dot product of two float vectors (the generic kernels' building block).
 float tk_dot_f32_generic(const float *a, const float *b, int64_t n);
-float tk_dot_f32_avx2(const float *a, const float *b, int64_t n);
-float tk_dot_f32_avx512(const float *a, const float *b, int64_t n);
-
-/// y += a * x.
-void tk_axpy_generic(float a, const float *x, float *y, int64_t n);
-void tk_axpy_avx2(float a, const float *x, float *y, int64_t n);
-void tk_axpy_avx512(float a, const float *x, float *y, int64_t n);
 
 /// y[i] = x[i] * inv_rms * w[i], inv_rms = 1/sqrt(mean(x^2) + eps).
 void tk_rmsnorm_generic(const float *x, const float *w, float *y, int64_t n, float eps);
@@ -60,8 +53,6 @@ void tk_attention_avx512(const float *q, int64_t start, const float *keys, const
 typedef struct {
     int level;
     tk_matmul_fn matmul_rows;
-    float (*dot)(const float *a, const float *b, int64_t n);
-    void (*axpy)(float a, const float *x, float *y, int64_t n);
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     tk_attention_fn attention;

@@ -2,8 +2,8 @@ import CKernels
 
 /// Entry points of the compute kernels, at the level `CPULevel.selected` (or one given for tests).
 public enum Kernels {
-    /// y[t][r] = W[r] · x[t] for every token row t. Rows of W are split over the compute threads,
-    /// so each thread reads its part of the weights once per call whatever the number of tokens.
+    /// y[t][r] = W[r] · x[t] for every token row t. Rows of W are shared out to the compute threads,
+    /// so each weight is read once per call whatever the number of tokens.
     /// - x: [tokens, W.columns], row stride `W.columns`
     /// - y: [tokens, W.rows], row stride `W.rows`
     public static func matmul(
@@ -20,7 +20,7 @@ public enum Kernels {
     ) {
         let ops = level.ops
         nonisolated(unsafe) let x = x, jobs = jobs
-        let columns = jobs.map(\.0.columns).max() ?? 0
+        guard let columns = jobs.first?.0.columns else { return }
         // Rows of all jobs form one range, claimed in chunks by whichever thread is free. Few tokens make a row
         // cheap, so chunks grow to keep claims rare and the row prefetch running.
         let chunk = tokens >= 16 ? 16 : 64

@@ -6,7 +6,6 @@ import Darwin
 
 /// Per-thread scratch memory for kernels, grown on demand and kept, so forward passes do not allocate per call.
 enum Scratch {
-
     private final class Buffer {
         var pointer: UnsafeMutablePointer<Float>
         var capacity: Int

@@ -26,7 +26,7 @@ public struct Sampler: Sendable {
         var l = Array(logits)
         applyPenalties(&l)
         let p = parameters
-        if p.temperature == 0 { return Int32(argmax(l)) }
+        if p.temperature == 0 { return Self.argmax(l[...]) }
 
         // Candidates in descending logit order, cut by top-k before the softmax.
         var order = Array(0..<l.count)
@@ -78,10 +78,11 @@ public struct Sampler: Sendable {
         }
     }
 
-    private func argmax(_ l: [Float]) -> Int {
-        var best = 0
-        for i in 1..<l.count where l[i] > l[best] { best = i }
-        return best
+    /// Index of the largest logit in a row (the first of equals).
+    public static func argmax(_ row: ArraySlice<Float>) -> Int32 {
+        var best = row.startIndex
+        for i in row.indices where row[i] > row[best] { best = i }
+        return Int32(best - row.startIndex)
     }
 
     /// Indices of the k largest values, largest first (ties: lower index first).

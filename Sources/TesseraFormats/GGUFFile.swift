@@ -57,7 +57,7 @@ public final class GGUFFile: Sendable {
         }
         self.alignment = alignment
 
-        var infos: [(GGUFTensorInfo)] = []
+        var infos: [GGUFTensorInfo] = []
         infos.reserveCapacity(tensorCount)
         for i in 0..<tensorCount {
             let name = try r.readString("name of tensor \(i)")
@@ -122,10 +122,9 @@ public final class GGUFFile: Sendable {
 
     /// The tensor's bytes inside the mapping (no copy).
     public func data(_ info: GGUFTensorInfo) throws(FormatError) -> UnsafeRawBufferPointer {
-        guard let type = info.type, let size = info.byteCount else {
+        guard info.type != nil, let size = info.byteCount else {
             throw FormatError(path, "tensor '\(info.name)' has type \(info.typeID), which Tessera does not support (supported: \(GGMLType.allCases.map(\.name).joined(separator: ", ")))")
         }
-        _ = type
         let start = dataOffset + info.offset
         return UnsafeRawBufferPointer(rebasing: file.bytes[start..<start + size])
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TesseraEngine
 import TesseraKernels
 import TesseraModel
 
@@ -48,12 +49,12 @@ struct BenchCommand: ParsableCommand {
             var next = [Int32](repeating: 0, count: n)
             for (s, cache) in caches.enumerated() {
                 let logits = try lm.forward(tokens: prompt(promptTokens, salt: s), cache: cache, outputs: [promptTokens - 1])
-                next[s] = argmax(logits[...])
+                next[s] = Sampler.argmax(logits[...])
             }
             let t = Date()
             for _ in 0..<steps {
                 let logits = try lm.forward((0..<n).map { SequenceInput(tokens: [next[$0]], cache: caches[$0], outputs: [0]) })
-                for s in 0..<n { next[s] = argmax(logits[(s * vocab)..<((s + 1) * vocab)]) }
+                for s in 0..<n { next[s] = Sampler.argmax(logits[(s * vocab)..<((s + 1) * vocab)]) }
             }
             return Double(n * steps) / Date().timeIntervalSince(t)
         }
@@ -86,12 +87,6 @@ struct BenchResult: Codable {
     let peak_rss_bytes: Int
     let cpu: String
     let threads: Int
-}
-
-func argmax(_ row: ArraySlice<Float>) -> Int32 {
-    var best = row.startIndex
-    for i in row.indices where row[i] > row[best] { best = i }
-    return Int32(best - row.startIndex)
 }
 
 /// Peak resident set size of this process (getrusage reports KiB on Linux).

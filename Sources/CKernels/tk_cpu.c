@@ -24,6 +24,13 @@ int tk_cpu_best_level(void) {
     if (avx2 && fma && f16c && ymm_saved) return TK_LEVEL_AVX2;
     return TK_LEVEL_GENERIC;
 }
+
+int tk_cpu_has_vnni(void) {
+    unsigned a, b, c, d;
+    if (tk_cpu_best_level() < TK_LEVEL_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (c >> 11) & 1;
+}
 #else
 int tk_cpu_best_level(void) { return TK_LEVEL_GENERIC; }
+int tk_cpu_has_vnni(void) { return 0; }
 #endif

@@ -8,15 +8,15 @@ public enum Kernels {
     /// - y: [tokens, W.rows], row stride `W.rows`
     public static func matmul(
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
-        level: CPULevel = .selected, pool: ComputePool = .shared
+        level: CPULevel = .selected, activations: ActivationPrecision = .selected, pool: ComputePool = .shared
     ) {
-        matmul([(w, y)], x, tokens: tokens, level: level, pool: pool)
+        matmul([(w, y)], x, tokens: tokens, level: level, activations: activations, pool: pool)
     }
 
     /// Several matmuls of the same input (Q, K and V; gate and up) in one dispatch to the threads.
     public static func matmul(
         _ jobs: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, tokens: Int,
-        level: CPULevel = .selected, pool: ComputePool = .shared
+        level: CPULevel = .selected, activations: ActivationPrecision = .selected, pool: ComputePool = .shared
     ) {
         let ops = level.ops
         nonisolated(unsafe) let x = x, jobs = jobs
@@ -35,6 +35,19 @@ public enum Kernels {
         counter.initialize(to: 0)
         defer { counter.deallocate() }
         nonisolated(unsafe) let shared = counter
+        // Panel-layout weights take the activations quantized once here, for all threads (DESIGN 3.3); with the
+        // residual unless plain int8 was asked for.
+        let int8 = jobs.contains { $0.0.isPanelLayout }
+        let residual = int8 && activations != .int8
+        let blocks = columns / 32
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: int8 ? 2 * tokens * columns : 0)
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: int8 ? 2 * tokens * blocks : 0)
+        defer {
+            q.deallocate()
+            dx.deallocate()
+        }
+        nonisolated(unsafe) let q1 = q, q2 = residual ? q + tokens * columns : nil, d = dx, s = dx + tokens * blocks
+        if int8 { ops.pointee.quantize_rows(x, Int64(columns), Int64(tokens), Int64(columns), q1, q2, d, s) }
         pool.run { _, _ in
             Scratch.withFloats(4 * columns) { scratch in
                 var job = 0
@@ -45,6 +58,11 @@ public enum Kernels {
                     let (w, y) = jobs[job]
                     let r0 = start - firstRow[job], r1 = min(w.rows, r0 + chunk)
                     guard r0 < r1 else { continue }
+                    if w.isPanelLayout {
+                        ops.pointee.matmul_q8_rows(
+                            w.type, w.base, Int64(w.columns), Int64(r0), Int64(r1), q1, q2, d, s, Int64(tokens), y, Int64(w.rows))
+                        continue
+                    }
                     ops.pointee.matmul_rows(
                         w.type, w.base, w.rowBytes, Int64(w.columns), Int64(r0), Int64(r1),
                         x, Int64(w.columns), Int64(tokens), y, Int64(w.rows), scratch)

@@ -21,10 +21,21 @@ public struct WeightMatrix: @unchecked Sendable {
         self.base = base
     }
 
-    public func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+    /// Whether rows are interleaved in panels of 16 (the int8 kernels' layouts), so that `row` has no meaning.
+    public var isPanelLayout: Bool { tk_is_panel_type(type) != 0 }
+
+    /// Row `r`'s bytes; not for panel layouts.
+    public func row(_ r: Int) -> UnsafeRawPointer {
+        precondition(!isPanelLayout, "rows of a panel layout are interleaved")
+        return base + r * rowBytes
+    }
 
     /// Dequantizes row `r` into `out` (`columns` floats).
     public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        tk_dequantize_row_generic(type, row(r), out, Int64(columns))
+        if isPanelLayout {
+            tk_dequantize_panel_row(type, base, Int64(r), out, Int64(columns))
+        } else {
+            tk_dequantize_row_generic(type, row(r), out, Int64(columns))
+        }
     }
 }

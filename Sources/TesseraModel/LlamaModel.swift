@@ -49,10 +49,19 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 return try gguf.floats(name)
             }
             embedding = try matrix("token_embd.weight", c.vocab, c.hidden)
-            output = gguf.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", c.vocab, c.hidden)
             outputNorm = try vector("output_norm.weight")
             var owned: [OwnedWeights] = []
             var copied: Set<String> = []
+            // The head gets the kernels' layout too; a tied head's stored copy stays mapped for embedding lookups.
+            let tied = gguf.tensors["output.weight"] == nil
+            let head = tied ? embedding : try matrix("output.weight", c.vocab, c.hidden)
+            if let (r, buffer) = head.repacked() {
+                output = r
+                owned.append(buffer)
+                if !tied { copied.insert("output.weight") }
+            } else {
+                output = head
+            }
             /// The matrix in the layout the selected kernels prefer; the stored copy's pages are released after.
             func fast(_ m: WeightMatrix, _ name: String) -> WeightMatrix {
                 guard let (r, buffer) = m.repacked() else { return m }

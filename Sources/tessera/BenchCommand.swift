@@ -68,7 +68,8 @@ struct BenchCommand: ParsableCommand {
         }
         let result = BenchResult(
             prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakRSS(),
-            cpu: CPULevel.selected.description, threads: ComputePool.shared.threads)
+            cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
+            threads: ComputePool.shared.threads)
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
@@ -76,7 +77,7 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(String(format: "prefill (%d tokens): %.1f tok/s", prefillTokens, prefill))
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
-            print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB, cpu: \(result.cpu), threads: \(result.threads)")
+            print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB, cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
         }
     }
 }
@@ -86,6 +87,7 @@ struct BenchResult: Codable {
     let decode_tokens_per_s: [String: Double]
     let peak_rss_bytes: Int
     let cpu: String
+    let activations: String
     let threads: Int
 }
 

@@ -50,9 +50,35 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
 void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values, int heads,
                          int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
 
+/// Activations for the int8 kernels (DESIGN 3.3): each token row's blocks of 32 values quantized to int8 with step
+/// d = max|x| / 127 (q = round-to-nearest-even(x * 127 / max|x|)). With `q2` (else NULL), the residual x - d*q too,
+/// at step d/256: x = d*q + d/256*q2 to within max|x|/65000, which keeps logprobs within ~1e-4 of fp32 activations.
+/// dx is the step of the combined value (d, or d/256 for 256*q + q2) and sx = dx * sum(combined values), for the
+/// weights' offsets. q, q2: [nt, k]; dx, sx: [nt, k / 32]. Every level gives the same bytes.
+typedef void (*tk_quantize_fn)(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
+                               float *sx);
+void tk_quantize_rows_generic(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
+                              float *sx);
+void tk_quantize_rows_avx512(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
+                             float *sx);
+
+/// y[t*ldy + r] = W[r] . x[t] for a panel-layout W (TK_U4_X16, TK_U8_X16), rows r0..<r1 (multiples of 16), from
+/// activations quantized by tk_quantize_fn (q2 NULL or not, as quantized). Per block b: y = fma((float)I, d*dx, y)
+/// then y = fma(m, sx, y), I the exact integer dot product of the block with q (or 256*q + q2); the same operations
+/// in the same order at every level and for any nt, so every level gives the same bits and a row's result does not
+/// depend on the batch.
+typedef void (*tk_matmul_q8_fn)(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
+                                const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
+                               const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
+                              const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+
 typedef struct {
     int level;
     tk_matmul_fn matmul_rows;
+    tk_quantize_fn quantize_rows;
+    tk_matmul_q8_fn matmul_q8_rows;
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     tk_attention_fn attention;

@@ -1,0 +1,62 @@
+// The int8 formulation (DESIGN 3.3) in portable C: the reference the VNNI kernels must match bit for bit.
+#include "tk_kernels.h"
+#include <math.h>
+#include <string.h>
+
+static int8_t saturate8(long v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }
+
+void tk_quantize_rows_generic(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
+                              float *sx) {
+    const int64_t nb = k / TK_QK;
+    for (int64_t t = 0; t < nt; t++) {
+        for (int64_t b = 0; b < nb; b++) {
+            const float *v = x + t * ldx + b * TK_QK;
+            const int64_t at = t * k + b * TK_QK;
+            float amax = 0;
+            for (int i = 0; i < TK_QK; i++) amax = fmaxf(amax, fabsf(v[i]));
+            const float id = amax > 0 ? 127.0f / amax : 0.0f, d = amax / 127.0f;
+            int sum = 0, sum2 = 0;
+            for (int i = 0; i < TK_QK; i++) {
+                q[at + i] = saturate8(lrintf(v[i] * id));
+                sum += q[at + i];
+                if (q2) {
+                    float residual = v[i] - (float)q[at + i] * d;
+                    q2[at + i] = saturate8(lrintf(residual * (id * 256.0f)));
+                    sum2 += q2[at + i];
+                }
+            }
+            dx[t * nb + b] = q2 ? d / 256.0f : d;
+            sx[t * nb + b] = dx[t * nb + b] * (float)(q2 ? 256 * sum + sum2 : sum);
+        }
+    }
+}
+
+void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
+                               const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy) {
+    const int64_t nb = k / TK_QK;
+    const size_t block_bytes = (size_t)tk_block_bytes(type) * TK_PANEL;
+    for (int64_t r = r0; r < r1; r++) {
+        const int lane = (int)(r % TK_PANEL);
+        const uint8_t *panel = (const uint8_t *)w + (r / TK_PANEL) * nb * block_bytes;
+        for (int64_t t = 0; t < nt; t++) {
+            float acc = 0;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = panel + b * block_bytes;
+                const int8_t *qb = q + t * k + b * TK_QK;
+                int32_t dot = 0, dot2 = 0;
+                for (int c = 0; c < TK_QK; c++) dot += (int32_t)tk_panel_value(type, blk, lane, c) * qb[c];
+                if (q2) {
+                    const int8_t *rb = q2 + t * k + b * TK_QK;
+                    for (int c = 0; c < TK_QK; c++) dot2 += (int32_t)tk_panel_value(type, blk, lane, c) * rb[c];
+                    dot = dot * 256 + dot2;
+                }
+                float d, m;
+                memcpy(&d, blk + 4 * lane, 4);
+                memcpy(&m, blk + 64 + 4 * lane, 4);
+                acc = fmaf((float)dot, d * dx[t * nb + b], acc);
+                acc = fmaf(m, sx[t * nb + b], acc);
+            }
+            y[t * ldy + r] = acc;
+        }
+    }
+}

@@ -25,10 +25,18 @@ int tk_cpu_best_level(void) {
     return TK_LEVEL_GENERIC;
 }
 
-int tk_cpu_has_vnni(void) {
+static int detect_vnni(void) {
     unsigned a, b, c, d;
     if (tk_cpu_best_level() < TK_LEVEL_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (c >> 11) & 1;
+}
+
+int tk_cpu_has_vnni(void) {
+    // cpuid traps to the hypervisor in a VM (microseconds), and kernel dispatch asks on every call: ask once.
+    static _Atomic int cached = -1;
+    int v = cached;
+    if (v < 0) cached = v = detect_vnni();
+    return v;
 }
 #else
 int tk_cpu_best_level(void) { return TK_LEVEL_GENERIC; }

@@ -119,7 +119,7 @@ TARGET static void panels_any(int u4, const uint8_t *panel, int64_t panel_bytes,
 #define C(U, D, NP, NT) case (U * 512 + D * 256 + NP * 16 + NT): \
     panels(U, D, panel, panel_bytes, nb, q, q2, k, dx, sx, y, ldy, NP, NT); return;
 #define SHAPES(U, D) C(U, D, 4, 1) C(U, D, 2, 1) C(U, D, 1, 1) C(U, D, 2, 2) C(U, D, 1, 2) C(U, D, 2, 3) \
-    C(U, D, 1, 3) C(U, D, 2, 4) C(U, D, 1, 4) C(U, D, 1, 5) C(U, D, 1, 6) C(U, D, 1, 7) C(U, D, 1, 8)
+    C(U, D, 1, 3) C(U, D, 2, 4) C(U, D, 1, 4)
     switch (u4 * 512 + (q2 != 0) * 256 + np * 16 + nt) { SHAPES(0, 0) SHAPES(1, 0) SHAPES(0, 1) SHAPES(1, 1) }
 #undef SHAPES
 #undef C
@@ -131,15 +131,16 @@ TARGET void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t
     const int u4 = type == TK_U4_X16;
     const int64_t nb = k / TK_QK, panel_bytes = nb * (u4 ? 384 : 640);
     const uint8_t *base = (const uint8_t *)w;
-    // Few tokens: several panels per call, so enough independent chains run at once. Many: one panel against up to
-    // 8 tokens, the panel's block staying in L1 while the token groups pass over it.
-    const int most_panels = nt == 1 ? 4 : nt <= 4 ? 2 : 1;
+    // A token's broadcast activations feed every panel of the call, and a panel's unpacked weights every token:
+    // vpdpbusd with a broadcast operand issues at half rate here, so each broadcast must serve several panels.
+    // One token: 4 panels. More: 2 panels x up to 4 tokens, the panels' blocks staying in L1 across token groups.
+    const int most_panels = nt == 1 ? 4 : 2;
     for (int64_t r = r0; r < r1;) {
         int np = (int)((r1 - r) / TK_PANEL);
         np = np >= most_panels ? most_panels : np >= 2 ? 2 : 1;
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         for (int64_t t = 0; t < nt;) {
-            int n = nt <= 4 ? (int)nt : nt - t < 8 ? (int)(nt - t) : 8;
+            int n = nt - t < 4 ? (int)(nt - t) : 4;
             panels_any(u4, panel, panel_bytes, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
                        y + t * ldy + r, ldy, np, n);
             t += n;

@@ -22,8 +22,9 @@ public enum Kernels {
         nonisolated(unsafe) let x = x, jobs = jobs
         guard let columns = jobs.first?.0.columns else { return }
         // Rows of all jobs form one range, claimed in chunks by whichever thread is free. Few tokens make a row
-        // cheap, so chunks grow to keep claims rare and the row prefetch running.
-        let chunk = tokens >= 16 ? 16 : 64
+        // cheap, so chunks grow to keep claims rare and the row prefetch running. Multiples of 32: the int8 kernels
+        // work on pairs of 16-row panels.
+        let chunk = tokens >= 16 ? 32 : 64
         var firstRow: [Int] = []
         var total = 0
         for (w, _) in jobs {

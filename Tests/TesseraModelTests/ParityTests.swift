@@ -5,7 +5,8 @@ import TesseraTestSupport
 import TesseraTokenizer
 
 /// Teacher-forced logprobs against transformers in fp32 on the same GGUF (DESIGN 5). The bar is llama.cpp's own
-/// distance from that reference on the same file, recorded in the fixture; our fp32 activations should beat it.
+/// distance from that reference on the same file, recorded in the fixture, and the stated tolerance below; the
+/// default activations of every level (int16 on AVX-512 VNNI, fp32 elsewhere) must meet both.
 @Suite struct ParityTests {
     struct Case: Decodable {
         let text: String
@@ -23,8 +24,9 @@ import TesseraTokenizer
     static let model = try! ModelRegistry.load(TestModel.gguf)
     static let tokenizer = try! Tokenizer(gguf: TestModel.gguf)
 
-    /// Stated tolerance: mean absolute error per token, and the largest single error, in nats. Measured with fp32
-    /// activations: mean 3.4e-6, max 3.6e-5 (llama.cpp on the same texts: mean 0.051, max 0.50).
+    /// Stated tolerance: mean absolute error per token, and the largest single error, in nats. Measured: int16
+    /// activations mean 3.0e-4, max 2.6e-3; fp32 activations mean 3.4e-6, max 3.6e-5 (llama.cpp on the same texts:
+    /// mean 0.051, max 0.50).
     static let meanTolerance = 1e-3
     static let maxTolerance = 1e-2
 

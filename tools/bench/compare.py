@@ -41,6 +41,6 @@ for label, key, sub in rows:
     summary[label] = {"tessera": t, "llama.cpp": l, "ratio": t / l}
     print(f"{label:<28}{t:>10.1f}{l:>11.1f}{t / l:>7.2f}x")
 print(f"peak RSS (tessera): {max(x['peak_rss_bytes'] for x in results['tessera']) / 2**20:.0f} MiB, "
-      f"cpu: {results['tessera'][0]['cpu']}")
+      f"cpu: {results['tessera'][0]['cpu']}, activations: {results['tessera'][0].get('activations', 'fp32')}")
 with open(os.environ.get("BENCH_OUT", "/dev/null"), "w") as f:
     json.dump({"summary": summary, "runs": results}, f, indent=1)

@@ -17,11 +17,12 @@ let package = Package(
         .target(name: "TesseraFormats", dependencies: ["TesseraKernels"]),
         .target(name: "TesseraTokenizer", dependencies: ["TesseraFormats"]),
         .target(name: "TesseraModel", dependencies: ["TesseraKernels", "TesseraFormats"]),
+        .target(name: "TesseraAdapters", dependencies: ["TesseraModel", "TesseraFormats", "TesseraKernels"]),
         .target(name: "TesseraEngine", dependencies: ["TesseraModel", "TesseraTokenizer"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraEngine", "TesseraModel", "TesseraTokenizer", "TesseraFormats",
+                "TesseraEngine", "TesseraAdapters", "TesseraModel", "TesseraTokenizer", "TesseraFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,6 +39,11 @@ let package = Package(
         .testTarget(
             name: "TesseraModelTests",
             dependencies: ["TesseraModel", "TesseraTokenizer", "TesseraFormats", "TesseraTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TesseraAdaptersTests",
+            dependencies: ["TesseraAdapters", "TesseraModel", "TesseraFormats", "TesseraKernels", "TesseraTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraTestSupport"]),

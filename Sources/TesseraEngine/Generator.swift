@@ -30,23 +30,25 @@ public struct Generator: Sendable {
 
     /// Runs to completion, calling `onText` with each piece of text as soon as it is final.
     public func generate(
-        prompt: [Int32], parameters: SamplingParameters, onText: (String) -> Void = { _ in }
+        prompt: [Int32], parameters: SamplingParameters, adapters: [AppliedAdapter] = [],
+        onText: (String) -> Void = { _ in }
     ) throws -> GenerationResult {
         try parameters.validate()
         guard !prompt.isEmpty else { throw SamplingError("the prompt is empty") }
         let context = model.config.contextLength
-        guard prompt.count < context else {
-            throw SamplingError("the prompt has \(prompt.count) tokens; the context holds \(context)")
+        let reserved = adapters.reduce(0) { $0 + $1.weights.positions }  // virtual tokens and prefix entries
+        guard reserved + prompt.count < context else {
+            throw SamplingError("the prompt has \(prompt.count) tokens (and the adapter \(reserved) positions); the context holds \(context)")
         }
-        let budget = min(parameters.maxTokens, context - prompt.count)
+        let budget = min(parameters.maxTokens, context - reserved - prompt.count)
         var result = GenerationResult(promptTokens: prompt.count)
         guard budget > 0 else { return result }
 
-        let cache = model.makeCache(capacity: prompt.count + budget)
+        let cache = model.makeCache(capacity: reserved + prompt.count + budget)
         var sampler = Sampler(parameters: parameters, prompt: prompt)
         var detok = IncrementalDetokenizer(tokenizer: tokenizer)
         var stops = StopMatcher(stops: parameters.stop)
-        var logits = try model.forward(tokens: prompt, cache: cache, outputs: [prompt.count - 1])
+        var logits = try model.forward(tokens: prompt, cache: cache, outputs: [prompt.count - 1], adapters: adapters)
         while true {
             let token = sampler.sample(logits[...])
             sampler.accept(token)
@@ -61,7 +63,7 @@ public struct Generator: Sendable {
             if !emit.isEmpty { result.text += emit; onText(emit) }
             if stopped { result.finishReason = .stop; return result }
             if result.tokens.count >= budget { break }
-            logits = try model.forward(tokens: [token], cache: cache, outputs: [0])
+            logits = try model.forward(tokens: [token], cache: cache, outputs: [0], adapters: adapters)
         }
         let rest = stops.append(detok.flush()).emit + stops.flush()
         if !rest.isEmpty { result.text += rest; onText(rest) }

@@ -33,6 +33,22 @@ public final class KVCache: @unchecked Sendable {
         v.withUnsafeBufferPointer { (values + offset).update(from: $0.baseAddress! + row * width, count: rows * width) }
     }
 
+    /// Puts prefix-tuning entries at positions 0..<n of an empty cache: `prefix` is [n, layers * 2 * width], row r
+    /// holding layer l's key at slice 2l and value at slice 2l+1 (PEFT's layout; keys are not rotated).
+    func fillPrefix(_ prefix: [Float], count n: Int) {
+        precondition(count == 0 && n <= capacity && prefix.count == n * layers * 2 * width)
+        prefix.withUnsafeBufferPointer { p in
+            for r in 0..<n {
+                for l in 0..<layers {
+                    let src = p.baseAddress! + (r * layers * 2 + 2 * l) * width
+                    (keys + (l * capacity + r) * width).update(from: src, count: width)
+                    (values + (l * capacity + r) * width).update(from: src + width, count: width)
+                }
+            }
+        }
+        count = n
+    }
+
     /// Keys and values of one layer; valid as long as the cache lives.
     func layer(_ layer: Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
         (UnsafePointer(keys + layer * capacity * width), UnsafePointer(values + layer * capacity * width))

@@ -1,4 +1,5 @@
 import TesseraFormats
+import TesseraKernels
 
 /// One sequence's part of a forward pass: new tokens after those already in its cache.
 public struct SequenceInput: Sendable {
@@ -6,11 +7,15 @@ public struct SequenceInput: Sendable {
     public var cache: KVCache
     /// Indices into `tokens` whose next-token logits are wanted.
     public var outputs: [Int]
+    /// The sequence's adapters (DESIGN 3.4): one adapter of any kind, or several LoRAs whose deltas add up with their
+    /// weights. Virtual tokens and prefix entries go into the cache on the sequence's first pass (empty cache).
+    public var adapters: [AppliedAdapter]
 
-    public init(tokens: [Int32], cache: KVCache, outputs: [Int]) {
+    public init(tokens: [Int32], cache: KVCache, outputs: [Int], adapters: [AppliedAdapter] = []) {
         self.tokens = tokens
         self.cache = cache
         self.outputs = outputs
+        self.adapters = adapters
     }
 }
 
@@ -25,12 +30,15 @@ public protocol LanguageModel: Sendable {
 
     /// A cache for one sequence of up to `capacity` tokens.
     func makeCache(capacity: Int) -> KVCache
+
+    /// The base weights of one projection, rows in Hugging Face's order (what PEFT adapters were trained against).
+    func weight(layer: Int, _ projection: Projection) -> WeightMatrix
 }
 
 extension LanguageModel {
     /// One sequence: logits [outputs.count, vocab].
-    public func forward(tokens: [Int32], cache: KVCache, outputs: [Int]) throws(ModelError) -> [Float] {
-        try forward([SequenceInput(tokens: tokens, cache: cache, outputs: outputs)])
+    public func forward(tokens: [Int32], cache: KVCache, outputs: [Int], adapters: [AppliedAdapter] = []) throws(ModelError) -> [Float] {
+        try forward([SequenceInput(tokens: tokens, cache: cache, outputs: outputs, adapters: adapters)])
     }
 }
 

@@ -118,6 +118,43 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         return (WeightMatrix(type: m.type, rows: m.rows, columns: m.columns, base: UnsafeRawPointer(buf.pointer))!, buf)
     }
 
+    public func weight(layer: Int, _ projection: Projection) -> WeightMatrix {
+        let b = blocks[layer]
+        switch projection {
+        case .q: return b.q
+        case .k: return b.k
+        case .v: return b.v
+        case .o: return b.o
+        case .gate: return b.gate
+        case .up: return b.up
+        case .down: return b.down
+        }
+    }
+
+    /// One adapter of any kind, or several that only add LoRA deltas (composition), shaped for this model.
+    static func checkAdapters(_ adapters: [AppliedAdapter], sequence i: Int, config c: ModelConfig) throws(ModelError) {
+        guard adapters.count > 1 else {
+            if let a = adapters.first { try checkShape(a.weights, sequence: i, config: c) }
+            return
+        }
+        for a in adapters {
+            try checkShape(a.weights, sequence: i, config: c)
+            let dora = a.weights.deltas.joined().contains { $0?.doraScale != nil }
+            guard a.weights.positions == 0, !dora else {
+                throw ModelError("sequence \(i): only LoRA adapters compose; DoRA, prompt, P- and prefix tuning apply alone")
+            }
+        }
+    }
+
+    private static func checkShape(_ w: AdapterWeights, sequence i: Int, config c: ModelConfig) throws(ModelError) {
+        guard w.deltas.count == c.layers, w.deltas.allSatisfy({ $0.count == Projection.allCases.count }),
+              w.virtualTokens.count == w.virtualTokenCount * c.hidden,
+              w.prefix.count == w.prefixTokenCount * c.layers * 2 * c.kvHeads * c.headDim,
+              w.virtualTokenCount == 0 || w.prefixTokenCount == 0 else {
+            throw ModelError("sequence \(i): the adapter was not made for this model's shape")
+        }
+    }
+
     public func makeCache(capacity: Int) -> KVCache {
         KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: min(capacity, config.contextLength))
     }
@@ -126,12 +163,18 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         let c = config
         guard !batch.isEmpty else { return [] }
         var rowStart: [Int] = []  // first batch row of each sequence
+        var rowCount: [Int] = []  // its rows: virtual tokens (first pass of a prompt/P-tuning adapter), then tokens
         var n = 0
         var outputRows: [Int] = []
         for (i, s) in batch.enumerated() {
             guard !s.tokens.isEmpty else { throw ModelError("sequence \(i) of the batch has no tokens") }
-            guard s.cache.count + s.tokens.count <= s.cache.capacity else {
-                throw ModelError("sequence of \(s.cache.count + s.tokens.count) tokens exceeds the cache capacity of \(s.cache.capacity)")
+            try Self.checkAdapters(s.adapters, sequence: i, config: c)
+            let fresh = s.cache.count == 0
+            let virtual = fresh ? s.adapters.reduce(0) { $0 + $1.weights.virtualTokenCount } : 0
+            let prefix = fresh ? s.adapters.reduce(0) { $0 + $1.weights.prefixTokenCount } : 0
+            let needed = s.cache.count + prefix + virtual + s.tokens.count
+            guard needed <= s.cache.capacity else {
+                throw ModelError("sequence of \(needed) positions (adapter entries included) exceeds the cache capacity of \(s.cache.capacity)")
             }
             for t in s.tokens where t < 0 || Int(t) >= c.vocab {
                 throw ModelError("token id \(t) is outside the vocabulary of \(c.vocab)")
@@ -141,8 +184,15 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             }
             for j in 0..<i where batch[j].cache === s.cache { throw ModelError("sequences \(j) and \(i) share a cache") }
             rowStart.append(n)
-            outputRows += s.outputs.map { n + $0 }
-            n += s.tokens.count
+            rowCount.append(virtual + s.tokens.count)
+            outputRows += s.outputs.map { n + virtual + $0 }
+            n += virtual + s.tokens.count
+        }
+        // Prefix-tuning entries take positions 0..<n of a fresh cache, before anything is computed (DESIGN 3.4).
+        for s in batch where s.cache.count == 0 {
+            for a in s.adapters where a.weights.prefixTokenCount > 0 {
+                s.cache.fillPrefix(a.weights.prefix, count: a.weights.prefixTokenCount)
+            }
         }
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
 
@@ -158,14 +208,20 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
         x.withUnsafeMutableBufferPointer { xp in
             var row = 0
-            for s in batch {
+            for (i, s) in batch.enumerated() {
+                if rowCount[i] > s.tokens.count, let a = s.adapters.first(where: { $0.weights.virtualTokenCount > 0 }) {
+                    let values = a.weights.virtualTokens
+                    (xp.baseAddress! + row * c.hidden).update(from: values, count: values.count)
+                    row += a.weights.virtualTokenCount
+                }
                 for t in s.tokens {
                     embedding.dequantizeRow(Int(t), into: xp.baseAddress! + row * c.hidden)
                     row += 1
                 }
             }
         }
-        let ropeTables = batch.map { rope.table(start: $0.cache.count, rows: $0.tokens.count) }
+        let ropeTables = batch.enumerated().map { rope.table(start: $1.cache.count, rows: rowCount[$0]) }
+        let deltas = AdapterDeltas(batch: batch, rowStart: rowStart, rowCount: rowCount, config: c)
         for (l, b) in blocks.enumerated() {
             rmsNorm(x, b.attnNorm, &xn, rows: n)
             q.withUnsafeMutableBufferPointer { qp in
@@ -177,9 +233,12 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                     }
                 }
             }
+            deltas.apply(.q, layer: l, input: xn, output: &q)
+            deltas.apply(.k, layer: l, input: xn, output: &k)
+            deltas.apply(.v, layer: l, input: xn, output: &v)
             var segments: [Kernels.AttentionSegment] = []
             for (i, s) in batch.enumerated() {
-                let r0 = rowStart[i], rows = s.tokens.count, start = s.cache.count
+                let r0 = rowStart[i], rows = rowCount[i], start = s.cache.count
                 rope.apply(&q, row: r0, rows: rows, heads: c.heads, table: ropeTables[i])
                 rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, table: ropeTables[i])
                 s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
@@ -194,6 +253,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 }
             }
             matmul(b.o, attn, &proj, rows: n)
+            deltas.apply(.o, layer: l, input: attn, output: &proj)
             Kernels.add(proj, into: &x)
             rmsNorm(x, b.ffnNorm, &xn, rows: n)
             gate.withUnsafeMutableBufferPointer { gp in
@@ -203,11 +263,14 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                     }
                 }
             }
+            deltas.apply(.gate, layer: l, input: xn, output: &gate)
+            deltas.apply(.up, layer: l, input: xn, output: &up)
             Kernels.siluMultiply(&gate, up)
             matmul(b.down, gate, &proj, rows: n)
+            deltas.apply(.down, layer: l, input: gate, output: &proj)
             Kernels.add(proj, into: &x)
         }
-        for s in batch { s.cache.count += s.tokens.count }
+        for (i, s) in batch.enumerated() { s.cache.count += rowCount[i] }
 
         var last = [Float](repeating: 0, count: outputRows.count * c.hidden)  // [outputs, hidden]
         x.withUnsafeBufferPointer { xp in

@@ -3,6 +3,8 @@ import TesseraFormats
 /// Shape and hyper-parameters of a decoder-only transformer, read from GGUF metadata.
 public struct ModelConfig: Sendable, Codable, Equatable {
     public var architecture: String
+    /// `general.basename` or `general.name` (empty when the file has neither), for matching adapters to their base.
+    public var name: String
     public var layers: Int
     public var hidden: Int
     public var ffn: Int
@@ -24,6 +26,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
                 return v
             }
             architecture = arch
+            name = gguf.metadata["general.basename"]?.string ?? gguf.metadata["general.name"]?.string ?? ""
             layers = try int("block_count", 1...1024)
             hidden = try int("embedding_length", 1...65536)
             ffn = try int("feed_forward_length", 1...262_144)

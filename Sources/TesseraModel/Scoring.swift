@@ -4,10 +4,13 @@ import Foundation
 public enum Scoring {
     /// logprobs[i] = log p(tokens[i+1] | tokens[0...i]); one fewer than `tokens`.
     /// Long texts go through in chunks of `chunk` tokens so the logits buffer stays bounded.
-    public static func logprobs(model: any LanguageModel, tokens: [Int32], chunk: Int = 256) throws(ModelError) -> [Double] {
+    public static func logprobs(
+        model: any LanguageModel, tokens: [Int32], adapters: [AppliedAdapter] = [], chunk: Int = 256
+    ) throws(ModelError) -> [Double] {
         guard tokens.count >= 2 else { return [] }
-        let cache = model.makeCache(capacity: tokens.count)
-        guard cache.capacity >= tokens.count else {
+        let positions = tokens.count + adapters.reduce(0) { $0 + $1.weights.positions }
+        let cache = model.makeCache(capacity: positions)
+        guard cache.capacity >= positions else {
             throw ModelError("text of \(tokens.count) tokens exceeds the model's context of \(model.config.contextLength)")
         }
         let vocab = model.config.vocab
@@ -17,7 +20,7 @@ public enum Scoring {
         while start < tokens.count - 1 {
             let end = min(tokens.count - 1, start + chunk)
             let piece = Array(tokens[start..<end])
-            let logits = try model.forward(tokens: piece, cache: cache, outputs: Array(0..<piece.count))
+            let logits = try model.forward(tokens: piece, cache: cache, outputs: Array(0..<piece.count), adapters: adapters)
             for i in 0..<piece.count {
                 let row = logits[(i * vocab)..<((i + 1) * vocab)]
                 out.append(logSoftmax(row, at: Int(tokens[start + i + 1])))

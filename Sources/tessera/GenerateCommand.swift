@@ -10,6 +10,7 @@ struct GenerateCommand: ParsableCommand {
         abstract: "Generate text from a prompt, streaming it to stdout.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var adapter: AdapterOptions
 
     @Flag(name: .long, help: "Treat the prompt as a user message and apply the model's chat template.")
     var chat = false
@@ -39,6 +40,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let (lm, tokenizer) = try loadModel(model)
+        let adapters = try adapter.load(for: lm)
         let text = try chat ? runOrExit { try renderChat(tokenizer) } : prompt
         let ids = tokenizer.encode(text, addSpecial: true)
 
@@ -57,7 +59,7 @@ struct GenerateCommand: ParsableCommand {
 
         let started = Date()
         let result = try runOrExit {
-            try Generator(model: lm, tokenizer: tokenizer).generate(prompt: ids, parameters: p) { piece in
+            try Generator(model: lm, tokenizer: tokenizer).generate(prompt: ids, parameters: p, adapters: adapters) { piece in
                 FileHandle.standardOutput.write(Data(piece.utf8))
             }
         }

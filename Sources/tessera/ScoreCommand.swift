@@ -9,6 +9,7 @@ struct ScoreCommand: ParsableCommand {
         abstract: "Teacher-forced per-token log-probabilities of a text, and its perplexity.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var adapter: AdapterOptions
 
     @Option(name: .long, help: "Text to score.")
     var text: String?
@@ -33,7 +34,8 @@ struct ScoreCommand: ParsableCommand {
             throw ValidationError("give --text or --tokens")
         }
         guard ids.count >= 2 else { throw CLIError("need at least two tokens to score, got \(ids.count)") }
-        let logprobs = try runOrExit { try Scoring.logprobs(model: lm, tokens: ids) }
+        let adapters = try adapter.load(for: lm)
+        let logprobs = try runOrExit { try Scoring.logprobs(model: lm, tokens: ids, adapters: adapters) }
         let perplexity = exp(-logprobs.reduce(0, +) / Double(logprobs.count))
         if json {
             let result = ScoreResult(tokens: ids, logprobs: logprobs, perplexity: perplexity)

@@ -13,11 +13,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKernels"),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "TesseraKernels", dependencies: ["CKernels"]),
         .target(name: "TesseraFormats", dependencies: ["TesseraKernels"]),
         .target(name: "TesseraTokenizer", dependencies: ["TesseraFormats"]),
         .target(name: "TesseraModel", dependencies: ["TesseraKernels", "TesseraFormats"]),
-        .target(name: "TesseraAdapters", dependencies: ["TesseraModel", "TesseraFormats", "TesseraKernels"]),
+        .target(name: "TesseraAdapters", dependencies: ["TesseraModel", "TesseraFormats", "TesseraKernels", "CZstd"]),
         .target(name: "TesseraEngine", dependencies: ["TesseraModel", "TesseraTokenizer"]),
         .executableTarget(
             name: "tessera",

@@ -14,6 +14,12 @@ public struct LoadedAdapter: Sendable {
     public let weights: AdapterWeights
     /// Things worth telling the user that do not stop the adapter (a different base model name, for one).
     public let warnings: [String]
+
+    public init(kind: AdapterKind, weights: AdapterWeights, warnings: [String]) {
+        self.kind = kind
+        self.weights = weights
+        self.warnings = warnings
+    }
 }
 
 /// Reads PEFT's `adapter_config.json` + `adapter_model.safetensors` (DESIGN 4) and validates every tensor against the

@@ -142,7 +142,11 @@ public struct Safetensors: Sendable {
             let p = raw.baseAddress! + t.range.lowerBound
             func u16(_ i: Int) -> UInt16 { UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
             switch t.dtype {
-            case .f32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            case .f32:  // little-endian hosts only (x86-64, arm64): a plain copy
+                return [Float](unsafeUninitializedCapacity: n) { out, count in
+                    UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: p, byteCount: 4 * n)
+                    count = n
+                }
             case .f16: return (0..<n).map { Float(Float16(bitPattern: u16($0))) }
             case .bf16: return (0..<n).map { Float(bitPattern: UInt32(u16($0)) << 16) }
             default: return nil

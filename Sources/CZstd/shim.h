@@ -1,0 +1,2 @@
+// libzstd from the system (libzstd-dev, installed by scripts/setup).
+#include <zstd.h>

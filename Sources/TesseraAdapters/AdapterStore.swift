@@ -1,0 +1,75 @@
+import Foundation
+import TesseraModel
+
+/// Adapters on disk in the data dir, in the internal form (`AdapterCodec`), one file per version, named by an id the
+/// server makes (DESIGN 3.10: a user's adapter name never becomes a path). Writes are atomic: a temporary file,
+/// fsync, then rename, so a crash leaves either the old state or the new one.
+public struct AdapterStore: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) throws(AdapterError) {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw AdapterError("\(directory.path): cannot create the adapter directory (\(error.localizedDescription))")
+        }
+        self.directory = directory
+    }
+
+    /// Ids are lowercase letters, digits and dashes, 1 to 64 of them: safe as file names on any system.
+    public static func isValidID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }
+    }
+
+    func url(_ id: String) throws(AdapterError) -> URL {
+        guard Self.isValidID(id) else { throw AdapterError("adapter id '\(id)' is not a store id") }
+        return directory.appendingPathComponent(id + ".tsa.zst")
+    }
+
+    /// Writes `adapter` under `id`; returns the bytes on disk.
+    @discardableResult
+    public func write(_ adapter: LoadedAdapter, id: String) throws(AdapterError) -> Int {
+        let target = try url(id)
+        let data = AdapterCodec.encode(adapter)
+        let temp = directory.appendingPathComponent(".\(id).\(UUID().uuidString).tmp")
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw AdapterError("\(temp.path): cannot create (\(String(cString: strerror(errno))))") }
+        let written = data.withUnsafeBytes { raw -> Bool in
+            var at = 0
+            while at < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + at, raw.count - at)
+                if n <= 0 { return false }
+                at += n
+            }
+            return fsync(fd) == 0
+        }
+        close(fd)
+        guard written, rename(temp.path, target.path) == 0 else {
+            unlink(temp.path)
+            throw AdapterError("\(target.path): cannot write (\(String(cString: strerror(errno))))")
+        }
+        let dirfd = open(directory.path, O_RDONLY)  // the rename itself must reach the disk
+        if dirfd >= 0 {
+            fsync(dirfd)
+            close(dirfd)
+        }
+        return data.count
+    }
+
+    public func read(id: String, config: ModelConfig) throws(AdapterError) -> LoadedAdapter {
+        let source = try url(id)
+        guard let data = try? Data(contentsOf: source) else { throw AdapterError("adapter '\(id)' is not in the store") }
+        return try AdapterCodec.decode(data, config: config, name: source.lastPathComponent)
+    }
+
+    public func contains(id: String) -> Bool {
+        (try? url(id)).map { FileManager.default.fileExists(atPath: $0.path) } ?? false
+    }
+
+    public func delete(id: String) throws(AdapterError) {
+        let target = try url(id)
+        guard unlink(target.path) == 0 || errno == ENOENT else {
+            throw AdapterError("\(target.path): cannot delete (\(String(cString: strerror(errno))))")
+        }
+    }
+}

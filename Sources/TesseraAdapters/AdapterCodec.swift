@@ -1,76 +1,110 @@
 import Foundation
-import TesseraFormats
 import TesseraKernels
 import TesseraModel
 
 /// Tessera's internal form of an adapter (DESIGN 3.4, 3.8): what the model applies, ready to use — scale folded into B,
-/// DoRA's row factors precomputed — as safetensors, zstd-compressed. Decoding checks every shape against the model,
-/// since a file on disk can be damaged.
+/// DoRA's row factors precomputed — zstd-compressed. A flat binary layout rather than safetensors, so a cold load is
+/// a decompression and a copy (no JSON to parse); zstd runs at a fast level without entropy-coding the literals,
+/// since trained weights barely compress and decompression must stay near memory speed.
+///
+/// Two zstd frames. The header (little-endian u32s): "TSA1", kind, layers, hidden, virtual tokens, prefix tokens, delta
+/// count; per delta: layer, projection, rank, has-DoRA. The payload (f32s): every delta's A and B, then every DoRA
+/// factor, the virtual token embeddings and the prefix entries. The A and B part decompresses straight into the
+/// buffer the deltas use. Decoding checks every count against the model, since files can be damaged.
 public enum AdapterCodec {
-    static let format = "tessera-adapter-1"
+    static let magic: UInt32 = 0x3141_5354  // "TSA1"
+    static let kinds = AdapterKind.allCases
 
     public static func encode(_ adapter: LoadedAdapter) -> Data {
         let w = adapter.weights
-        var tensors: [(name: String, shape: [Int], values: [Float])] = []
-        for (l, layer) in w.deltas.enumerated() {
-            for p in Projection.allCases {
-                guard let d = layer[p.rawValue] else { continue }
-                let key = "\(l).\(p)"
-                tensors.append((key + ".a", [d.rank, d.a.columns], floats(d.a)))
-                tensors.append((key + ".b", [d.b.rows, d.rank], floats(d.b)))
-                if let s = d.doraScale { tensors.append((key + ".dora", [s.count], s)) }
-            }
+        let deltas = w.deltas.enumerated().flatMap { l, layer in
+            Projection.allCases.compactMap { p in layer[p.rawValue].map { (l, p, $0) } }
         }
-        if w.virtualTokenCount > 0 {
-            tensors.append(("virtual_tokens", [w.virtualTokenCount, w.virtualTokens.count / w.virtualTokenCount], w.virtualTokens))
+        var header: [UInt32] = [magic, UInt32(kinds.firstIndex(of: adapter.kind)!), UInt32(w.deltas.count),
+                                UInt32(w.virtualTokenCount > 0 ? w.virtualTokens.count / w.virtualTokenCount : 0),
+                                UInt32(w.virtualTokenCount), UInt32(w.prefixTokenCount), UInt32(deltas.count)]
+        for (l, p, d) in deltas { header += [UInt32(l), UInt32(p.rawValue), UInt32(d.rank), d.doraScale == nil ? 0 : 1] }
+        var payload = Data(capacity: w.bytes)
+        for (_, _, d) in deltas {
+            payload.append(UnsafeBufferPointer(start: d.a.base.assumingMemoryBound(to: Float.self), count: d.rank * (d.a.columns + d.b.rows)))
         }
-        if w.prefixTokenCount > 0 { tensors.append(("prefix", [w.prefixTokenCount, w.prefix.count / w.prefixTokenCount], w.prefix)) }
-        let file = Safetensors.encode(tensors, metadata: ["format": format, "kind": adapter.kind.rawValue])
-        return Zstd.compress(file, level: 1)
-    }
-
-    private static func floats(_ m: WeightMatrix) -> [Float] {
-        Array(UnsafeBufferPointer(start: m.base.assumingMemoryBound(to: Float.self), count: m.rows * m.columns))
+        for (_, _, d) in deltas { d.doraScale?.withUnsafeBytes { payload.append(contentsOf: $0) } }
+        w.virtualTokens.withUnsafeBytes { payload.append(contentsOf: $0) }
+        w.prefix.withUnsafeBytes { payload.append(contentsOf: $0) }
+        return Zstd.compress(header.withUnsafeBytes { Data($0) }, level: 1) + Zstd.compress(payload, level: -1)
     }
 
     public static func decode(_ data: Data, config c: ModelConfig, name: String, limit: Int = 1 << 30) throws(AdapterError) -> LoadedAdapter {
-        let file: Safetensors
-        do {
-            file = try Safetensors(bytes: try Zstd.decompress(data, limit: limit, name: name), name: name)
-        } catch let e as AdapterError {
-            throw e
-        } catch {
-            throw AdapterError("\(error)")
-        }
-        guard file.metadata["format"] == format, let kind = file.metadata["kind"].flatMap(AdapterKind.init(rawValue:)) else {
-            throw AdapterError("\(name): not a Tessera adapter file")
-        }
-        func values(_ key: String, _ shape: [Int]) throws(AdapterError) -> [Float] {
-            guard let t = file.tensors[key], t.shape == shape else {
-                throw AdapterError("\(name): tensor '\(key)' is missing or not \(shape)")
-            }
-            return try PEFTAdapter.floats(file, key)
-        }
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            Result { () throws(AdapterError) -> LoadedAdapter in try decode(bytes, config: c, name: name, limit: limit) }
+        }.get()
+    }
+
+    public static func decode(_ data: UnsafeRawBufferPointer, config c: ModelConfig, name: String, limit: Int = 1 << 30) throws(AdapterError) -> LoadedAdapter {
+        let headerFrame = Zstd.frameSize(data)
+        guard headerFrame > 0, headerFrame < data.count else { throw AdapterError("\(name): not a Tessera adapter file") }
+        let header = try Zstd.decompress(UnsafeRawBufferPointer(rebasing: data[..<headerFrame]), limit: 1 << 20, name: name)
+        let specs = try header.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            Result { () throws(AdapterError) -> Header in try parseHeader(bytes, config: c, name: name) }
+        }.get()
+        let deltaFloats = specs.deltas.reduce(0) { $0 + $1.rank * ($1.inputs + $1.outputs) }
+        let otherFloats = specs.deltas.reduce(0) { $0 + ($1.dora ? $1.outputs : 0) } + specs.virtual * c.hidden
+            + specs.prefix * c.layers * 2 * c.kvHeads * c.headDim
+        let payloadBytes = 4 * (deltaFloats + otherFloats)
+        guard payloadBytes <= limit else { throw AdapterError("\(name): \(payloadBytes) bytes of weights, over the limit of \(limit)") }
+        // Values were checked when the adapter was uploaded; the frame's checksum proves these are the same bytes.
+        let storage = OwnedWeights(bytes: payloadBytes)
+        try Zstd.decompress(UnsafeRawBufferPointer(rebasing: data[headerFrame...]), into: storage.pointer, size: payloadBytes, name: name)
+        let all = UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: Float.self), count: payloadBytes / 4)
         var deltas = PEFTAdapter.noDeltas(c)
-        for l in 0..<c.layers {
-            for p in Projection.allCases {
-                let key = "\(l).\(p)"
-                guard let a = file.tensors[key + ".a"] else { continue }
-                let (outputs, inputs) = p.shape(c)
-                guard a.shape.count == 2, a.shape[0] > 0, a.shape[1] == inputs else { throw AdapterError("\(name): tensor '\(key).a' is \(a.shape)") }
-                let rank = a.shape[0]
-                let dora = file.tensors[key + ".dora"] == nil ? nil : try values(key + ".dora", [outputs])
-                deltas[l][p.rawValue] = LowRankDelta(
-                    rank: rank, inputs: inputs, outputs: outputs, a: try values(key + ".a", [rank, inputs]),
-                    b: try values(key + ".b", [outputs, rank]), doraScale: dora)
-            }
+        var at = 0, extra = deltaFloats
+        func take(_ n: Int) -> [Float] {
+            defer { extra += n }
+            return Array(all[extra..<extra + n])
         }
-        let virtual = file.tensors["virtual_tokens"].map { $0.shape.first ?? 0 } ?? 0
-        let prefix = file.tensors["prefix"].map { $0.shape.first ?? 0 } ?? 0
-        let weights = AdapterWeights(
-            deltas: deltas,
-            virtualTokens: virtual > 0 ? try values("virtual_tokens", [virtual, c.hidden]) : [], virtualTokenCount: virtual,
-            prefix: prefix > 0 ? try values("prefix", [prefix, c.layers * 2 * c.kvHeads * c.headDim]) : [], prefixTokenCount: prefix)
-        return LoadedAdapter(kind: kind, weights: weights, warnings: [])
+        for s in specs.deltas {
+            deltas[s.layer][s.projection.rawValue] = LowRankDelta(
+                rank: s.rank, inputs: s.inputs, outputs: s.outputs, doraScale: s.dora ? take(s.outputs) : nil, storage: storage, offset: at)
+            at += s.rank * (s.inputs + s.outputs)
+        }
+        let weights = AdapterWeights(deltas: deltas, virtualTokens: take(specs.virtual * c.hidden), virtualTokenCount: specs.virtual,
+                                     prefix: take(specs.prefix * c.layers * 2 * c.kvHeads * c.headDim), prefixTokenCount: specs.prefix)
+        return LoadedAdapter(kind: specs.kind, weights: weights, warnings: [])
+    }
+
+    private struct Header {
+        var kind: AdapterKind
+        var virtual: Int
+        var prefix: Int
+        var deltas: [(layer: Int, projection: Projection, rank: Int, inputs: Int, outputs: Int, dora: Bool)]
+    }
+
+    private static func parseHeader(_ bytes: UnsafeRawBufferPointer, config c: ModelConfig, name: String) throws(AdapterError) -> Header {
+        var at = 0
+        func fail(_ what: String) -> AdapterError { AdapterError("\(name): \(what) (header byte \(at))") }
+        func u32() throws(AdapterError) -> Int {
+            guard at + 4 <= bytes.count else { throw fail("truncated") }
+            defer { at += 4 }
+            return Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+        }
+        guard try u32() == Int(magic) else { throw fail("not a Tessera adapter file") }
+        let kindIndex = try u32()
+        guard kindIndex < kinds.count else { throw fail("unknown adapter kind \(kindIndex)") }
+        let layers = try u32(), hidden = try u32(), virtual = try u32(), prefix = try u32(), count = try u32()
+        guard layers == c.layers, virtual == 0 || hidden == c.hidden else {
+            throw fail("made for \(layers) layers and hidden size \(hidden), not this model's \(c.layers) and \(c.hidden)")
+        }
+        guard count <= c.layers * Projection.allCases.count, virtual <= 1 << 16, prefix <= 1 << 16 else { throw fail("implausible counts") }
+        var header = Header(kind: kinds[kindIndex], virtual: virtual, prefix: prefix, deltas: [])
+        for _ in 0..<count {
+            let l = try u32(), p = try u32(), rank = try u32(), dora = try u32()
+            guard l < c.layers, let projection = Projection(rawValue: p), (1...4096).contains(rank), dora <= 1 else {
+                throw fail("bad delta entry")
+            }
+            let (outputs, inputs) = projection.shape(c)
+            header.deltas.append((l, projection, rank, inputs, outputs, dora == 1))
+        }
+        guard at == bytes.count else { throw fail("\(bytes.count - at) bytes left over") }
+        return header
     }
 }

@@ -10,7 +10,8 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
 
-    public init(path: String) throws(FormatError) {
+    /// `populate` maps every page up front (one call instead of a fault per page), for files read whole at once.
+    public init(path: String, populate: Bool = false) throws(FormatError) {
         self.path = path
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw FormatError(path, "cannot open: \(String(cString: strerror(errno)))") }
@@ -20,7 +21,12 @@ public final class MappedFile: @unchecked Sendable {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatError(path, "not a regular file") }
         let size = Int(st.st_size)
         guard size > 0 else { throw FormatError(path, "file is empty") }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+        #if os(Linux)
+        let flags = MAP_PRIVATE | (populate ? MAP_POPULATE : 0)
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let p = mmap(nil, size, PROT_READ, flags, fd, 0), p != MAP_FAILED else {
             throw FormatError(path, "cannot map: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: p, count: size)

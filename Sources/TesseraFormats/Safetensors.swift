@@ -80,7 +80,7 @@ public struct Safetensors: Sendable {
         guard end == dataLength else { throw fail("the data section has \(dataLength) bytes but its tensors end at \(end)") }
         self.tensors = tensors
         self.metadata = metadata
-        data = bytes.subdata(in: bytes.startIndex + dataStart..<bytes.endIndex)
+        data = bytes[(bytes.startIndex + dataStart)...]  // a slice: shares the buffer, no copy
     }
 
     private enum HeaderEntry: Decodable {
@@ -138,7 +138,7 @@ public struct Safetensors: Sendable {
     public func floats(_ tensorName: String) throws(FormatError) -> [Float] {
         guard let t = tensors[tensorName] else { throw FormatError(name, "no tensor '\(tensorName)'") }
         let n = t.elementCount
-        let values: [Float]? = data.withUnsafeBytes { raw in
+        let values: [Float]? = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Float]? in
             let p = raw.baseAddress! + t.range.lowerBound
             func u16(_ i: Int) -> UInt16 { UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
             switch t.dtype {

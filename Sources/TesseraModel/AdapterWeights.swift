@@ -41,18 +41,33 @@ public struct LowRankDelta: Sendable {
     private let storage: OwnedWeights
 
     public init(rank: Int, inputs: Int, outputs: Int, a: [Float], b: [Float], doraScale: [Float]?) {
-        precondition(a.count == rank * inputs && b.count == outputs * rank && (doraScale?.count ?? outputs) == outputs)
-        storage = OwnedWeights(bytes: (a.count + b.count) * 4)
-        let p = storage.pointer.bindMemory(to: Float.self, capacity: a.count + b.count)
-        p.update(from: a, count: a.count)
-        (p + a.count).update(from: b, count: b.count)
+        precondition(a.count == rank * inputs && b.count == outputs * rank)
+        self.init(rank: rank, inputs: inputs, outputs: outputs, doraScale: doraScale) { p in
+            p.update(from: a, count: a.count)
+            (p + a.count).update(from: b, count: b.count)
+        }
+    }
+
+    /// `fill` writes A ([rank, inputs]) then B ([outputs, rank]) into the delta's own storage.
+    public init(rank: Int, inputs: Int, outputs: Int, doraScale: [Float]?, fill: (UnsafeMutablePointer<Float>) -> Void) {
+        let storage = OwnedWeights(bytes: rank * (inputs + outputs) * 4)
+        fill(storage.pointer.bindMemory(to: Float.self, capacity: rank * (inputs + outputs)))
+        self.init(rank: rank, inputs: inputs, outputs: outputs, doraScale: doraScale, storage: storage, offset: 0)
+    }
+
+    /// A and B at float `offset` of `storage`, which several deltas may share (one buffer per stored adapter).
+    public init(rank: Int, inputs: Int, outputs: Int, doraScale: [Float]?, storage: OwnedWeights, offset: Int) {
+        precondition((doraScale?.count ?? outputs) == outputs && (offset + rank * (inputs + outputs)) * 4 <= storage.bytes)
+        let p = storage.pointer.bindMemory(to: Float.self, capacity: storage.bytes / 4) + offset
+        self.storage = storage
         self.rank = rank
         self.a = WeightMatrix(type: 0, rows: rank, columns: inputs, base: UnsafeRawPointer(p))!
-        self.b = WeightMatrix(type: 0, rows: outputs, columns: rank, base: UnsafeRawPointer(p + a.count))!
+        self.b = WeightMatrix(type: 0, rows: outputs, columns: rank, base: UnsafeRawPointer(p + rank * inputs))!
         self.doraScale = doraScale
     }
 
-    public var bytes: Int { storage.bytes + (doraScale?.count ?? 0) * 4 }
+    /// Bytes of A, B and the DoRA factors (a shared buffer is counted by the deltas in it, each its part).
+    public var bytes: Int { rank * (a.columns + b.rows) * 4 + (doraScale?.count ?? 0) * 4 }
 }
 
 /// What one adapter changes in a forward pass, in the model's terms; TesseraAdapters makes these from PEFT files.

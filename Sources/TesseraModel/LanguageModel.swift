@@ -31,6 +31,10 @@ public protocol LanguageModel: Sendable {
     /// A cache for one sequence of up to `capacity` tokens.
     func makeCache(capacity: Int) -> KVCache
 
+    /// Bytes of base weights the model reads: its own copies (repacked layouts) plus the mapped tensors it uses.
+    /// Held once, however many adapters and sequences there are.
+    var weightBytes: Int { get }
+
     /// The base weights of one projection, rows in Hugging Face's order (what PEFT adapters were trained against).
     func weight(layer: Int, _ projection: Projection) -> WeightMatrix
 }

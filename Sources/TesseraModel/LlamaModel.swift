@@ -118,6 +118,14 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         return (WeightMatrix(type: m.type, rows: m.rows, columns: m.columns, base: UnsafeRawPointer(buf.pointer))!, buf)
     }
 
+    public var weightBytes: Int {
+        let mapped = [embedding] + (output.base == embedding.base ? [] : [output])
+            + blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] }
+        let inFile = mapped.filter { m in !owned.contains { UnsafeRawPointer($0.pointer) == m.base } }
+        return owned.reduce(0) { $0 + $1.bytes } + inFile.reduce(0) { $0 + $1.rows * $1.rowBytes }
+            + 4 * config.hidden * (2 * config.layers + 1)  // norms
+    }
+
     public func weight(layer: Int, _ projection: Projection) -> WeightMatrix {
         let b = blocks[layer]
         switch projection {

@@ -4,7 +4,7 @@ import TesseraEngine
 import TesseraKernels
 import TesseraModel
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure prefill and batched decode speed on this machine.",
@@ -30,7 +30,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Numbers of sequences decoding together.")
     var sequences: [Int] = [1, 8, 32]
 
-    func run() throws {
+    @Option(name: .long, help: "Adapters registered for the memory figures (0 skips them).")
+    var adapters = 1000
+
+    func run() async throws {
         let (lm, _) = try loadModel(model)
         let vocab = lm.config.vocab
         /// Deterministic, varied token ids (not all the same token, so attention sees different keys).
@@ -44,8 +47,10 @@ struct BenchCommand: ParsableCommand {
             return Double(prefillTokens) / Date().timeIntervalSince(t)
         }
 
+        var kvBytes = 0
         func decodeRate(_ n: Int, steps: Int) throws -> Double {
             let caches = (0..<n).map { _ in lm.makeCache(capacity: promptTokens + steps) }
+            kvBytes = max(kvBytes, caches.reduce(0) { $0 + $1.bytes })
             var next = [Int32](repeating: 0, count: n)
             for (s, cache) in caches.enumerated() {
                 let logits = try lm.forward(tokens: prompt(promptTokens, salt: s), cache: cache, outputs: [promptTokens - 1])
@@ -66,8 +71,10 @@ struct BenchCommand: ParsableCommand {
             _ = try decodeRate(n, steps: 8)
             decode[String(n)] = try decodeRate(n, steps: newTokens)
         }
+        let adapterFigures = adapters > 0 ? try await AdapterBench.run(model: lm, registered: adapters) : nil
         let result = BenchResult(
             prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakRSS(),
+            base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, adapters: adapterFigures,
             cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
             threads: ComputePool.shared.threads)
         if json {
@@ -77,7 +84,10 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(String(format: "prefill (%d tokens): %.1f tok/s", prefillTokens, prefill))
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
-            print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB, cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
+            print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB (base weights \(result.base_bytes / 1_048_576) MiB, largest KV cache \(kvBytes / 1_048_576) MiB), cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
+            if let a = adapterFigures {
+                print("adapters: \(a.registered) registered (\(a.store_bytes / 1024) KiB on disk) grew RSS by \(a.rss_growth_registering_bytes / 1024) KiB; \(a.cached) cached hold \(a.cache_resident_bytes / 1024) KiB (RSS +\(a.rss_growth_caching_bytes / 1024) KiB); a rank-16 all-linear LoRA (\(a.r16_all_linear_bytes / 1_048_576) MiB) loads cold in \(String(format: "%.1f", a.r16_all_linear_cold_load_ms)) ms")
+            }
         }
     }
 }
@@ -86,6 +96,9 @@ struct BenchResult: Codable {
     let prefill_tokens_per_s: Double
     let decode_tokens_per_s: [String: Double]
     let peak_rss_bytes: Int
+    let base_bytes: Int
+    let kv_cache_bytes: Int
+    let adapters: AdapterBench?
     let cpu: String
     let activations: String
     let threads: Int

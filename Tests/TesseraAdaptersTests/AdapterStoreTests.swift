@@ -52,7 +52,7 @@ import TesseraModel
             try store.read(id: "p", config: Self.model.config)
         }
         try Data("not zstd".utf8).write(to: file)
-        #expect(throws: AdapterError("p.tsa.zst: not a zstd frame")) { try store.read(id: "p", config: Self.model.config) }
+        #expect(throws: AdapterError("p.tsa.zst: not a Tessera adapter file")) { try store.read(id: "p", config: Self.model.config) }
         #expect(throws: AdapterError("adapter id '../etc/passwd' is not a store id")) {
             try store.read(id: "../etc/passwd", config: Self.model.config)
         }

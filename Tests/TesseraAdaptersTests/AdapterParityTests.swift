@@ -57,15 +57,17 @@ import TesseraTestSupport
         #expect(mean <= meanBound && errors.max()! <= maxBound)
     }
 
-    /// A sequence's logits do not depend on what else is in the batch: rows of every adapter kind and base rows.
+    /// A sequence's logits do not depend on what else is in the batch: rows of every adapter kind, base rows, and
+    /// several sequences sharing one LoRA (gathered into one shrink and expand) with different weights.
     @Test func aSequenceScoresTheSameAloneAndInAMixedBatch() throws {
         let adapters = try Self.kinds.map { try Self.load($0.0).weights }
         let texts = Self.fixture.texts.map(\.tokens)
         let vocab = Self.model.config.vocab
-        func run(_ items: [(tokens: [Int32], adapter: AdapterWeights?)]) throws -> [[Float]] {
+        typealias Item = (tokens: [Int32], adapter: AdapterWeights?, scale: Float)
+        func run(_ items: [Item]) throws -> [[Float]] {
             let inputs = items.map { item in
                 SequenceInput(tokens: item.tokens, cache: Self.model.makeCache(capacity: 256), outputs: Array(item.tokens.indices),
-                              adapters: item.adapter.map { [AppliedAdapter($0)] } ?? [])
+                              adapters: item.adapter.map { [AppliedAdapter($0, scale: item.scale)] } ?? [])
             }
             let logits = try Self.model.forward(inputs)
             var out: [[Float]] = [], at = 0
@@ -75,8 +77,8 @@ import TesseraTestSupport
             }
             return out
         }
-        let items: [(tokens: [Int32], adapter: AdapterWeights?)] =
-            [(texts[0], nil)] + adapters.enumerated().map { (texts[$0 % texts.count], $1) } + [(texts[2], nil)]
+        let items: [Item] = [(texts[0], nil, 1)] + adapters.enumerated().map { (texts[$0 % texts.count], $1, 1) }
+            + [(texts[2], nil, 1), (texts[1], adapters[0], 0.5), (texts[2], adapters[0], 1)]
         let batched = try run(items)
         for (i, item) in items.enumerated() {
             let alone = try run([item])[0]

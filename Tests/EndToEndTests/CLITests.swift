@@ -61,6 +61,28 @@ import TesseraTestSupport
         #expect(s.perplexity > 1)
     }
 
+    /// `score --adapter` prints what the adapter parity test checks; a composed pair and a refused adapter too.
+    @Test func scoreTakesAdapters() throws {
+        let fixtures = TestModel.repositoryRoot.appendingPathComponent("Tests/TesseraAdaptersTests/Fixtures").path
+        struct Score: Decodable { let logprobs: [Double] }
+        func logprobs(_ extra: [String]) throws -> [Double] {
+            let r = try run(["score", "--json", "--text", "The capital of France is Paris."] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try JSONDecoder().decode(Score.self, from: Data(r.stdout.utf8)).logprobs
+        }
+        let base = try logprobs([])
+        let lora = try logprobs(["--adapter", fixtures + "/lora"])
+        let prefix = try logprobs(["--adapter", fixtures + "/prefix_tuning"])
+        let composed = try logprobs(["--adapter", fixtures + "/lora:0.5", "--adapter", fixtures + "/lora_patterns:0.5"])
+        #expect(lora.count == base.count && prefix.count == base.count && composed.count == base.count)
+        #expect(lora != base && prefix != base && composed != lora)
+        let refused = try run(["score", "--text", "Hi there", "--adapter", fixtures + "/dora", "--adapter", fixtures + "/lora"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("only LoRA adapters compose"), "\(refused.stderr)")
+        let missing = try run(["score", "--text", "Hi there", "--adapter", "/nonexistent"])
+        #expect(missing.status == 1 && missing.stderr.contains("/nonexistent: no adapter_config.json"), "\(missing.stderr)")
+    }
+
     @Test func chatAnswersSensibly() throws {
         let r = try run(["generate", "--chat", "--temperature", "0", "--max-tokens", "24", "What is the capital of France?"])
         #expect(r.status == 0, "\(r.stderr)")

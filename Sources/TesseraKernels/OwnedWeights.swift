@@ -14,8 +14,12 @@ public final class OwnedWeights: @unchecked Sendable {
     public init(bytes: Int) {
         self.bytes = bytes
         #if os(Linux)
-        if bytes >= 1 << 20, let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+        if bytes >= 1 << 20, let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
            p != MAP_FAILED {
+            // Huge pages where the kernel allows them (2 MiB: 512 times fewer pages to clear and account), then every
+            // page populated in one call.
+            madvise(p, bytes, MADV_HUGEPAGE)
+            madvise(p, bytes, 23)  // MADV_POPULATE_WRITE (Linux 5.14); older kernels fault pages in on first touch
             pointer = p
             mapped = true
             return

@@ -53,7 +53,7 @@ struct AdapterBench: Codable {
         let big = lora(rank: 16, Projection.allCases)
         try store.write(big, id: "big")
         var times: [Double] = []
-        for _ in 0..<5 {
+        for _ in 0..<9 {
             let t = Date()
             _ = try store.read(id: "big", config: c)
             times.append(Date().timeIntervalSince(t) * 1000)

@@ -4,33 +4,77 @@ import Glibc
 import CKernels
 
 /// Weight memory the process owns (as opposed to a view into a mapped file), aligned for vector loads.
-/// Large buffers are mapped with their pages populated in one call: touching fresh pages one fault at a time costs
-/// about 2 µs each in a VM, which would be most of an adapter's cold load.
+/// Buffers of 1 MiB and more are mappings in whole 2 MiB huge pages, populated in one call, and recycled through
+/// `MappingPool` when freed: adapters come and go all day, and fresh pages cost a clear and an accounting each
+/// (about 2 µs per 4 KiB page in a VM), which would be most of an adapter's cold load.
 public final class OwnedWeights: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let bytes: Int
-    private let mapped: Bool
+    private let mappedBytes: Int  // 0: from the allocator
 
     public init(bytes: Int) {
         self.bytes = bytes
-        #if os(Linux)
-        if bytes >= 1 << 20, let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-           p != MAP_FAILED {
-            // Huge pages where the kernel allows them (2 MiB: 512 times fewer pages to clear and account), then every
-            // page populated in one call.
-            madvise(p, bytes, MADV_HUGEPAGE)
-            madvise(p, bytes, 23)  // MADV_POPULATE_WRITE (Linux 5.14); older kernels fault pages in on first touch
+        if bytes >= 1 << 20, let (p, size) = MappingPool.shared.take(bytes) {
             pointer = p
-            mapped = true
+            mappedBytes = size
             return
         }
-        #endif
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-        mapped = false
+        mappedBytes = 0
     }
 
     deinit {
-        if mapped { munmap(pointer, bytes) } else { pointer.deallocate() }
+        if mappedBytes > 0 { MappingPool.shared.give(pointer, mappedBytes) } else { pointer.deallocate() }
+    }
+}
+
+/// Freed large weight buffers kept for reuse, up to a byte cap, by size in whole huge pages.
+final class MappingPool: @unchecked Sendable {
+    static let shared = MappingPool(capBytes: 256 << 20)
+    static let hugePage = 2 << 20
+
+    private let capBytes: Int
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var freeBytes = 0
+    private var lock = pthread_mutex_t()
+
+    init(capBytes: Int) {
+        self.capBytes = capBytes
+        pthread_mutex_init(&lock, nil)
+    }
+
+    /// A mapping of at least `bytes`, and its size.
+    func take(_ bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
+        let size = (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage
+        pthread_mutex_lock(&lock)
+        if let p = free[size]?.popLast() {
+            freeBytes -= size
+            pthread_mutex_unlock(&lock)
+            return (p, size)
+        }
+        pthread_mutex_unlock(&lock)
+        #if os(Linux)
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+            return nil
+        }
+        madvise(p, size, MADV_HUGEPAGE)
+        madvise(p, size, 23)  // MADV_POPULATE_WRITE (Linux 5.14); older kernels fault pages in on first touch
+        return (p, size)
+        #else
+        return nil
+        #endif
+    }
+
+    func give(_ p: UnsafeMutableRawPointer, _ size: Int) {
+        pthread_mutex_lock(&lock)
+        if freeBytes + size <= capBytes {
+            free[size, default: []].append(p)
+            freeBytes += size
+            pthread_mutex_unlock(&lock)
+            return
+        }
+        pthread_mutex_unlock(&lock)
+        munmap(p, size)
     }
 }
 

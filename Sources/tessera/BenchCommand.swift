@@ -86,7 +86,7 @@ struct BenchCommand: AsyncParsableCommand {
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
             print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB (base weights \(result.base_bytes / 1_048_576) MiB, largest KV cache \(kvBytes / 1_048_576) MiB), cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
             if let a = adapterFigures {
-                print("adapters: \(a.registered) registered (\(a.store_bytes / 1024) KiB on disk) grew RSS by \(a.rss_growth_registering_bytes / 1024) KiB; \(a.cached) cached hold \(a.cache_resident_bytes / 1024) KiB (RSS +\(a.rss_growth_caching_bytes / 1024) KiB); a rank-16 all-linear LoRA (\(a.r16_all_linear_bytes / 1_048_576) MiB) loads cold in \(String(format: "%.1f", a.r16_all_linear_cold_load_ms)) ms")
+                print("adapters: \(a.registered) registered (\(a.store_bytes / 1024) KiB on disk) grew RSS by \(a.rss_growth_registering_bytes / 1024) KiB; \(a.cached) cached hold \(a.cache_resident_bytes / 1024) KiB (RSS +\(a.rss_growth_caching_bytes / 1024) KiB); a rank-16 all-linear LoRA (\(a.r16_all_linear_bytes / 1_048_576) MiB) loads cold in \(String(format: "%.1f", a.r16_all_linear_cold_load_ms)) ms (first load, into fresh memory: \(String(format: "%.1f", a.r16_all_linear_first_load_ms)) ms)")
             }
         }
     }

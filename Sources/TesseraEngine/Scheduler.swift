@@ -1,0 +1,250 @@
+/// Decides what each engine step computes (DESIGN 3.5, 3.6): a pure state machine, no clock, no model. Each step gets a
+/// token budget shared by decode tokens (one per running sequence) and prefill chunks, so a long prompt never stalls
+/// running decodes. Tenants are served in order of a virtual token counter (input tokens weigh 1, output tokens 2,
+/// divided by the tenant's weight; a tenant returning from idle is lifted to the lowest active counter). KV blocks are
+/// taken as positions are computed; when none is left the newest running sequence is preempted and later recomputed.
+public struct Scheduler: Sendable {
+    public struct Limits: Sendable, Equatable {
+        /// Tokens computed per step, prefill and decode together.
+        public var tokenBudget: Int
+        public var maxSequencesPerStep: Int
+        /// Distinct adapters per step (base rows need none).
+        public var maxAdaptersPerStep: Int
+        /// Requests waiting to start; beyond it `submit` refuses (the server answers 429).
+        public var maxWaiting: Int
+        public var blockTokens: Int
+        public var totalBlocks: Int
+
+        public init(tokenBudget: Int = 256, maxSequencesPerStep: Int = 64, maxAdaptersPerStep: Int = 16,
+                    maxWaiting: Int = 256, blockTokens: Int = 16, totalBlocks: Int) {
+            self.tokenBudget = tokenBudget
+            self.maxSequencesPerStep = maxSequencesPerStep
+            self.maxAdaptersPerStep = maxAdaptersPerStep
+            self.maxWaiting = maxWaiting
+            self.blockTokens = blockTokens
+            self.totalBlocks = totalBlocks
+        }
+    }
+
+    public struct Request: Sendable, Equatable {
+        public let id: Int
+        public let tenant: String
+        /// Adapter key, nil for the base model.
+        public let adapter: String?
+        /// Positions before the first new token: prompt tokens plus an adapter's virtual tokens or prefix entries.
+        public let promptPositions: Int
+        public let maxNewTokens: Int
+
+        public init(id: Int, tenant: String, adapter: String?, promptPositions: Int, maxNewTokens: Int) {
+            self.id = id
+            self.tenant = tenant
+            self.adapter = adapter
+            self.promptPositions = promptPositions
+            self.maxNewTokens = maxNewTokens
+        }
+    }
+
+    public enum Work: Sendable, Equatable {
+        /// Compute positions start..<start+count of the sequence's prompt; `samples` when this chunk ends a prompt
+        /// that has produced nothing yet, so its final row's logits give the first token (a recomputation after a
+        /// preemption samples nothing: the next decode feeds the token it already has).
+        case prefill(id: Int, start: Int, count: Int, samples: Bool)
+        /// Compute the sequence's newest token and sample the next.
+        case decode(id: Int)
+
+        public var id: Int {
+            switch self {
+            case .prefill(let id, _, _, _), .decode(let id): id
+            }
+        }
+    }
+
+    public struct Step: Sendable, Equatable {
+        public var work: [Work] = []
+        /// Sequences whose KV was dropped to make room; they start over (prompt plus what they generated) later.
+        public var preempted: [Int] = []
+        /// Sequences that reach their token limit with this step's token; their blocks are freed.
+        public var finished: [Int] = []
+        /// Positions computed by this step.
+        public var tokens: Int {
+            work.reduce(0) { total, w in
+                if case .prefill(_, _, let n, _) = w { return total + n }
+                return total + 1
+            }
+        }
+    }
+
+    private struct Sequence {
+        let request: Request
+        /// Positions to compute before decoding: the prompt, plus tokens generated before a preemption.
+        var target: Int
+        var computed = 0
+        var generated = 0
+        var blocks = 0
+        var admitted = 0  // admission order, for picking the newest to preempt
+    }
+
+    public let limits: Limits
+    private var weights: [String: Double]
+    private var waiting: [Sequence] = []
+    private var running: [Sequence] = []
+    private var counters: [String: Double] = [:]
+    private var admissions = 0
+    public private(set) var freeBlocks: Int
+
+    public init(limits: Limits, tenantWeights: [String: Double] = [:]) {
+        self.limits = limits
+        weights = tenantWeights
+        freeBlocks = limits.totalBlocks
+    }
+
+    public var waitingCount: Int { waiting.count }
+    public var runningCount: Int { running.count }
+    public var isIdle: Bool { waiting.isEmpty && running.isEmpty }
+    /// Share of the KV blocks in use (the `vllm:kv_cache_usage_perc` metric).
+    public var blockUsage: Double { Double(limits.totalBlocks - freeBlocks) / Double(max(1, limits.totalBlocks)) }
+    public func counter(_ tenant: String) -> Double { counters[tenant, default: 0] }
+
+    public mutating func setWeight(_ weight: Double, tenant: String) {
+        precondition(weight > 0, "tenant weights are positive")
+        weights[tenant] = weight
+    }
+
+    public enum Admission: Sendable, Equatable {
+        case queued
+        /// The waiting queue is full; nothing is buffered beyond it (the server answers 429).
+        case queueFull
+        /// Prompt and output together need more KV blocks than the pool has.
+        case tooLarge(blocksNeeded: Int)
+    }
+
+    public mutating func submit(_ r: Request) -> Admission {
+        let needed = blocksFor(r.promptPositions + r.maxNewTokens)
+        guard needed <= limits.totalBlocks else { return .tooLarge(blocksNeeded: needed) }
+        guard waiting.count < limits.maxWaiting else { return .queueFull }
+        let active = Set((waiting + running).map(\.request.tenant))
+        if !active.contains(r.tenant), let lowest = active.map({ counters[$0, default: 0] }).min() {
+            counters[r.tenant] = max(counters[r.tenant, default: 0], lowest)  // no credit for having been idle
+        }
+        waiting.append(Sequence(request: r, target: r.promptPositions))
+        return .queued
+    }
+
+    /// Drops a request in any state; its blocks are free for the next step.
+    public mutating func cancel(_ id: Int) {
+        waiting.removeAll { $0.request.id == id }
+        if let i = running.firstIndex(where: { $0.request.id == id }) { freeBlocks += running.remove(at: i).blocks }
+    }
+
+    /// Ends a sequence the engine stopped (end of text, a stop string).
+    public mutating func finish(_ id: Int) { cancel(id) }
+
+    private func blocksFor(_ positions: Int) -> Int { (positions + limits.blockTokens - 1) / limits.blockTokens }
+
+    private func weight(_ tenant: String) -> Double { weights[tenant] ?? 1 }
+
+    /// Plans the next step and updates the state as if it ran. Sequences get the step's slots (sequences, adapters)
+    /// in counter order, waiting ones included, so a tenant below the others gets in at once; then the chosen decodes
+    /// take one token each before prefill chunks share what is left of the budget, so prompts never stall decodes.
+    public mutating func nextStep() -> Step {
+        var step = Step()
+        var adapters = Set<String>()
+        var chosen: [Int] = []
+        let candidates = running + waiting
+        for id in order(candidates) where chosen.count < limits.maxSequencesPerStep {
+            let s = candidates.first { $0.request.id == id }!
+            if let a = s.request.adapter, !adapters.contains(a) {
+                guard adapters.count < limits.maxAdaptersPerStep else { continue }
+                adapters.insert(a)
+            }
+            chosen.append(id)
+        }
+        var budget = limits.tokenBudget
+        var served = Set<Int>()
+
+        for id in chosen where budget > 0 {  // decodes
+            guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed >= running[i].target,
+                  reserve(index: i, positions: running[i].computed + 1, step: &step, spare: served) else { continue }
+            let j = running.firstIndex { $0.request.id == id }!  // preemption removes others, so indices move
+            running[j].computed += 1
+            running[j].generated += 1
+            charge(running[j].request.tenant, decode: 1)
+            served.insert(id)
+            step.work.append(.decode(id: id))
+            budget -= 1
+            if running[j].generated >= running[j].request.maxNewTokens { step.finished.append(id) }
+        }
+        for id in chosen where budget > 0 && !step.preempted.contains(id) {  // prefills, admitting as they get one
+            if let w = waiting.firstIndex(where: { $0.request.id == id }) {
+                var s = waiting.remove(at: w)
+                admissions += 1
+                s.admitted = admissions
+                running.append(s)
+            }
+            guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed < running[i].target else { continue }
+            let start = running[i].computed, count = min(budget, running[i].target - start)
+            guard reserve(index: i, positions: start + count, step: &step, spare: nil) else {
+                if running[i].computed == 0 && running[i].blocks == 0 {  // not started: back to the front of the queue
+                    var s = running.remove(at: i)
+                    s.admitted = 0
+                    waiting.insert(s, at: 0)
+                }
+                continue
+            }
+            running[i].computed += count
+            charge(running[i].request.tenant, prefill: count)
+            let samples = running[i].computed == running[i].target && running[i].generated == 0
+            step.work.append(.prefill(id: id, start: start, count: count, samples: samples))
+            budget -= count
+            if samples {
+                running[i].generated = 1
+                if running[i].request.maxNewTokens <= 1 { step.finished.append(id) }
+            }
+        }
+        for id in step.finished { finish(id) }
+        return step
+    }
+
+    /// Makes sure running[index] holds blocks for `positions`. A decode may preempt the newest running sequences that
+    /// have no work in this step yet (`spare` holds those that have); a prefill (`spare` nil) only takes free blocks.
+    private mutating func reserve(index: Int, positions: Int, step: inout Step, spare: Set<Int>?) -> Bool {
+        let id = running[index].request.id
+        let needed = blocksFor(positions) - running[index].blocks
+        while needed > freeBlocks {
+            guard let spare, let victim = running.filter({ $0.request.id != id && !spare.contains($0.request.id) })
+                .max(by: { $0.admitted < $1.admitted }) else { return false }
+            preempt(victim.request.id, step: &step)
+        }
+        let i = running.firstIndex { $0.request.id == id }!
+        if needed > 0 {
+            freeBlocks -= needed
+            running[i].blocks += needed
+        }
+        return true
+    }
+
+    private mutating func preempt(_ id: Int, step: inout Step) {
+        guard let i = running.firstIndex(where: { $0.request.id == id }) else { return }
+        var s = running.remove(at: i)
+        freeBlocks += s.blocks
+        // Recompute: what it generated becomes prompt, except the newest token, which the next decode computes.
+        s.target = s.request.promptPositions + max(0, s.generated - 1)
+        s.computed = 0
+        s.blocks = 0
+        s.admitted = 0
+        waiting.insert(s, at: 0)
+        step.preempted.append(id)
+    }
+
+    private mutating func charge(_ tenant: String, prefill: Int = 0, decode: Int = 0) {
+        counters[tenant, default: 0] += Double(prefill + 2 * decode) / weight(tenant)
+    }
+
+    /// Ids by tenant counter (lowest first), then in the given order (running before waiting, by arrival).
+    private func order(_ sequences: [Sequence]) -> [Int] {
+        sequences.enumerated().sorted { a, b in
+            let ca = counters[a.element.request.tenant, default: 0], cb = counters[b.element.request.tenant, default: 0]
+            return ca != cb ? ca < cb : a.offset < b.offset
+        }.map(\.element.request.id)
+    }
+}

@@ -106,7 +106,8 @@ public enum PEFTAdapter {
         }
     }
 
-    static func noDeltas(_ c: ModelConfig) -> [[LowRankDelta?]] {
+    /// A delta table with nothing in it: [layer][projection].
+    public static func noDeltas(_ c: ModelConfig) -> [[LowRankDelta?]] {
         Array(repeating: Array(repeating: nil, count: Projection.allCases.count), count: c.layers)
     }
 

@@ -43,45 +43,75 @@ struct AdapterDeltas {
     }
 
     /// output[rows] += scale * B(A input[rows]) for every adapter with a delta on (`layer`, `projection`);
-    /// DoRA: output[rows] = doraScale * (output[rows] + B(A input[rows])).
+    /// DoRA: output[rows] = doraScale * (output[rows] + B(A input[rows])). Several adapters' deltas are computed in
+    /// parallel, one adapter per thread at a time (each small enough for one core), then added in a fixed order.
     func apply(_ projection: Projection, layer: Int, input: [Float], output: inout [Float]) {
-        guard !groups.isEmpty else { return }
+        let active = groups.compactMap { g in g.weights.deltas[layer][projection.rawValue].map { (g, $0) } }
+        guard !active.isEmpty else { return }
         let (outputs, inputs) = projection.shape(config)
-        for g in groups {
-            guard let d = g.weights.deltas[layer][projection.rawValue] else { continue }
-            let rows = g.rows
-            var gathered = [Float](repeating: 0, count: g.spans.count == 1 ? 0 : rows * inputs)  // [rows, inputs]
-            if g.spans.count > 1 {
-                var at = 0
-                for s in g.spans {
-                    gathered.replaceSubrange(at..<(at + s.rows * inputs), with: input[(s.row * inputs)..<((s.row + s.rows) * inputs)])
-                    at += s.rows * inputs
+        var deltas = active.map { [Float](repeating: 0, count: $0.0.rows * outputs) }  // [rows, outputs] each
+        let single = active.count == 1
+        input.withUnsafeBufferPointer { x in
+            nonisolated(unsafe) let x = x
+            deltas.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let out = out
+                func compute(_ k: Int, pool: ComputePool) {
+                    let (g, d) = active[k]
+                    out[k].withUnsafeMutableBufferPointer { delta in
+                        Self.delta(d, group: g, input: x.baseAddress!, inputs: inputs, into: delta.baseAddress!, pool: pool)
+                    }
+                }
+                if single {
+                    let (g, d) = active[0]
+                    compute(0, pool: g.rows * d.rank * (inputs + outputs) < Self.parallelMACs ? Self.inline : ComputePool.shared)
+                } else {
+                    ComputePool.shared.run { thread, threads in
+                        for k in stride(from: thread, to: active.count, by: threads) { compute(k, pool: Self.inline) }
+                    }
                 }
             }
-            var shrunk = [Float](repeating: 0, count: rows * d.rank)  // [rows, rank]
-            var delta = [Float](repeating: 0, count: rows * outputs)  // [rows, outputs]
-            let pool = rows * d.rank * (inputs + outputs) < Self.parallelMACs ? Self.inline : ComputePool.shared
-            let source = g.spans.count == 1 ? input : gathered
-            let first = g.spans.count == 1 ? g.spans[0].row : 0
-            source.withUnsafeBufferPointer { x in
-                Kernels.matmul(d.a, x.baseAddress! + first * inputs, tokens: rows, &shrunk, pool: pool)
-            }
-            Kernels.matmul(d.b, shrunk, tokens: rows, &delta, pool: pool)
-            output.withUnsafeMutableBufferPointer { y in
+        }
+        output.withUnsafeMutableBufferPointer { y in
+            for (k, (g, d)) in active.enumerated() {
                 var at = 0
                 for s in g.spans {
                     let base = y.baseAddress! + s.row * outputs
                     for r in 0..<s.rows {
                         let dr = (at + r) * outputs
                         if let scale = d.doraScale {
-                            for j in 0..<outputs { base[r * outputs + j] = scale[j] * (base[r * outputs + j] + delta[dr + j]) }
+                            for j in 0..<outputs { base[r * outputs + j] = scale[j] * (base[r * outputs + j] + deltas[k][dr + j]) }
                         } else {
-                            for j in 0..<outputs { base[r * outputs + j] += s.scale * delta[dr + j] }
+                            for j in 0..<outputs { base[r * outputs + j] += s.scale * deltas[k][dr + j] }
                         }
                     }
                     at += s.rows
                 }
             }
         }
+    }
+
+    /// B(A x) for the group's rows (gathered when they come from several sequences) into `delta` [rows, outputs].
+    private static func delta(
+        _ d: LowRankDelta, group g: Group, input: UnsafePointer<Float>, inputs: Int, into delta: UnsafeMutablePointer<Float>,
+        pool: ComputePool
+    ) {
+        let rows = g.rows
+        var gathered = [Float](repeating: 0, count: g.spans.count == 1 ? 0 : rows * inputs)  // [rows, inputs]
+        if g.spans.count > 1 {
+            gathered.withUnsafeMutableBufferPointer { out in
+                var at = 0
+                for s in g.spans {
+                    (out.baseAddress! + at).update(from: input + s.row * inputs, count: s.rows * inputs)
+                    at += s.rows * inputs
+                }
+            }
+        }
+        var shrunk = [Float](repeating: 0, count: rows * d.rank)  // [rows, rank]
+        if g.spans.count == 1 {
+            Kernels.matmul(d.a, input + g.spans[0].row * inputs, tokens: rows, &shrunk, pool: pool)
+        } else {
+            Kernels.matmul(d.a, gathered, tokens: rows, &shrunk, pool: pool)
+        }
+        shrunk.withUnsafeBufferPointer { Kernels.matmul(d.b, $0.baseAddress!, tokens: rows, delta, pool: pool) }
     }
 }

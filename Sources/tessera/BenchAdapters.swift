@@ -2,7 +2,7 @@ import Foundation
 import TesseraAdapters
 import TesseraModel
 
-/// Adapter memory and cold-load figures for `tessera bench` (issue: adapters): many adapters registered on disk cost
+/// Adapter memory and cold-load figures for `tessera bench`: many adapters registered on disk cost
 /// no RAM until the cache loads them, and a cold rank-16 all-linear LoRA is ready to serve in a few milliseconds.
 struct AdapterBench: Codable {
     let registered: Int
@@ -22,23 +22,9 @@ struct AdapterBench: Codable {
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try AdapterStore(directory: dir)
         let c = model.config
-        var seed: UInt64 = 1
-        /// Trained weights have full-entropy mantissas; so do these (uniform in ±0.01), which keeps zstd honest.
-        func random(_ n: Int) -> [Float] {
-            (0..<n).map { _ in
-                seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                return (Float(seed >> 40) / Float(1 << 24) - 0.5) * 0.02
-            }
-        }
+        var random = RandomAdapters(config: c)
         func lora(rank: Int, _ projections: [Projection]) -> LoadedAdapter {
-            var deltas = [[LowRankDelta?]](repeating: Array(repeating: nil, count: Projection.allCases.count), count: c.layers)
-            for l in 0..<c.layers {
-                for p in projections {
-                    let (o, i) = p.shape(c)
-                    deltas[l][p.rawValue] = LowRankDelta(rank: rank, inputs: i, outputs: o, a: random(rank * i), b: random(o * rank), doraScale: nil)
-                }
-            }
-            return LoadedAdapter(kind: .lora, weights: AdapterWeights(deltas: deltas), warnings: [])
+            LoadedAdapter(kind: .lora, weights: random.lora(rank: rank, projections), warnings: [])
         }
 
         let before = currentRSS()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TesseraAdapters
 import TesseraEngine
 import TesseraKernels
 import TesseraModel
@@ -33,6 +34,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Adapters registered for the memory figures (0 skips them).")
     var adapters = 1000
 
+    @Option(name: .long, help: "Sequences of the mixed-adapter decode figures (0 skips them).")
+    var mixedSequences = 32
+
     func run() async throws {
         let (lm, _) = try loadModel(model)
         let vocab = lm.config.vocab
@@ -48,17 +52,21 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         var kvBytes = 0
-        func decodeRate(_ n: Int, steps: Int) throws -> Double {
-            let caches = (0..<n).map { _ in lm.makeCache(capacity: promptTokens + steps) }
+        /// Aggregate decode tokens/s of n sequences, sequence s with adapters[s] (none when empty).
+        func decodeRate(_ n: Int, steps: Int, adapters: [[AppliedAdapter]] = []) throws -> Double {
+            let applied = adapters.isEmpty ? Array(repeating: [], count: n) : adapters
+            let caches = (0..<n).map { lm.makeCache(capacity: promptTokens + steps + applied[$0].reduce(0) { $0 + $1.weights.positions }) }
             kvBytes = max(kvBytes, caches.reduce(0) { $0 + $1.bytes })
             var next = [Int32](repeating: 0, count: n)
             for (s, cache) in caches.enumerated() {
-                let logits = try lm.forward(tokens: prompt(promptTokens, salt: s), cache: cache, outputs: [promptTokens - 1])
+                let logits = try lm.forward(tokens: prompt(promptTokens, salt: s), cache: cache, outputs: [promptTokens - 1], adapters: applied[s])
                 next[s] = Sampler.argmax(logits[...])
             }
             let t = Date()
             for _ in 0..<steps {
-                let logits = try lm.forward((0..<n).map { SequenceInput(tokens: [next[$0]], cache: caches[$0], outputs: [0]) })
+                let logits = try lm.forward((0..<n).map {
+                    SequenceInput(tokens: [next[$0]], cache: caches[$0], outputs: [0], adapters: applied[$0])
+                })
                 for s in 0..<n { next[s] = Sampler.argmax(logits[(s * vocab)..<((s + 1) * vocab)]) }
             }
             return Double(n * steps) / Date().timeIntervalSince(t)
@@ -71,10 +79,12 @@ struct BenchCommand: AsyncParsableCommand {
             _ = try decodeRate(n, steps: 8)
             decode[String(n)] = try decodeRate(n, steps: newTokens)
         }
+        let mixed = mixedSequences > 0 ? try mixedAdapterRates(lm, sequences: mixedSequences) { try decodeRate($0, steps: newTokens, adapters: $1) } : nil
         let adapterFigures = adapters > 0 ? try await AdapterBench.run(model: lm, registered: adapters) : nil
         let result = BenchResult(
             prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakRSS(),
-            base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, adapters: adapterFigures,
+            base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, mixed_adapter_decode_tokens_per_s: mixed,
+            adapters: adapterFigures,
             cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
             threads: ComputePool.shared.threads)
         if json {
@@ -85,6 +95,10 @@ struct BenchCommand: AsyncParsableCommand {
             print(String(format: "prefill (%d tokens): %.1f tok/s", prefillTokens, prefill))
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
             print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB (base weights \(result.base_bytes / 1_048_576) MiB, largest KV cache \(kvBytes / 1_048_576) MiB), cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
+            if let m = mixed {
+                print(String(format: "decode, %d sequences: base %.1f, shared LoRA %.1f, distinct r8 q/v LoRAs %.1f, distinct r16 all-linear LoRAs %.1f, mixed kinds %.1f tok/s",
+                             mixedSequences, m.base, m.shared_lora, m.distinct_lora_r8_qv, m.distinct_lora_r16_all, m.mixed_kinds))
+            }
             if let a = adapterFigures {
                 print("adapters: \(a.registered) registered (\(a.store_bytes / 1024) KiB on disk) grew RSS by \(a.rss_growth_registering_bytes / 1024) KiB; \(a.cached) cached hold \(a.cache_resident_bytes / 1024) KiB (RSS +\(a.rss_growth_caching_bytes / 1024) KiB); a rank-16 all-linear LoRA (\(a.r16_all_linear_bytes / 1_048_576) MiB) loads cold in \(String(format: "%.1f", a.r16_all_linear_cold_load_ms)) ms (first load, into fresh memory: \(String(format: "%.1f", a.r16_all_linear_first_load_ms)) ms)")
             }
@@ -98,10 +112,45 @@ struct BenchResult: Codable {
     let peak_rss_bytes: Int
     let base_bytes: Int
     let kv_cache_bytes: Int
+    let mixed_adapter_decode_tokens_per_s: MixedAdapterRates?
     let adapters: AdapterBench?
     let cpu: String
     let activations: String
     let threads: Int
+}
+
+/// Aggregate decode rates of sequences that each bring their own adapter (Punica's scenarios; llama.cpp cannot batch
+/// requests with different LoRAs at all).
+struct MixedAdapterRates: Codable {
+    let base: Double
+    let shared_lora: Double
+    let distinct_lora_r8_qv: Double
+    let distinct_lora_r16_all: Double
+    let mixed_kinds: Double
+}
+
+func mixedAdapterRates(
+    _ lm: any LanguageModel, sequences n: Int, decodeRate: (Int, [[AppliedAdapter]]) throws -> Double
+) throws -> MixedAdapterRates {
+    var random = RandomAdapters(config: lm.config)
+    let shared = random.lora(rank: 8, [.q, .v])
+    let r8 = (0..<n).map { _ in random.lora(rank: 8, [.q, .v]) }
+    let r16 = (0..<n).map { _ in random.lora(rank: 16, Projection.allCases) }
+    // LoRA, DoRA, prompt tuning, P-tuning (the same to the model: virtual tokens), prefix tuning, in turn.
+    let kinds: [AdapterWeights] = (0..<n).map { s in
+        switch s % 5 {
+        case 0: random.lora(rank: 8, [.q, .v])
+        case 1: random.lora(rank: 8, [.q, .k, .v, .o], dora: true)
+        case 2, 3: random.prompt(tokens: 8)
+        default: random.prefix(entries: 8)
+        }
+    }
+    func each(_ w: [AdapterWeights]) -> [[AppliedAdapter]] { w.map { [AppliedAdapter($0)] } }
+    _ = try decodeRate(n, [])  // warm-up
+    return MixedAdapterRates(
+        base: try decodeRate(n, []), shared_lora: try decodeRate(n, Array(repeating: [AppliedAdapter(shared)], count: n)),
+        distinct_lora_r8_qv: try decodeRate(n, each(r8)), distinct_lora_r16_all: try decodeRate(n, each(r16)),
+        mixed_kinds: try decodeRate(n, each(kinds)))
 }
 
 /// Peak resident set size of this process (getrusage reports KiB on Linux).

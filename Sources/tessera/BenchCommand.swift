@@ -79,10 +79,12 @@ struct BenchCommand: AsyncParsableCommand {
             _ = try decodeRate(n, steps: 8)
             decode[String(n)] = try decodeRate(n, steps: newTokens)
         }
+        let peakBase = peakRSS()  // before any adapter is made: the figure for the base model and its KV caches
         let mixed = mixedSequences > 0 ? try mixedAdapterRates(lm, sequences: mixedSequences) { try decodeRate($0, steps: newTokens, adapters: $1) } : nil
         let adapterFigures = adapters > 0 ? try await AdapterBench.run(model: lm, registered: adapters) : nil
         let result = BenchResult(
-            prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakRSS(),
+            prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakBase,
+            peak_rss_with_adapters_bytes: peakRSS(),
             base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, mixed_adapter_decode_tokens_per_s: mixed,
             adapters: adapterFigures,
             cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
@@ -109,7 +111,10 @@ struct BenchCommand: AsyncParsableCommand {
 struct BenchResult: Codable {
     let prefill_tokens_per_s: Double
     let decode_tokens_per_s: [String: Double]
+    /// Peak RSS of the base-model runs (prefill and decode).
     let peak_rss_bytes: Int
+    /// Peak RSS at the end, after the adapter figures (32 random adapters of each scenario in RAM at once).
+    let peak_rss_with_adapters_bytes: Int
     let base_bytes: Int
     let kv_cache_bytes: Int
     let mixed_adapter_decode_tokens_per_s: MixedAdapterRates?

@@ -34,12 +34,6 @@ public enum AdapterCodec {
         return Zstd.compress(header.withUnsafeBytes { Data($0) }, level: 1) + Zstd.compress(payload, level: -1)
     }
 
-    public static func decode(_ data: Data, config c: ModelConfig, name: String, limit: Int = 1 << 30) throws(AdapterError) -> LoadedAdapter {
-        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            Result { () throws(AdapterError) -> LoadedAdapter in try decode(bytes, config: c, name: name, limit: limit) }
-        }.get()
-    }
-
     public static func decode(_ data: UnsafeRawBufferPointer, config c: ModelConfig, name: String, limit: Int = 1 << 30) throws(AdapterError) -> LoadedAdapter {
         let headerFrame = Zstd.frameSize(data)
         guard headerFrame > 0, headerFrame < data.count else { throw AdapterError("\(name): not a Tessera adapter file") }

@@ -21,9 +21,9 @@ struct AdapterDeltas {
     private let groups: [Group]
     private let config: ModelConfig
     /// Shrink and expand are small; below this many multiply-adds they run on the calling thread, since waking the
-    /// pool would cost more than the work.
+    /// pool would cost more than the work. Several adapters share the pool, one adapter per thread.
     private static let parallelMACs = 1 << 18
-    private static let inline = ComputePool(threads: 1)
+
 
     init(batch: [SequenceInput], rowStart: [Int], rowCount: [Int], config: ModelConfig) {
         var order: [ObjectIdentifier] = []
@@ -55,18 +55,18 @@ struct AdapterDeltas {
             nonisolated(unsafe) let x = x
             deltas.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let out = out
-                func compute(_ k: Int, pool: ComputePool) {
+                func compute(_ k: Int, pooled: Bool) {
                     let (g, d) = active[k]
                     out[k].withUnsafeMutableBufferPointer { delta in
-                        Self.delta(d, group: g, input: x.baseAddress!, inputs: inputs, into: delta.baseAddress!, pool: pool)
+                        Self.delta(d, group: g, input: x.baseAddress!, inputs: inputs, into: delta.baseAddress!, pooled: pooled)
                     }
                 }
                 if single {
                     let (g, d) = active[0]
-                    compute(0, pool: g.rows * d.rank * (inputs + outputs) < Self.parallelMACs ? Self.inline : ComputePool.shared)
+                    compute(0, pooled: g.rows * d.rank * (inputs + outputs) >= Self.parallelMACs)
                 } else {
                     ComputePool.shared.run { thread, threads in
-                        for k in stride(from: thread, to: active.count, by: threads) { compute(k, pool: Self.inline) }
+                        for k in stride(from: thread, to: active.count, by: threads) { compute(k, pooled: false) }
                     }
                 }
             }
@@ -93,8 +93,11 @@ struct AdapterDeltas {
     /// B(A x) for the group's rows (gathered when they come from several sequences) into `delta` [rows, outputs].
     private static func delta(
         _ d: LowRankDelta, group g: Group, input: UnsafePointer<Float>, inputs: Int, into delta: UnsafeMutablePointer<Float>,
-        pool: ComputePool
+        pooled: Bool
     ) {
+        func product(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+            if pooled { Kernels.matmul(w, x, tokens: g.rows, y) } else { Kernels.matmulHere(w, x, tokens: g.rows, y) }
+        }
         let rows = g.rows
         var gathered = [Float](repeating: 0, count: g.spans.count == 1 ? 0 : rows * inputs)  // [rows, inputs]
         if g.spans.count > 1 {
@@ -107,11 +110,13 @@ struct AdapterDeltas {
             }
         }
         var shrunk = [Float](repeating: 0, count: rows * d.rank)  // [rows, rank]
-        if g.spans.count == 1 {
-            Kernels.matmul(d.a, input + g.spans[0].row * inputs, tokens: rows, &shrunk, pool: pool)
-        } else {
-            Kernels.matmul(d.a, gathered, tokens: rows, &shrunk, pool: pool)
+        shrunk.withUnsafeMutableBufferPointer { t in
+            if g.spans.count == 1 {
+                product(d.a, input + g.spans[0].row * inputs, t.baseAddress!)
+            } else {
+                gathered.withUnsafeBufferPointer { product(d.a, $0.baseAddress!, t.baseAddress!) }
+            }
+            product(d.b, t.baseAddress!, delta)
         }
-        shrunk.withUnsafeBufferPointer { Kernels.matmul(d.b, $0.baseAddress!, tokens: rows, delta, pool: pool) }
     }
 }

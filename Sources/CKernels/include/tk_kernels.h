@@ -5,14 +5,14 @@
 #include "tk_types.h"
 #include "tk_cpu.h"
 
-/// Floats of scratch a matmul call needs for rows of `k` values.
-#define TK_MATMUL_SCRATCH(k) (4 * (k))
+/// Floats of scratch a matmul call needs per value of a row (rows of `k` values need that times k).
+#define TK_MATMUL_SCRATCH_FLOATS 4
 
 /// Dequantizes `n` values (a multiple of the type's block size) starting at `src` into `dst`.
 void tk_dequantize_row_generic(int type, const void *src, float *dst, int64_t n);
 
 /// y[t*ldy + r] = dot(W[r], x[t*ldx ..]) for r in [r0, r1), t in [0, nt).
-/// `w` points at row 0; rows are `row_bytes` apart; `scratch` holds TK_MATMUL_SCRATCH(k) floats.
+/// `w` points at row 0; rows are `row_bytes` apart; `scratch` holds TK_MATMUL_SCRATCH_FLOATS * k floats.
 /// A row's result does not depend on nt or on [r0, r1): the same sequence gives the same numbers alone or batched.
 typedef void (*tk_matmul_fn)(int type, const void *w, size_t row_bytes, int64_t k, int64_t r0, int64_t r1,
                              const float *x, int64_t ldx, int64_t nt, float *y, int64_t ldy, float *scratch);

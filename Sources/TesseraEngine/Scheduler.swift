@@ -2,7 +2,7 @@
 /// token budget shared by decode tokens (one per running sequence) and prefill chunks, so a long prompt never stalls
 /// running decodes. Tenants are served in order of a virtual token counter (input tokens weigh 1, output tokens 2,
 /// divided by the tenant's weight; a tenant returning from idle is lifted to the lowest active counter). KV blocks are
-/// taken as positions are computed; when none is left the newest running sequence is preempted and later recomputed.
+/// taken as positions are computed; when none is left, sequences admitted later are preempted and later recomputed.
 public struct Scheduler: Sendable {
     public struct Limits: Sendable, Equatable {
         /// Tokens computed per step, prefill and decode together.
@@ -151,8 +151,14 @@ public struct Scheduler: Sendable {
         var adapters = Set<String>()
         var chosen: [Int] = []
         let candidates = running + waiting
+        var spareBlocks = freeBlocks  // a waiting sequence takes a slot only if blocks for its first chunk are free
         for id in order(candidates) where chosen.count < limits.maxSequencesPerStep {
             let s = candidates.first { $0.request.id == id }!
+            if s.admitted == 0 {
+                let first = blocksFor(min(limits.tokenBudget, s.target))
+                guard first <= spareBlocks else { continue }
+                spareBlocks -= first
+            }
             if let a = s.request.adapter, !adapters.contains(a) {
                 guard adapters.count < limits.maxAdaptersPerStep else { continue }
                 adapters.insert(a)
@@ -163,8 +169,11 @@ public struct Scheduler: Sendable {
         var served = Set<Int>()
 
         for id in chosen where budget > 0 {  // decodes
-            guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed >= running[i].target,
-                  reserve(index: i, positions: running[i].computed + 1, step: &step, spare: served) else { continue }
+            guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed >= running[i].target else { continue }
+            guard reserve(index: i, positions: running[i].computed + 1, step: &step, spare: served) else {
+                preempt(id, step: &step)  // nothing newer to take from: it gives way, so the older ones can finish
+                continue
+            }
             let j = running.firstIndex { $0.request.id == id }!  // preemption removes others, so indices move
             running[j].computed += 1
             running[j].generated += 1
@@ -183,39 +192,38 @@ public struct Scheduler: Sendable {
             }
             guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed < running[i].target else { continue }
             let start = running[i].computed, count = min(budget, running[i].target - start)
-            guard reserve(index: i, positions: start + count, step: &step, spare: nil) else {
-                if running[i].computed == 0 && running[i].blocks == 0 {  // not started: back to the front of the queue
-                    var s = running.remove(at: i)
-                    s.admitted = 0
-                    waiting.insert(s, at: 0)
-                }
+            guard reserve(index: i, positions: start + count, step: &step, spare: served) else {  // (preempts nobody)
+                preempt(id, step: &step)  // back to the queue, its blocks freed for older sequences
                 continue
             }
-            running[i].computed += count
-            charge(running[i].request.tenant, prefill: count)
-            let samples = running[i].computed == running[i].target && running[i].generated == 0
+            let i2 = running.firstIndex { $0.request.id == id }!  // preemption removes others, so indices move
+            running[i2].computed += count
+            charge(running[i2].request.tenant, prefill: count)
+            served.insert(id)
+            let samples = running[i2].computed == running[i2].target && running[i2].generated == 0
             step.work.append(.prefill(id: id, start: start, count: count, samples: samples))
             budget -= count
             if samples {
-                running[i].generated = 1
-                if running[i].request.maxNewTokens <= 1 { step.finished.append(id) }
+                running[i2].generated = 1
+                if running[i2].request.maxNewTokens <= 1 { step.finished.append(id) }
             }
         }
         for id in step.finished { finish(id) }
         return step
     }
 
-    /// Makes sure running[index] holds blocks for `positions`. A decode may preempt the newest running sequences that
-    /// have no work in this step yet (`spare` holds those that have); a prefill (`spare` nil) only takes free blocks.
-    private mutating func reserve(index: Int, positions: Int, step: inout Step, spare: Set<Int>?) -> Bool {
-        let id = running[index].request.id
-        let needed = blocksFor(positions) - running[index].blocks
-        while needed > freeBlocks {
-            guard let spare, let victim = running.filter({ $0.request.id != id && !spare.contains($0.request.id) })
-                .max(by: { $0.admitted < $1.admitted }) else { return false }
-            preempt(victim.request.id, step: &step)
-        }
-        let i = running.firstIndex { $0.request.id == id }!
+    /// Makes sure running[index] holds blocks for `positions`, preempting sequences admitted after it that have no work
+    /// in this step yet (`spare` holds those that have), newest first; false (preempting nobody) when that cannot make
+    /// room. The caller then preempts the sequence itself, so the oldest always goes on (a request never needs more
+    /// than the pool) and the pool can neither deadlock nor livelock.
+    private mutating func reserve(index: Int, positions: Int, step: inout Step, spare: Set<Int>) -> Bool {
+        let me = running[index]
+        let needed = blocksFor(positions) - me.blocks
+        let victims = running.filter { $0.admitted > me.admitted && !spare.contains($0.request.id) }
+            .sorted { $0.admitted > $1.admitted }
+        guard needed <= freeBlocks + victims.reduce(0, { $0 + $1.blocks }) else { return false }  // preempt nobody in vain
+        for victim in victims where needed > freeBlocks { preempt(victim.request.id, step: &step) }
+        let i = running.firstIndex { $0.request.id == me.request.id }!
         if needed > 0 {
             freeBlocks -= needed
             running[i].blocks += needed
@@ -227,13 +235,13 @@ public struct Scheduler: Sendable {
         guard let i = running.firstIndex(where: { $0.request.id == id }) else { return }
         var s = running.remove(at: i)
         freeBlocks += s.blocks
+        if s.blocks > 0 { step.preempted.append(id) }  // (one admitted and turned back at once held nothing)
         // Recompute: what it generated becomes prompt, except the newest token, which the next decode computes.
         s.target = s.request.promptPositions + max(0, s.generated - 1)
         s.computed = 0
         s.blocks = 0
         s.admitted = 0
         waiting.insert(s, at: 0)
-        step.preempted.append(id)
     }
 
     private mutating func charge(_ tenant: String, prefill: Int = 0, decode: Int = 0) {

@@ -28,7 +28,7 @@ let package = Package(
             ]
         ),
         .target(name: "TesseraTestSupport", dependencies: ["TesseraFormats"], path: "Tests/TesseraTestSupport"),
-        .testTarget(name: "TesseraKernelsTests", dependencies: ["TesseraKernels"]),
+        .testTarget(name: "TesseraKernelsTests", dependencies: ["TesseraKernels", "TesseraTestSupport"]),
         .testTarget(
             name: "TesseraFormatsTests", dependencies: ["TesseraFormats"],
             resources: [.copy("Fixtures")]

@@ -1,5 +1,6 @@
 import Testing
 import TesseraEngine
+import TesseraTestSupport
 
 /// The scheduler on its own (DESIGN 3.6): steps are the clock, and a fake engine does what each step says.
 @Suite struct SchedulerTests {
@@ -219,15 +220,3 @@ import TesseraEngine
     }
 }
 
-/// Deterministic random numbers for the scheduler tests.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,6 +1,7 @@
 import CKernels
 import Testing
 import TesseraKernels
+import TesseraTestSupport
 
 /// The int8 formulation (DESIGN 3.3): the VNNI kernels against their generic twin, which they must match bit for bit,
 /// and both against fp32 activations within the error the quantization allows.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraKernels
+import TesseraTestSupport
 
 /// Every SIMD level this machine supports against the generic twin, on random data with odd sizes.
 @Suite struct KernelTests {

@@ -1,20 +1,5 @@
 import TesseraKernels
-
-/// Deterministic random numbers for kernel tests.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Int64(next() >> 40) - (1 << 23)) / Float(1 << 23) }
-    mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
-}
+import TesseraTestSupport
 
 /// A random matrix in one of the kernel formats: random payload bytes, with the fp16 scales set to sane values.
 func randomWeights(type: Int32, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {

@@ -247,23 +247,27 @@ TARGET void tk_silu_mul_avx512(float *gate, const float *up, int64_t n) {
 #if defined(__x86_64__)
 /// Attention for one query row and one KV head with its `group` query heads: each key and value vector is loaded
 /// once for all heads of the group, and the outputs stay in registers. hd is 16 * nv (64 or 128), group <= 8.
-TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, const float *v, int64_t kv_width,
-                                const int group, const int nv, float scale, float *out, float *scores) {
+TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, const float *v, const int32_t *blocks,
+                                int64_t block_tokens, int64_t kv_width, const int group, const int nv, float scale,
+                                float *out, float *scores) {
     const int hd = nv * 16;
     __m512 qv[8][8];
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) qv[j][c] = _mm512_mul_ps(_mm512_loadu_ps(q + j * hd + c * 16), _mm512_set1_ps(scale));
     float maxs[8];
     for (int j = 0; j < group; j++) maxs[j] = -INFINITY;
-    for (int64_t p = 0; p < span; p++) {
-        __m512 kv[8];
-        for (int c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(k + p * kv_width + c * 16);
-        for (int j = 0; j < group; j++) {
-            __m512 acc = _mm512_mul_ps(qv[j][0], kv[0]);
-            for (int c = 1; c < nv; c++) acc = _mm512_fmadd_ps(qv[j][c], kv[c], acc);
-            float s = _mm512_reduce_add_ps(acc);
-            scores[j * span + p] = s;
-            if (s > maxs[j]) maxs[j] = s;
+    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        for (int64_t i = 0; i < run; i++) {
+            __m512 kv[8];
+            for (int c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(kb + i * kv_width + c * 16);
+            for (int j = 0; j < group; j++) {
+                __m512 acc = _mm512_mul_ps(qv[j][0], kv[0]);
+                for (int c = 1; c < nv; c++) acc = _mm512_fmadd_ps(qv[j][c], kv[c], acc);
+                float s = _mm512_reduce_add_ps(acc);
+                scores[j * span + p0 + i] = s;
+                if (s > maxs[j]) maxs[j] = s;
+            }
         }
     }
     float inv[8];
@@ -287,20 +291,24 @@ TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, co
     __m512 o[8][8];
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) o[j][c] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < span; p++) {
-        __m512 vv[8];
-        for (int c = 0; c < nv; c++) vv[c] = _mm512_loadu_ps(v + p * kv_width + c * 16);
-        for (int j = 0; j < group; j++) {
-            __m512 w = _mm512_set1_ps(scores[j * span + p]);
-            for (int c = 0; c < nv; c++) o[j][c] = _mm512_fmadd_ps(w, vv[c], o[j][c]);
+    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+        const float *vb = v + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        for (int64_t i = 0; i < run; i++) {
+            __m512 vv[8];
+            for (int c = 0; c < nv; c++) vv[c] = _mm512_loadu_ps(vb + i * kv_width + c * 16);
+            for (int j = 0; j < group; j++) {
+                __m512 w = _mm512_set1_ps(scores[j * span + p0 + i]);
+                for (int c = 0; c < nv; c++) o[j][c] = _mm512_fmadd_ps(w, vv[c], o[j][c]);
+            }
         }
     }
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) _mm512_storeu_ps(out + j * hd + c * 16, _mm512_mul_ps(o[j][c], _mm512_set1_ps(inv[j])));
 }
 
-TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values, int heads,
-                                int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
+TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
+                                const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
+                                int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -312,7 +320,7 @@ TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys
         float *og = out + r * q_width + (int64_t)g * group * hd;
         int64_t span = start + r + 1;
         // Compile-time shapes keep the per-head vectors in registers.
-#define A(G, NV) case (G * 16 + NV): attend_group(qg, span, kg, vg, kv_width, G, NV, scale, og, scores); break;
+#define A(G, NV) case (G * 16 + NV): attend_group(qg, span, kg, vg, blocks, block_tokens, kv_width, G, NV, scale, og, scores); break;
         switch (group * 16 + hd / 16) {
             A(1, 4) A(2, 4) A(3, 4) A(4, 4) A(5, 4) A(6, 4) A(7, 4) A(8, 4)
             A(1, 8) A(2, 8) A(3, 8) A(4, 8) A(5, 8) A(6, 8) A(7, 8) A(8, 8)

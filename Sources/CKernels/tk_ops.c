@@ -40,8 +40,9 @@ const tk_ops *tk_ops_for(int level) {
     return &generic_ops;
 }
 
-void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values, int heads,
-                          int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
+void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values,
+                          const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
+                          int64_t i1, int64_t stride, float *out, float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -50,12 +51,14 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
         int g = (int)(item % kv_heads);
         for (int h = g * group; h < (g + 1) * group; h++) {
             const float *qr = q + r * q_width + (int64_t)h * hd;
-            const float *k = keys + (int64_t)g * hd;
             float max_score = -INFINITY;
-            for (int64_t p = 0; p < span; p++) {
-                float s = tk_dot_f32_generic(qr, k + p * kv_width, hd) * scale;
-                scores[p] = s;
-                if (s > max_score) max_score = s;
+            for (int64_t p = 0, run; p < span; p += run) {
+                const float *k = keys + tk_kv_run(blocks, block_tokens, p, span, &run) * kv_width + (int64_t)g * hd;
+                for (int64_t i = 0; i < run; i++) {
+                    float s = tk_dot_f32_generic(qr, k + i * kv_width, hd) * scale;
+                    scores[p + i] = s;
+                    if (s > max_score) max_score = s;
+                }
             }
             float sum = 0;
             for (int64_t p = 0; p < span; p++) {
@@ -65,9 +68,11 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
             }
             float *o = out + r * q_width + (int64_t)h * hd;
             memset(o, 0, sizeof(float) * (size_t)hd);
-            const float *v = values + (int64_t)g * hd;
             float inv = 1.0f / sum;
-            for (int64_t p = 0; p < span; p++) axpy(scores[p] * inv, v + p * kv_width, o, hd);
+            for (int64_t p = 0, run; p < span; p += run) {
+                const float *v = values + tk_kv_run(blocks, block_tokens, p, span, &run) * kv_width + (int64_t)g * hd;
+                for (int64_t i = 0; i < run; i++) axpy(scores[p + i] * inv, v + i * kv_width, o, hd);
+            }
         }
     }
 }

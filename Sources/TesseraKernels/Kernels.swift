@@ -91,16 +91,22 @@ public enum Kernels {
         /// New positions start..<start+rows.
         public var rows: Int
         public var start: Int
-        /// [start+rows, kvHeads*headDim] each.
+        /// Rows of kvHeads*headDim floats. Position p is row blocks[p / blockTokens] * blockTokens + p % blockTokens
+        /// (a paged cache), or row p without a block table.
         public var keys: UnsafePointer<Float>
         public var values: UnsafePointer<Float>
+        public var blocks: UnsafePointer<Int32>?
+        public var blockTokens: Int
 
-        public init(row: Int, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
+        public init(row: Int, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                    blocks: UnsafePointer<Int32>? = nil, blockTokens: Int = 0) {
             self.row = row
             self.rows = rows
             self.start = start
             self.keys = keys
             self.values = values
+            self.blocks = blocks
+            self.blockTokens = blockTokens
         }
     }
 
@@ -128,7 +134,8 @@ public enum Kernels {
                 for item in stride(from: thread, to: items, by: threads) {
                     while seg + 1 < segments.count && firstItem[seg + 1] <= item { seg += 1 }
                     let s = segments[seg], local = item - firstItem[seg]
-                    attend(q + s.row * width, Int64(s.start), s.keys, s.values, Int32(heads), Int32(kvHeads),
+                    attend(q + s.row * width, Int64(s.start), s.keys, s.values, s.blocks, Int64(s.blockTokens),
+                           Int32(heads), Int32(kvHeads),
                            Int32(headDim), Int64(local), Int64(local + 1), 1, out + s.row * width, scores)
                 }
             }

@@ -1,61 +1,94 @@
-/// Keys and values of one sequence, for every layer, in fp32, in one preallocated block.
-/// Layout: keys [layers, capacity, kvHeads * headDim], values the same.
-/// (The paged, shared pool of DESIGN 3.5 replaces this when the engine lands.)
+/// One sequence's keys and values: a block table into a `KVBlockPool` (DESIGN 3.5). Blocks are taken as positions
+/// are added and go back to the pool when the cache is truncated below them or released.
 public final class KVCache: @unchecked Sendable {
+    public let pool: KVBlockPool
+    /// Most positions this sequence may hold.
     public let capacity: Int
-    public let layers: Int
-    public let width: Int
-    /// Tokens stored so far; the next token's position.
+    /// Positions stored so far; the next token's position.
     public internal(set) var count = 0
-    private let keys: UnsafeMutablePointer<Float>
-    private let values: UnsafeMutablePointer<Float>
+    /// Blocks held, in position order; a stable buffer so kernels can read it during a pass.
+    private let table: UnsafeMutablePointer<Int32>
+    public private(set) var blockCount = 0
 
-    public init(layers: Int, width: Int, capacity: Int) {
+    public init(pool: KVBlockPool, capacity: Int) {
+        self.pool = pool
         self.capacity = capacity
-        self.layers = layers
-        self.width = width
-        keys = .allocate(capacity: layers * capacity * width)
-        values = .allocate(capacity: layers * capacity * width)
+        table = .allocate(capacity: max(1, pool.blocks(for: capacity)))
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        pool.give(UnsafeBufferPointer(start: table, count: blockCount))
+        table.deallocate()
     }
 
-    /// Bytes held for keys and values.
-    public var bytes: Int { 2 * layers * capacity * width * MemoryLayout<Float>.size }
+    public var width: Int { pool.width }
+    public var layers: Int { pool.layers }
 
-    /// Stores keys and values of `rows` new tokens (rows row..<row+rows of k and v) after the `count` already held.
+    /// Makes room for `positions` positions in all, taking blocks from the pool.
+    func reserve(_ positions: Int) throws(ModelError) {
+        guard positions <= capacity else {
+            throw ModelError("sequence of \(positions) positions (adapter entries included) exceeds the cache capacity of \(capacity)")
+        }
+        let needed = pool.blocks(for: positions) - blockCount
+        guard needed > 0 else { return }
+        guard let blocks = pool.take(needed) else {
+            throw ModelError("the KV cache is full: \(needed) more blocks needed, \(pool.freeBlocks) of \(pool.totalBlocks) free")
+        }
+        for b in blocks {
+            table[blockCount] = b
+            blockCount += 1
+        }
+    }
+
+    /// Row of position `p` in the pool's per-layer arrays.
+    private func row(_ p: Int) -> Int { Int(table[p / pool.blockTokens]) * pool.blockTokens + p % pool.blockTokens }
+
+    /// Stores keys and values of `rows` new tokens (rows row..<row+rows of k and v) after the `count` already held;
+    /// `reserve` has made room.
     func append(layer: Int, keys k: [Float], values v: [Float], row: Int, rows: Int) {
-        let offset = (layer * capacity + count) * width
-        k.withUnsafeBufferPointer { (keys + offset).update(from: $0.baseAddress! + row * width, count: rows * width) }
-        v.withUnsafeBufferPointer { (values + offset).update(from: $0.baseAddress! + row * width, count: rows * width) }
+        let (keys, values) = pool.layer(layer)
+        let w = width
+        k.withUnsafeBufferPointer { kp in
+            v.withUnsafeBufferPointer { vp in
+                for i in 0..<rows {
+                    let dst = self.row(count + i) * w, src = (row + i) * w
+                    (keys + dst).update(from: kp.baseAddress! + src, count: w)
+                    (values + dst).update(from: vp.baseAddress! + src, count: w)
+                }
+            }
+        }
     }
 
-    /// Puts prefix-tuning entries at positions 0..<n of an empty cache: `prefix` is [n, layers * 2 * width], row r
-    /// holding layer l's key at slice 2l and value at slice 2l+1 (PEFT's layout; keys are not rotated).
+    /// Puts prefix-tuning entries at positions 0..<n of an empty cache (so in its first blocks): `prefix` is
+    /// [n, layers * 2 * width], row r holding layer l's key at slice 2l and value at slice 2l+1 (PEFT's layout; keys
+    /// are not rotated). `reserve` has made room.
     func fillPrefix(_ prefix: [Float], count n: Int) {
-        precondition(count == 0 && n <= capacity && prefix.count == n * layers * 2 * width)
+        precondition(count == 0 && n <= blockCount * pool.blockTokens && prefix.count == n * layers * 2 * width)
         prefix.withUnsafeBufferPointer { p in
-            for r in 0..<n {
-                for l in 0..<layers {
+            for l in 0..<layers {
+                let (keys, values) = pool.layer(l)
+                for r in 0..<n {
                     let src = p.baseAddress! + (r * layers * 2 + 2 * l) * width
-                    (keys + (l * capacity + r) * width).update(from: src, count: width)
-                    (values + (l * capacity + r) * width).update(from: src + width, count: width)
+                    (keys + self.row(r) * width).update(from: src, count: width)
+                    (values + self.row(r) * width).update(from: src + width, count: width)
                 }
             }
         }
         count = n
     }
 
-    /// Keys and values of one layer; valid as long as the cache lives.
-    func layer(_ layer: Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
-        (UnsafePointer(keys + layer * capacity * width), UnsafePointer(values + layer * capacity * width))
+    /// A layer's pool arrays and this sequence's block table, for attention; valid during the current pass.
+    func layer(_ layer: Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, blocks: UnsafePointer<Int32>) {
+        let (k, v) = pool.layer(layer)
+        return (UnsafePointer(k), UnsafePointer(v), UnsafePointer(table))
     }
 
-    /// Forgets the tokens from `position` on (used to rewind after a stop string, or to reuse the cache).
+    /// Forgets the positions from `position` on (to rewind, or to reuse the cache) and returns whole blocks no longer
+    /// needed to the pool.
     public func truncate(to position: Int) {
         count = min(count, max(0, position))
+        let keep = pool.blocks(for: count)
+        pool.give(UnsafeBufferPointer(start: table + keep, count: blockCount - keep))
+        blockCount = keep
     }
 }

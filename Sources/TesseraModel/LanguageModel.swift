@@ -28,9 +28,6 @@ public protocol LanguageModel: Sendable {
     /// same whatever else is in the batch. Sequences must have distinct caches.
     func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float]
 
-    /// A cache for one sequence of up to `capacity` tokens.
-    func makeCache(capacity: Int) -> KVCache
-
     /// Bytes of base weights the model reads: its own copies (repacked layouts) plus the mapped tensors it uses.
     /// Held once, however many adapters and sequences there are.
     var weightBytes: Int { get }
@@ -40,6 +37,19 @@ public protocol LanguageModel: Sendable {
 }
 
 extension LanguageModel {
+    /// A cache for one sequence of up to `capacity` positions (at most the context length), in a pool of its own.
+    public func makeCache(capacity: Int) -> KVCache {
+        let capacity = min(capacity, config.contextLength), blockTokens = 16
+        let pool = KVBlockPool(layers: config.layers, width: config.kvHeads * config.headDim, blockTokens: blockTokens,
+                               blocks: (capacity + blockTokens - 1) / blockTokens)
+        return KVCache(pool: pool, capacity: capacity)
+    }
+
+    /// A pool shared by many sequences' caches, within `bytes`.
+    public func makeBlockPool(bytes: Int, blockTokens: Int = 16) -> KVBlockPool {
+        KVBlockPool(config: config, bytes: bytes, blockTokens: blockTokens)
+    }
+
     /// One sequence: logits [outputs.count, vocab].
     public func forward(tokens: [Int32], cache: KVCache, outputs: [Int], adapters: [AppliedAdapter] = []) throws(ModelError) -> [Float] {
         try forward([SequenceInput(tokens: tokens, cache: cache, outputs: outputs, adapters: adapters)])

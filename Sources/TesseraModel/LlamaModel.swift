@@ -163,10 +163,6 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         }
     }
 
-    public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: min(capacity, config.contextLength))
-    }
-
     public func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
         let c = config
         guard !batch.isEmpty else { return [] }
@@ -174,16 +170,13 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         var rowCount: [Int] = []  // its rows: virtual tokens (first pass of a prompt/P-tuning adapter), then tokens
         var n = 0
         var outputRows: [Int] = []
+        var positions: [Int] = []  // each sequence's positions after this pass
         for (i, s) in batch.enumerated() {
             guard !s.tokens.isEmpty else { throw ModelError("sequence \(i) of the batch has no tokens") }
             try Self.checkAdapters(s.adapters, sequence: i, config: c)
             let fresh = s.cache.count == 0
             let virtual = fresh ? s.adapters.reduce(0) { $0 + $1.weights.virtualTokenCount } : 0
             let prefix = fresh ? s.adapters.reduce(0) { $0 + $1.weights.prefixTokenCount } : 0
-            let needed = s.cache.count + prefix + virtual + s.tokens.count
-            guard needed <= s.cache.capacity else {
-                throw ModelError("sequence of \(needed) positions (adapter entries included) exceeds the cache capacity of \(s.cache.capacity)")
-            }
             for t in s.tokens where t < 0 || Int(t) >= c.vocab {
                 throw ModelError("token id \(t) is outside the vocabulary of \(c.vocab)")
             }
@@ -191,11 +184,13 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 throw ModelError("output row \(o) is outside 0..<\(s.tokens.count)")
             }
             for j in 0..<i where batch[j].cache === s.cache { throw ModelError("sequences \(j) and \(i) share a cache") }
+            positions.append(s.cache.count + prefix + virtual + s.tokens.count)
             rowStart.append(n)
             rowCount.append(virtual + s.tokens.count)
             outputRows += s.outputs.map { n + virtual + $0 }
             n += virtual + s.tokens.count
         }
+        for (i, s) in batch.enumerated() { try s.cache.reserve(positions[i]) }
         // Prefix-tuning entries take positions 0..<n of a fresh cache, before anything is computed (DESIGN 3.4).
         for s in batch where s.cache.count == 0 {
             for a in s.adapters where a.weights.prefixTokenCount > 0 {
@@ -250,8 +245,9 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 rope.apply(&q, row: r0, rows: rows, heads: c.heads, table: ropeTables[i])
                 rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, table: ropeTables[i])
                 s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
-                let (keys, values) = s.cache.layer(l)
-                segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values))
+                let (keys, values, blocks) = s.cache.layer(l)
+                segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values, blocks: blocks,
+                                      blockTokens: s.cache.pool.blockTokens))
             }
             q.withUnsafeBufferPointer { qp in
                 attn.withUnsafeMutableBufferPointer { ap in

@@ -56,7 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
         func decodeRate(_ n: Int, steps: Int, adapters: [[AppliedAdapter]] = []) throws -> Double {
             let applied = adapters.isEmpty ? Array(repeating: [], count: n) : adapters
             let caches = (0..<n).map { lm.makeCache(capacity: promptTokens + steps + applied[$0].reduce(0) { $0 + $1.weights.positions }) }
-            kvBytes = max(kvBytes, caches.reduce(0) { $0 + $1.bytes })
+            kvBytes = max(kvBytes, caches.reduce(0) { $0 + $1.pool.bytes })
             var next = [Int32](repeating: 0, count: n)
             for (s, cache) in caches.enumerated() {
                 let logits = try lm.forward(tokens: prompt(promptTokens, salt: s), cache: cache, outputs: [promptTokens - 1], adapters: applied[s])

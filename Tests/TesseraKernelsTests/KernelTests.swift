@@ -72,28 +72,55 @@ import TesseraTestSupport
         }
     }
 
-    @Test func attentionAgreesWithGeneric() {
-        let heads = 6, kvHeads = 2, hd = 40, start = 13, rows = 5
+    @Test(arguments: [40, 64])
+    func attentionAgreesWithGeneric(hd: Int) {
+        let heads = 6, kvHeads = 2, start = 13, rows = 5, width = kvHeads * hd
         var rng = SplitMix(11)
         let q = rng.floats(rows * heads * hd)
-        let keys = rng.floats((start + rows) * kvHeads * hd), values = rng.floats((start + rows) * kvHeads * hd)
+        let keys = rng.floats((start + rows) * width), values = rng.floats((start + rows) * width)
         func run(_ level: CPULevel) -> [Float] {
             var out = [Float](repeating: .nan, count: rows * heads * hd)
             Kernels.attention(q: q, rows: rows, start: start, keys: keys, values: values, heads: heads, kvHeads: kvHeads,
                               headDim: hd, out: &out, level: level, pool: ComputePool(threads: 2))
             return out
         }
+        // The same positions scattered over blocks of 4 rows in a larger pool, in the order of `table`.
+        let blockTokens = 4, table: [Int32] = [3, 0, 5, 2, 1]
+        var pagedKeys = [Float](repeating: .nan, count: 6 * blockTokens * width), pagedValues = pagedKeys
+        for p in 0..<(start + rows) {
+            let row = Int(table[p / blockTokens]) * blockTokens + p % blockTokens
+            for i in 0..<width {
+                pagedKeys[row * width + i] = keys[p * width + i]
+                pagedValues[row * width + i] = values[p * width + i]
+            }
+        }
+        func runPaged(_ level: CPULevel) -> [Float] {
+            var out = [Float](repeating: .nan, count: rows * heads * hd)
+            pagedKeys.withUnsafeBufferPointer { k in
+                pagedValues.withUnsafeBufferPointer { v in
+                    table.withUnsafeBufferPointer { t in
+                        Kernels.attention(
+                            q: q, segments: [.init(row: 0, rows: rows, start: start, keys: k.baseAddress!, values: v.baseAddress!,
+                                                   blocks: t.baseAddress!, blockTokens: blockTokens)],
+                            heads: heads, kvHeads: kvHeads, headDim: hd, out: &out, level: level, pool: ComputePool(threads: 2))
+                    }
+                }
+            }
+            return out
+        }
         let reference = run(.generic)
         // Row 0, head 0 by hand: softmax over positions 0...start of q·k / sqrt(hd), then the weighted values.
-        var scores = (0...start).map { p in (0..<hd).reduce(Float(0)) { $0 + q[$1] * keys[p * kvHeads * hd + $1] } / Float(hd).squareRoot() }
+        var scores = (0...start).map { p in (0..<hd).reduce(Float(0)) { $0 + q[$1] * keys[p * width + $1] } / Float(hd).squareRoot() }
         let m = scores.max()!
         scores = scores.map { exp($0 - m) }
         let z = scores.reduce(0, +)
         for d in 0..<hd {
-            let expected = (0...start).reduce(Float(0)) { $0 + scores[$1] / z * values[$1 * kvHeads * hd + d] }
+            let expected = (0...start).reduce(Float(0)) { $0 + scores[$1] / z * values[$1 * width + d] }
             #expect(abs(reference[d] - expected) < 1e-5)
         }
         for level in Self.simdLevels { #expect(close(run(level), reference), "\(level)") }
+        // A block table changes where rows are read, not the arithmetic.
+        for level in [CPULevel.generic] + Self.simdLevels { #expect(runPaged(level) == run(level), "\(level) paged") }
     }
 
     @Test func elementwiseKernelsAgreeWithGeneric() {

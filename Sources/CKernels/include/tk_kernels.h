@@ -40,15 +40,30 @@ void tk_add(const float *x, float *y, int64_t n);
 
 /// Causal GQA attention. Items are (row, KV head) pairs, item = row * kv_heads + kv_head; this call takes items
 /// i0, i0 + stride, ... below i1 (threads interleave, since later rows see more positions).
-/// q, out: [rows, heads*hd]; keys, values: [start+rows, kv_heads*hd]; row r sees positions 0...start+r.
-/// scores: scratch of (heads / kv_heads) * (start+rows) floats.
-typedef void (*tk_attention_fn)(const float *q, int64_t start, const float *keys, const float *values, int heads,
-                                int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out,
-                                float *scores);
-void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values, int heads,
-                          int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
-void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values, int heads,
-                         int kv_heads, int hd, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
+/// q, out: [rows, heads*hd]; row r sees positions 0...start+r. keys, values: rows of kv_heads*hd floats; the
+/// sequence's position p is in row blocks[p / block_tokens] * block_tokens + p % block_tokens (a paged cache,
+/// DESIGN 3.5), or in row p when blocks is NULL. scores: scratch of (heads / kv_heads) * (start+rows) floats.
+typedef void (*tk_attention_fn)(const float *q, int64_t start, const float *keys, const float *values,
+                                const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
+                                int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
+void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values,
+                          const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
+                          int64_t i1, int64_t stride, float *out, float *scores);
+void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
+                         const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
+                         int64_t i1, int64_t stride, float *out, float *scores);
+
+/// First row of the run of positions starting at p (a block boundary, or 0), and how many follow it contiguously
+/// within `span` positions.
+static inline int64_t tk_kv_run(const int32_t *blocks, int64_t block_tokens, int64_t p, int64_t span, int64_t *run) {
+    if (!blocks) {
+        *run = span - p;
+        return p;
+    }
+    int64_t left = block_tokens - p % block_tokens;
+    *run = span - p < left ? span - p : left;
+    return (int64_t)blocks[p / block_tokens] * block_tokens + p % block_tokens;
+}
 
 /// Activations for the int8 kernels (DESIGN 3.3): each token row's blocks of 32 values quantized to int8 with step
 /// d = max|x| / 127 (q = round-to-nearest-even(x * 127 / max|x|)). With `q2` (else NULL), the residual x - d*q too,

@@ -47,7 +47,10 @@ let package = Package(
             dependencies: ["TesseraAdapters", "TesseraModel", "TesseraFormats", "TesseraKernels", "TesseraTestSupport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraTestSupport"]),
+        .testTarget(
+            name: "TesseraEngineTests",
+            dependencies: ["TesseraEngine", "TesseraModel", "TesseraTokenizer", "TesseraTestSupport"]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["TesseraTestSupport", "tessera"]),
     ],
     swiftLanguageModes: [.v6]

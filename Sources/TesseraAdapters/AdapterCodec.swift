@@ -50,7 +50,7 @@ public enum AdapterCodec {
         let storage = OwnedWeights(bytes: payloadBytes)
         try Zstd.decompress(UnsafeRawBufferPointer(rebasing: data[headerFrame...]), into: storage.pointer, size: payloadBytes, name: name)
         let all = UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: Float.self), count: payloadBytes / 4)
-        var deltas = PEFTAdapter.noDeltas(c)
+        var deltas = AdapterWeights.noDeltas(c)
         var at = 0, extra = deltaFloats
         func take(_ n: Int) -> [Float] {
             defer { extra += n }

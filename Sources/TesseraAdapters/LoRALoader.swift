@@ -51,7 +51,7 @@ struct LoRALoader {
             parts[layer, default: [:]][projection] = p
         }
         guard !parts.isEmpty else { throw AdapterError("adapter_model.safetensors: no LoRA tensors") }
-        var deltas = PEFTAdapter.noDeltas(c)
+        var deltas = AdapterWeights.noDeltas(c)
         for (layer, projections) in parts {
             try checkTargeted(layer: layer, projections: Array(projections.keys))
             for (projection, p) in projections {

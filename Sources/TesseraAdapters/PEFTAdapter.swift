@@ -88,7 +88,7 @@ public enum PEFTAdapter {
             let kind: AdapterKind = config.peftType == "P_TUNING" ? .pTuning : .promptTuning
             let c = model.config
             let values = try promptEmbeddings(file, config: config, width: c.hidden, widthName: "hidden size \(c.hidden)", limits: limits)
-            let weights = AdapterWeights(deltas: noDeltas(c), virtualTokens: values, virtualTokenCount: values.count / c.hidden)
+            let weights = AdapterWeights(deltas: AdapterWeights.noDeltas(c), virtualTokens: values, virtualTokenCount: values.count / c.hidden)
             return LoadedAdapter(kind: kind, weights: weights, warnings: warnings)
         case "PREFIX_TUNING":
             let c = model.config
@@ -99,16 +99,11 @@ public enum PEFTAdapter {
             let values = try promptEmbeddings(file, config: config, width: c.layers * 2 * kvWidth,
                                               widthName: "\(c.layers) layers x 2 x \(kvWidth) (key and value width)", limits: limits)
             let n = values.count / (c.layers * 2 * kvWidth)
-            let weights = AdapterWeights(deltas: noDeltas(c), prefix: values, prefixTokenCount: n)
+            let weights = AdapterWeights(deltas: AdapterWeights.noDeltas(c), prefix: values, prefixTokenCount: n)
             return LoadedAdapter(kind: .prefixTuning, weights: weights, warnings: warnings)
         default:
             throw AdapterError("adapter_config.json: peft_type '\(config.peftType)' is not supported (LORA, PROMPT_TUNING, P_TUNING, PREFIX_TUNING are)")
         }
-    }
-
-    /// A delta table with nothing in it: [layer][projection].
-    public static func noDeltas(_ c: ModelConfig) -> [[LowRankDelta?]] {
-        Array(repeating: Array(repeating: nil, count: Projection.allCases.count), count: c.layers)
     }
 
     /// The one `prompt_embeddings` tensor of prompt, P- and prefix tuning: [num_virtual_tokens, width].

@@ -34,13 +34,17 @@ public struct Scheduler: Sendable {
         /// Positions before the first new token: prompt tokens plus an adapter's virtual tokens or prefix entries.
         public let promptPositions: Int
         public let maxNewTokens: Int
+        /// Fewest positions the first chunk of a (re)computation may have: an adapter's virtual tokens or prefix
+        /// entries enter on a sequence's first pass, together with at least one token.
+        public let minFirstChunk: Int
 
-        public init(id: Int, tenant: String, adapter: String?, promptPositions: Int, maxNewTokens: Int) {
+        public init(id: Int, tenant: String, adapter: String?, promptPositions: Int, maxNewTokens: Int, minFirstChunk: Int = 1) {
             self.id = id
             self.tenant = tenant
             self.adapter = adapter
             self.promptPositions = promptPositions
             self.maxNewTokens = maxNewTokens
+            self.minFirstChunk = minFirstChunk
         }
     }
 
@@ -104,6 +108,10 @@ public struct Scheduler: Sendable {
     /// Share of the KV blocks in use (the `vllm:kv_cache_usage_perc` metric).
     public var blockUsage: Double { Double(limits.totalBlocks - freeBlocks) / Double(max(1, limits.totalBlocks)) }
     public func counter(_ tenant: String) -> Double { counters[tenant, default: 0] }
+    /// Adapter keys of running and of waiting requests (the `vllm:lora_requests_info` metric).
+    public var adapters: (running: Set<String>, waiting: Set<String>) {
+        (Set(running.compactMap(\.request.adapter)), Set(waiting.compactMap(\.request.adapter)))
+    }
 
     public mutating func setWeight(_ weight: Double, tenant: String) {
         precondition(weight > 0, "tenant weights are positive")
@@ -120,7 +128,7 @@ public struct Scheduler: Sendable {
 
     public mutating func submit(_ r: Request) -> Admission {
         let needed = blocksFor(r.promptPositions + r.maxNewTokens)
-        guard needed <= limits.totalBlocks else { return .tooLarge(blocksNeeded: needed) }
+        guard needed <= limits.totalBlocks, r.minFirstChunk <= limits.tokenBudget else { return .tooLarge(blocksNeeded: needed) }
         guard waiting.count < limits.maxWaiting else { return .queueFull }
         let active = Set((waiting + running).map(\.request.tenant))
         if !active.contains(r.tenant), let lowest = active.map({ counters[$0, default: 0] }).min() {
@@ -155,7 +163,7 @@ public struct Scheduler: Sendable {
         for id in order(candidates) where chosen.count < limits.maxSequencesPerStep {
             let s = candidates.first { $0.request.id == id }!
             if s.admitted == 0 {
-                let first = blocksFor(min(limits.tokenBudget, s.target))
+                let first = blocksFor(max(s.request.minFirstChunk, min(limits.tokenBudget, s.target)))
                 guard first <= spareBlocks else { continue }
                 spareBlocks -= first
             }
@@ -184,14 +192,17 @@ public struct Scheduler: Sendable {
             if running[j].generated >= running[j].request.maxNewTokens { step.finished.append(id) }
         }
         for id in chosen where budget > 0 && !step.preempted.contains(id) {  // prefills, admitting as they get one
-            if let w = waiting.firstIndex(where: { $0.request.id == id }) {
+            let w = waiting.firstIndex { $0.request.id == id }
+            guard let s = w.map({ waiting[$0] }) ?? running.first(where: { $0.request.id == id }), s.computed < s.target else { continue }
+            let start = s.computed, count = min(budget, s.target - start)
+            guard start > 0 || count >= s.request.minFirstChunk else { continue }  // next step, with more budget
+            if let w {
                 var s = waiting.remove(at: w)
                 admissions += 1
                 s.admitted = admissions
                 running.append(s)
             }
-            guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed < running[i].target else { continue }
-            let start = running[i].computed, count = min(budget, running[i].target - start)
+            let i = running.firstIndex { $0.request.id == id }!
             guard reserve(index: i, positions: start + count, step: &step, spare: served) else {  // (preempts nobody)
                 preempt(id, step: &step)  // back to the queue, its blocks freed for older sequences
                 continue

@@ -91,6 +91,11 @@ public final class AdapterWeights: Sendable {
         self.prefixTokenCount = prefixTokenCount
     }
 
+    /// A delta table with nothing in it: [layer][projection].
+    public static func noDeltas(_ c: ModelConfig) -> [[LowRankDelta?]] {
+        Array(repeating: Array(repeating: nil, count: Projection.allCases.count), count: c.layers)
+    }
+
     public var hasDeltas: Bool { deltas.contains { $0.contains { $0 != nil } } }
 
     /// Positions the adapter occupies in a sequence's cache before its first real token.

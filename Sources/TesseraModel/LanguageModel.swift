@@ -32,6 +32,9 @@ public protocol LanguageModel: Sendable {
     /// Held once, however many adapters and sequences there are.
     var weightBytes: Int { get }
 
+    /// Throws unless these adapters can apply to one sequence together (shapes, and only LoRAs compose).
+    func check(adapters: [AppliedAdapter]) throws(ModelError)
+
     /// The base weights of one projection, rows in Hugging Face's order (what PEFT adapters were trained against).
     func weight(layer: Int, _ projection: Projection) -> WeightMatrix
 }

@@ -139,8 +139,12 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         }
     }
 
+    public func check(adapters: [AppliedAdapter]) throws(ModelError) {
+        try Self.checkAdapters(adapters, sequence: nil, config: config)
+    }
+
     /// One adapter of any kind, or several that only add LoRA deltas (composition), shaped for this model.
-    static func checkAdapters(_ adapters: [AppliedAdapter], sequence i: Int, config c: ModelConfig) throws(ModelError) {
+    static func checkAdapters(_ adapters: [AppliedAdapter], sequence i: Int?, config c: ModelConfig) throws(ModelError) {
         guard adapters.count > 1 else {
             if let a = adapters.first { try checkShape(a.weights, sequence: i, config: c) }
             return
@@ -149,17 +153,17 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             try checkShape(a.weights, sequence: i, config: c)
             let dora = a.weights.deltas.joined().contains { $0?.doraScale != nil }
             guard a.weights.positions == 0, !dora else {
-                throw ModelError("sequence \(i): only LoRA adapters compose; DoRA, prompt, P- and prefix tuning apply alone")
+                throw ModelError("\(i.map { "sequence \($0): " } ?? "")only LoRA adapters compose; DoRA, prompt, P- and prefix tuning apply alone")
             }
         }
     }
 
-    private static func checkShape(_ w: AdapterWeights, sequence i: Int, config c: ModelConfig) throws(ModelError) {
+    private static func checkShape(_ w: AdapterWeights, sequence i: Int?, config c: ModelConfig) throws(ModelError) {
         guard w.deltas.count == c.layers, w.deltas.allSatisfy({ $0.count == Projection.allCases.count }),
               w.virtualTokens.count == w.virtualTokenCount * c.hidden,
               w.prefix.count == w.prefixTokenCount * c.layers * 2 * c.kvHeads * c.headDim,
               w.virtualTokenCount == 0 || w.prefixTokenCount == 0 else {
-            throw ModelError("sequence \(i): the adapter was not made for this model's shape")
+            throw ModelError("\(i.map { "sequence \($0): " } ?? "")the adapter was not made for this model's shape")
         }
     }
 

@@ -107,6 +107,23 @@ import TesseraTestSupport
         #expect(run.steps[5...].filter { $0.work.contains { $0.id == 9 } }.count >= 2000 / 64)
     }
 
+    /// An adapter's virtual tokens enter on a sequence's first pass with at least one token: a first chunk never
+    /// stops short of that, even when the budget left over after decodes is smaller (it waits for a roomier step).
+    @Test func aFirstChunkHoldsTheAdapterPositionsAndAToken() {
+        var s = Scheduler(limits: .init(tokenBudget: 16, totalBlocks: 1000))
+        for id in 0..<10 { _ = s.submit(request(id, prompt: 2, new: 3)) }
+        _ = s.submit(Request(id: 99, tenant: "t", adapter: "p", promptPositions: 20, maxNewTokens: 2, minFirstChunk: 12))
+        var firstChunk: Int?
+        for _ in 0..<40 where firstChunk == nil {
+            for w in s.nextStep().work {
+                if case .prefill(99, 0, let count, _) = w { firstChunk = count }
+            }
+        }
+        #expect(firstChunk.map { $0 >= 12 } == true)
+        #expect(s.submit(Request(id: 100, tenant: "t", adapter: "p", promptPositions: 40, maxNewTokens: 2, minFirstChunk: 17))
+                == .tooLarge(blocksNeeded: 3), "a first chunk larger than any step's budget")
+    }
+
     @Test func aLightTenantIsServedPromptlyBesideAFlood() {
         var s = Scheduler(limits: .init(tokenBudget: 64, maxSequencesPerStep: 8, maxWaiting: 1000, totalBlocks: 10_000))
         var requests: [Int: Request] = [:]

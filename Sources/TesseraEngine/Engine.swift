@@ -1,0 +1,257 @@
+import Foundation
+import Synchronization
+import TesseraModel
+import TesseraTokenizer
+
+/// Continuous batching (DESIGN 3.5-3.7): requests arrive at any time with any adapter; one thread runs the loop, each
+/// step being one forward pass over whatever the scheduler picked (prefill chunks and decode tokens of many sequences,
+/// any mix of adapters), and streams each sequence's tokens back as they are sampled.
+public final class Engine: Sendable {
+    public struct Configuration: Sendable {
+        /// Bytes of the KV block pool, allocated once.
+        public var kvCacheBytes = 256 << 20
+        public var blockTokens = 16
+        public var tokenBudget = 256
+        public var maxSequencesPerStep = 64
+        public var maxAdaptersPerStep = 16
+        public var maxWaiting = 256
+
+        public init() {}
+    }
+
+    /// A snapshot for metrics and health (DESIGN 3.11).
+    public struct Stats: Sendable, Equatable {
+        public var waiting: Int
+        public var running: Int
+        public var kvCacheUsage: Double
+        public var runningAdapters: Set<String>
+        public var waitingAdapters: Set<String>
+        public var steps: Int
+        /// Sequences preempted so far (their KV dropped, to be recomputed).
+        public var preemptions: Int
+    }
+
+    public let model: any LanguageModel
+    public let tokenizer: Tokenizer
+    public let pool: KVBlockPool
+    public let configuration: Configuration
+    private let state: Mutex<State>
+    /// Signalled when there may be work; the loop waits on it when idle.
+    private let wake = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
+
+    private struct State: @unchecked Sendable {  // only touched under the mutex
+        var scheduler: Scheduler
+        var sequences: [Int: SequenceState] = [:]
+        var nextID = 1
+        var accepting = true
+        var closed = false
+        var steps = 0
+        var preemptions = 0
+    }
+
+    public init(model: any LanguageModel, tokenizer: Tokenizer, configuration: Configuration = .init(),
+                tenantWeights: [String: Double] = [:]) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.configuration = configuration
+        pool = model.makeBlockPool(bytes: configuration.kvCacheBytes, blockTokens: configuration.blockTokens)
+        let limits = Scheduler.Limits(
+            tokenBudget: configuration.tokenBudget, maxSequencesPerStep: configuration.maxSequencesPerStep,
+            maxAdaptersPerStep: configuration.maxAdaptersPerStep, maxWaiting: configuration.maxWaiting,
+            blockTokens: configuration.blockTokens, totalBlocks: pool.totalBlocks)
+        state = Mutex(State(scheduler: Scheduler(limits: limits, tenantWeights: tenantWeights)))
+        let thread = Thread { [self] in loop() }
+        thread.name = "tessera-engine"
+        thread.start()
+    }
+
+    /// Queues a request; its tokens and its end arrive on the stream. Dropping the stream (or cancelling the task
+    /// reading it) cancels the request, which frees its blocks before the next step.
+    public func submit(_ request: EngineRequest) throws(EngineError) -> AsyncStream<EngineEvent> {
+        let context = model.config.contextLength
+        do { try request.parameters.validate() } catch { throw EngineError(.invalid, error.message) }
+        guard !request.prompt.isEmpty else { throw EngineError(.invalid, "the prompt is empty") }
+        if let bad = request.prompt.first(where: { $0 < 0 || Int($0) >= model.config.vocab }) {
+            throw EngineError(.invalid, "token id \(bad) is outside the vocabulary of \(model.config.vocab)")
+        }
+        guard (0...20).contains(request.logprobs ?? 0) else {
+            throw EngineError(.invalid, "logprobs must be between 0 and 20, got \(request.logprobs!)")
+        }
+        do { try model.check(adapters: request.adapters) } catch { throw EngineError(.invalid, error.message) }
+        let positions = request.adapterPositions + request.prompt.count
+        guard positions < context else {
+            throw EngineError(.invalid, "the prompt has \(request.prompt.count) tokens (and the adapter \(request.adapterPositions) positions); the context holds \(context)")
+        }
+        guard request.adapterPositions < configuration.tokenBudget else {
+            throw EngineError(.invalid, "the adapter takes \(request.adapterPositions) positions; a step computes at most \(configuration.tokenBudget)")
+        }
+        let maxNew = min(request.parameters.maxTokens, context - positions)
+        let (stream, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
+        guard maxNew > 0 else {
+            continuation.yield(.finished(Completion(reason: .length, text: "", promptTokens: request.prompt.count, completionTokens: 0)))
+            continuation.finish()
+            return stream
+        }
+        let id = try state.withLock { s throws(EngineError) -> Int in
+            guard s.accepting else { throw EngineError(.shuttingDown, "the server is shutting down") }
+            let id = s.nextID
+            let admission = s.scheduler.submit(Scheduler.Request(
+                id: id, tenant: request.tenant, adapter: request.adapterKey, promptPositions: positions,
+                maxNewTokens: maxNew, minFirstChunk: request.adapterPositions + 1))
+            switch admission {
+            case .queued: break
+            case .queueFull:
+                throw EngineError(.queueFull, "too many requests are waiting (\(s.scheduler.limits.maxWaiting)); retry later")
+            case .tooLarge(let blocks):
+                throw EngineError(.tooLarge, "the request needs \(blocks) KV cache blocks of \(s.scheduler.limits.blockTokens) positions; the cache has \(s.scheduler.limits.totalBlocks)")
+            }
+            s.nextID += 1
+            s.sequences[id] = SequenceState(request: request, tokenizer: tokenizer, continuation: continuation)
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in self?.cancel(id) }
+        wake.signal()
+        return stream
+    }
+
+    /// Drops a request in whatever state it is; its stream ends without a finish event.
+    private func cancel(_ id: Int) {
+        let removed = state.withLock { s in
+            s.scheduler.cancel(id)
+            return s.sequences.removeValue(forKey: id)
+        }
+        removed?.continuation.finish()
+    }
+
+    public func setWeight(_ weight: Double, tenant: String) {
+        state.withLock { $0.scheduler.setWeight(weight, tenant: tenant) }
+    }
+
+    public var stats: Stats {
+        state.withLock { s in
+            let adapters = s.scheduler.adapters
+            return Stats(waiting: s.scheduler.waitingCount, running: s.scheduler.runningCount, kvCacheUsage: pool.usage,
+                         runningAdapters: adapters.running, waitingAdapters: adapters.waiting, steps: s.steps,
+                         preemptions: s.preemptions)
+        }
+    }
+
+    /// Refuses new requests from now on; those accepted run to their end.
+    public func stopAccepting() {
+        state.withLock { $0.accepting = false }
+    }
+
+    /// Stops accepting, cancels what is left and ends the engine thread (waiting for its current step).
+    public func close() {
+        let left = state.withLock { s in
+            s.accepting = false
+            s.closed = true
+            for id in s.sequences.keys { s.scheduler.cancel(id) }
+            defer { s.sequences.removeAll() }
+            return Array(s.sequences.values)
+        }
+        for l in left { l.continuation.finish() }
+        wake.signal()
+        exited.wait()
+    }
+
+    // MARK: - The loop (engine thread)
+
+    private struct Planned {
+        var step: Scheduler.Step
+        var inputs: [SequenceInput] = []
+        /// Sequences whose last row of this step is sampled, in logits order.
+        var sampled: [Int] = []
+    }
+
+    private func loop() {
+        while true {
+            let planned = state.withLock { s -> Planned? in
+                if s.scheduler.isIdle { return nil }
+                s.steps += 1
+                return plan(&s)
+            }
+            guard let planned else {
+                if state.withLock({ $0.closed }) {
+                    exited.signal()
+                    return
+                }
+                wake.wait()
+                continue
+            }
+            let result = Result { () throws(ModelError) in try model.forward(planned.inputs) }
+            deliver(finish(planned, result))
+        }
+    }
+
+    /// Turns the scheduler's step into model inputs (under the lock).
+    private func plan(_ s: inout State) -> Planned {
+        var p = Planned(step: s.scheduler.nextStep())
+        for id in p.step.preempted { s.sequences[id]?.cache = nil }  // its blocks go back; it starts over later
+        s.preemptions += p.step.preempted.count
+        for work in p.step.work {
+            guard var seq = s.sequences[work.id] else { continue }
+            switch work {
+            case .prefill(let id, let start, let count, let samples):
+                if start == 0 || seq.cache == nil {
+                    seq.cache = KVCache(pool: pool, capacity: model.config.contextLength)
+                    s.sequences[id] = seq
+                }
+                let tokens = Array(seq.chunk(start: start, count: count))
+                p.inputs.append(SequenceInput(tokens: tokens, cache: seq.cache!, outputs: samples ? [tokens.count - 1] : [],
+                                              adapters: seq.request.adapters))
+                if samples { p.sampled.append(id) }
+            case .decode(let id):
+                p.inputs.append(SequenceInput(tokens: [seq.tokens.last!], cache: seq.cache!, outputs: [0],
+                                              adapters: seq.request.adapters))
+                p.sampled.append(id)
+            }
+        }
+        return p
+    }
+
+    private typealias Delivery = (AsyncStream<EngineEvent>.Continuation, [EngineEvent], end: Bool)
+
+    /// Samples every sequence that got logits and ends those that are done (under the lock).
+    private func finish(_ p: Planned, _ result: Result<[Float], ModelError>) -> [Delivery] {
+        let vocab = model.config.vocab
+        return state.withLock { s in
+            var out: [Delivery] = []
+            guard case .success(let logits) = result else {
+                // Nothing the engine admits should fail here; if it does, the step's requests end with the error.
+                if case .failure(let error) = result {
+                    for id in Set(p.step.work.map(\.id)) {
+                        s.scheduler.cancel(id)
+                        if let seq = s.sequences.removeValue(forKey: id) { out.append((seq.continuation, [.failed(error.message)], true)) }
+                    }
+                }
+                return out
+            }
+            for (row, id) in p.sampled.enumerated() {
+                guard var seq = s.sequences[id] else { continue }  // cancelled during the step
+                let (token, reason) = seq.next(logits[(row * vocab)..<((row + 1) * vocab)], tokenizer: tokenizer)
+                var events = token.map { [EngineEvent.token($0)] } ?? []
+                let limit = p.step.finished.contains(id)
+                if reason != nil || limit {
+                    if !limit { s.scheduler.finish(id) }
+                    events.append(.finished(seq.completion(reason ?? .length)))
+                    s.sequences[id] = nil
+                    out.append((seq.continuation, events, true))
+                } else {
+                    s.sequences[id] = seq
+                    out.append((seq.continuation, events, false))
+                }
+            }
+            return out
+        }
+    }
+
+    /// Hands events to the streams outside the lock (ending a stream runs its termination handler, which locks).
+    private func deliver(_ deliveries: [Delivery]) {
+        for (continuation, events, end) in deliveries {
+            for e in events { continuation.yield(e) }
+            if end { continuation.finish() }
+        }
+    }
+}

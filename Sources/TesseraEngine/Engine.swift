@@ -13,7 +13,8 @@ public final class Engine: Sendable {
         public var blockTokens = 16
         public var tokenBudget = 256
         public var maxSequencesPerStep = 64
-        public var maxAdaptersPerStep = 16
+        /// Distinct adapters (or adapter sets) per step; every sequence of a step may have its own by default.
+        public var maxAdaptersPerStep = 64
         public var maxWaiting = 256
 
         public init() {}

@@ -37,8 +37,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Sequences of the mixed-adapter decode figures (0 skips them).")
     var mixedSequences = 32
 
+    @Option(name: .long, help: "KV cache of the engine figures, in bytes.")
+    var kvCacheBytes = 1 << 30
+
     func run() async throws {
-        let (lm, _) = try loadModel(model)
+        let (lm, tokenizer) = try loadModel(model)
         let vocab = lm.config.vocab
         /// Deterministic, varied token ids (not all the same token, so attention sees different keys).
         func prompt(_ n: Int, salt: Int) -> [Int32] { (0..<n).map { Int32((1000 + 37 * $0 + 101 * salt) % (vocab - 100) + 50) } }
@@ -80,12 +83,31 @@ struct BenchCommand: AsyncParsableCommand {
             decode[String(n)] = try decodeRate(n, steps: newTokens)
         }
         let peakBase = peakRSS()  // before any adapter is made: the figure for the base model and its KV caches
-        let mixed = mixedSequences > 0 ? try mixedAdapterRates(lm, sequences: mixedSequences) { try decodeRate($0, steps: newTokens, adapters: $1) } : nil
+
+        var engineConfig = Engine.Configuration()
+        engineConfig.kvCacheBytes = kvCacheBytes
+        let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
+        defer { engine.close() }
+        let ttft = try await EngineBench.ttftBehindLongPrompt(engine, prompt: prompt, longTokens: 2000)
+        let flood = try await EngineBench.flood(engine, count: 100_000, prompt: prompt(promptTokens, salt: 3))
+        var mixed: MixedAdapterRates?
+        if mixedSequences > 0 {
+            mixed = try await mixedAdapterRates(lm, sequences: mixedSequences) { adapters in
+                var p = SamplingParameters.greedy(maxTokens: newTokens)
+                p.ignoreEOS = true
+                let requests = adapters.enumerated().map { s, applied in
+                    EngineRequest(prompt: prompt(promptTokens, salt: s), parameters: p, tenant: "t\(s % 4)", adapters: applied,
+                                  adapterKey: applied.isEmpty ? nil : applied.map { "\(ObjectIdentifier($0.weights).hashValue)" }.joined(separator: "+"))
+                }
+                return try await EngineBench.decodeRate(engine, requests)
+            }
+        }
         let adapterFigures = adapters > 0 ? try await AdapterBench.run(model: lm, registered: adapters) : nil
         let result = BenchResult(
             prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakBase,
             peak_rss_with_adapters_bytes: peakRSS(),
             base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, mixed_adapter_decode_tokens_per_s: mixed,
+            ttft_behind_long_prompt_ms: ttft, flood: flood, engine_kv_cache_bytes: engine.pool.bytes,
             adapters: adapterFigures,
             cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
             threads: ComputePool.shared.threads)
@@ -97,6 +119,8 @@ struct BenchCommand: AsyncParsableCommand {
             print(String(format: "prefill (%d tokens): %.1f tok/s", prefillTokens, prefill))
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
             print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB (base weights \(result.base_bytes / 1_048_576) MiB, largest KV cache \(kvBytes / 1_048_576) MiB), cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
+            print(String(format: "time to first token behind a 2000-token prompt: %.0f ms", ttft))
+            print("flood: \(flood.refused) of \(flood.submitted) requests refused; peak RSS \(flood.peak_rss_before_bytes / 1_048_576) -> \(flood.peak_rss_after_bytes / 1_048_576) MiB")
             if let m = mixed {
                 print(String(format: "decode, %d sequences: base %.1f, shared LoRA %.1f, distinct r8 q/v LoRAs %.1f, distinct r16 all-linear LoRAs %.1f, mixed kinds %.1f tok/s",
                              mixedSequences, m.base, m.shared_lora, m.distinct_lora_r8_qv, m.distinct_lora_r16_all, m.mixed_kinds))
@@ -117,7 +141,12 @@ struct BenchResult: Codable {
     let peak_rss_with_adapters_bytes: Int
     let base_bytes: Int
     let kv_cache_bytes: Int
+    /// Through the engine, like every figure below it.
     let mixed_adapter_decode_tokens_per_s: MixedAdapterRates?
+    /// A 16-token request arriving while a 2,000-token prompt is being prefilled: time to its first token.
+    let ttft_behind_long_prompt_ms: Double
+    let flood: FloodFigures
+    let engine_kv_cache_bytes: Int
     let adapters: AdapterBench?
     let cpu: String
     let activations: String
@@ -135,8 +164,8 @@ struct MixedAdapterRates: Codable {
 }
 
 func mixedAdapterRates(
-    _ lm: any LanguageModel, sequences n: Int, decodeRate: (Int, [[AppliedAdapter]]) throws -> Double
-) throws -> MixedAdapterRates {
+    _ lm: any LanguageModel, sequences n: Int, decodeRate: ([[AppliedAdapter]]) async throws -> Double
+) async throws -> MixedAdapterRates {
     var random = RandomAdapters(config: lm.config)
     let shared = random.lora(rank: 8, [.q, .v])
     let r8 = (0..<n).map { _ in random.lora(rank: 8, [.q, .v]) }
@@ -151,11 +180,12 @@ func mixedAdapterRates(
         }
     }
     func each(_ w: [AdapterWeights]) -> [[AppliedAdapter]] { w.map { [AppliedAdapter($0)] } }
-    _ = try decodeRate(n, [])  // warm-up
+    let base = Array(repeating: [AppliedAdapter](), count: n)
+    _ = try await decodeRate(base)  // warm-up
     return MixedAdapterRates(
-        base: try decodeRate(n, []), shared_lora: try decodeRate(n, Array(repeating: [AppliedAdapter(shared)], count: n)),
-        distinct_lora_r8_qv: try decodeRate(n, each(r8)), distinct_lora_r16_all: try decodeRate(n, each(r16)),
-        mixed_kinds: try decodeRate(n, each(kinds)))
+        base: try await decodeRate(base), shared_lora: try await decodeRate(Array(repeating: [AppliedAdapter(shared)], count: n)),
+        distinct_lora_r8_qv: try await decodeRate(each(r8)), distinct_lora_r16_all: try await decodeRate(each(r16)),
+        mixed_kinds: try await decodeRate(each(kinds)))
 }
 
 /// Peak resident set size of this process (getrusage reports KiB on Linux).

@@ -16,19 +16,20 @@ void tk_add(const float *x, float *y, int64_t n) {
 
 static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_quantize_rows_generic,
                                    tk_matmul_q8_rows_generic, tk_rmsnorm_generic, tk_silu_mul_generic,
-                                   tk_attention_generic};
+                                   tk_attention_generic, tk_lora_rows_generic, tk_to_fp16_generic};
 #if defined(__x86_64__)
 // AVX2 keeps the scalar SiLU: it is the fallback level, and SiLU is a small part of a step.
 // The int8 kernels need AVX-512 VNNI; below it they run as the generic twin (tk_repacked_type only makes panel
 // layouts where VNNI is present, so that is for tests).
 static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_quantize_rows_generic,
-                                tk_matmul_q8_rows_generic, tk_rmsnorm_avx2, tk_silu_mul_generic, tk_attention_generic};
+                                tk_matmul_q8_rows_generic, tk_rmsnorm_avx2, tk_silu_mul_generic, tk_attention_generic,
+                                tk_lora_rows_generic, tk_to_fp16_generic};
 static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_quantize_rows_generic,
                                   tk_matmul_q8_rows_generic, tk_rmsnorm_avx512, tk_silu_mul_avx512,
-                                  tk_attention_avx512};
+                                  tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
 static const tk_ops avx512_vnni_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_quantize_rows_avx512,
                                        tk_matmul_q8_rows_avx512, tk_rmsnorm_avx512, tk_silu_mul_avx512,
-                                       tk_attention_avx512};
+                                       tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
 #endif
 
 const tk_ops *tk_ops_for(int level) {

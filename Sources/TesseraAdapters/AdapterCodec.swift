@@ -7,12 +7,13 @@ import TesseraModel
 /// a decompression and a copy (no JSON to parse); zstd runs at a fast level without entropy-coding the literals,
 /// since trained weights barely compress and decompression must stay near memory speed.
 ///
-/// Two zstd frames. The header (little-endian u32s): "TSA1", kind, layers, hidden, virtual tokens, prefix tokens, delta
-/// count; per delta: layer, projection, rank, has-DoRA. The payload (f32s): every delta's A and B, then every DoRA
-/// factor, the virtual token embeddings and the prefix entries. The A and B part decompresses straight into the
-/// buffer the deltas use. Decoding checks every count against the model, since files can be damaged.
+/// Two zstd frames. The header (little-endian u32s): "TSA2", kind, layers, hidden, virtual tokens, prefix tokens, delta
+/// count; per delta: layer, projection, rank, has-DoRA. The payload (f32s, exact): every delta's A [rank, inputs] and
+/// B transposed [rank, outputs] (the kernels' layout), then every DoRA factor, the virtual token embeddings and the
+/// prefix entries. With fp32 deltas the A and Bt part decompresses straight into the buffer the deltas use; with
+/// fp16 it is converted once. Decoding checks every count against the model, since files can be damaged.
 public enum AdapterCodec {
-    static let magic: UInt32 = 0x3141_5354  // "TSA1"
+    static let magic: UInt32 = 0x3241_5354  // "TSA2"
     static let kinds = AdapterKind.allCases
 
     public static func encode(_ adapter: LoadedAdapter) -> Data {
@@ -26,7 +27,9 @@ public enum AdapterCodec {
         for (l, p, d) in deltas { header += [UInt32(l), UInt32(p.rawValue), UInt32(d.rank), d.doraScale == nil ? 0 : 1] }
         var payload = Data(capacity: w.bytes)
         for (_, _, d) in deltas {
-            payload.append(UnsafeBufferPointer(start: d.a.base.assumingMemoryBound(to: Float.self), count: d.rank * (d.a.columns + d.b.rows)))
+            let (a, bt) = d.values()
+            a.withUnsafeBytes { payload.append(contentsOf: $0) }
+            bt.withUnsafeBytes { payload.append(contentsOf: $0) }
         }
         for (_, _, d) in deltas { d.doraScale?.withUnsafeBytes { payload.append(contentsOf: $0) } }
         w.virtualTokens.withUnsafeBytes { payload.append(contentsOf: $0) }
@@ -34,7 +37,10 @@ public enum AdapterCodec {
         return Zstd.compress(header.withUnsafeBytes { Data($0) }, level: 1) + Zstd.compress(payload, level: -1)
     }
 
-    public static func decode(_ data: UnsafeRawBufferPointer, config c: ModelConfig, name: String, limit: Int = 1 << 30) throws(AdapterError) -> LoadedAdapter {
+    public static func decode(
+        _ data: UnsafeRawBufferPointer, config c: ModelConfig, name: String, limit: Int = 1 << 30,
+        precision: LowRankDelta.Precision = .selected
+    ) throws(AdapterError) -> LoadedAdapter {
         let headerFrame = Zstd.frameSize(data)
         guard headerFrame > 0, headerFrame < data.count else { throw AdapterError("\(name): not a Tessera adapter file") }
         let header = try Zstd.decompress(UnsafeRawBufferPointer(rebasing: data[..<headerFrame]), limit: 1 << 20, name: name)
@@ -50,6 +56,13 @@ public enum AdapterCodec {
         let storage = OwnedWeights(bytes: payloadBytes)
         try Zstd.decompress(UnsafeRawBufferPointer(rebasing: data[headerFrame...]), into: storage.pointer, size: payloadBytes, name: name)
         let all = UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: Float.self), count: payloadBytes / 4)
+        let deltaStorage: OwnedWeights
+        switch precision {
+        case .f32: deltaStorage = storage
+        case .f16:
+            deltaStorage = OwnedWeights(bytes: deltaFloats * 2)
+            LowRankDelta.store(UnsafeBufferPointer(rebasing: all[..<deltaFloats]), into: deltaStorage.pointer, .f16)
+        }
         var deltas = AdapterWeights.noDeltas(c)
         var at = 0, extra = deltaFloats
         func take(_ n: Int) -> [Float] {
@@ -58,7 +71,8 @@ public enum AdapterCodec {
         }
         for s in specs.deltas {
             deltas[s.layer][s.projection.rawValue] = LowRankDelta(
-                rank: s.rank, inputs: s.inputs, outputs: s.outputs, doraScale: s.dora ? take(s.outputs) : nil, storage: storage, offset: at)
+                rank: s.rank, inputs: s.inputs, outputs: s.outputs, doraScale: s.dora ? take(s.outputs) : nil, storage: deltaStorage,
+                offset: at, precision: precision)
             at += s.rank * (s.inputs + s.outputs)
         }
         let weights = AdapterWeights(deltas: deltas, virtualTokens: take(specs.virtual * c.hidden), virtualTokenCount: specs.virtual,

@@ -27,7 +27,8 @@ public struct AdapterStore: Sendable {
         return directory.appendingPathComponent(id + ".tsa.zst")
     }
 
-    /// Writes `adapter` under `id`; returns the bytes on disk.
+    /// Writes `adapter` under `id`; returns the bytes on disk. Load it with fp32 deltas (`precision: .f32`) so the
+    /// stored form is exact whatever precision the server later runs.
     @discardableResult
     public func write(_ adapter: LoadedAdapter, id: String) throws(AdapterError) -> Int {
         let target = try url(id)
@@ -57,7 +58,7 @@ public struct AdapterStore: Sendable {
         return data.count
     }
 
-    public func read(id: String, config: ModelConfig) throws(AdapterError) -> LoadedAdapter {
+    public func read(id: String, config: ModelConfig, precision: LowRankDelta.Precision = .selected) throws(AdapterError) -> LoadedAdapter {
         let source = try url(id)
         // Mapped, not read: zstd decompresses straight from the page cache (a cold load is then about one copy).
         let file: MappedFile
@@ -68,7 +69,7 @@ public struct AdapterStore: Sendable {
                 ? AdapterError("\(source.lastPathComponent): cannot be read (\(error.message))")
                 : AdapterError("adapter '\(id)' is not in the store")
         }
-        return try AdapterCodec.decode(file.bytes, config: config, name: source.lastPathComponent)
+        return try AdapterCodec.decode(file.bytes, config: config, name: source.lastPathComponent, precision: precision)
     }
 
     public func contains(id: String) -> Bool {

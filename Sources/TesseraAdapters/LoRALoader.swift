@@ -10,6 +10,7 @@ struct LoRALoader {
     let file: Safetensors
     let model: any LanguageModel
     let limits: PEFTAdapter.Limits
+    let precision: LowRankDelta.Precision
 
     /// PEFT's key for a layer's projection: base_model.model.model.layers.{i}.{module}.{part}
     private static let keyPattern = try! NSRegularExpression(
@@ -147,7 +148,7 @@ struct LoRALoader {
             let magnitude = try PEFTAdapter.floats(file, mName)
             doraScale = doraScales(layer: layer, projection, a: a, b: b, rank: rank, magnitude: magnitude)
         }
-        return LowRankDelta(rank: rank, inputs: inputs, outputs: outputs, a: a, b: b, doraScale: doraScale)
+        return LowRankDelta(rank: rank, inputs: inputs, outputs: outputs, a: a, b: b, doraScale: doraScale, precision: precision)
     }
 
     /// DoRA's per-row factor magnitude / ||W + s·BA|| (PEFT's weight norm over each output row), with B already scaled.

@@ -37,8 +37,11 @@ public enum PEFTAdapter {
         }
     }
 
-    /// Loads a PEFT directory as `save_pretrained` writes it.
-    public static func load(directory: String, model: any LanguageModel, limits: Limits = .init()) throws(AdapterError) -> LoadedAdapter {
+    /// Loads a PEFT directory as `save_pretrained` writes it. Deltas are held in `precision`: `.f32` keeps them exact
+    /// (to store), the default is what the kernels run.
+    public static func load(
+        directory: String, model: any LanguageModel, limits: Limits = .init(), precision: LowRankDelta.Precision = .selected
+    ) throws(AdapterError) -> LoadedAdapter {
         let dir = URL(fileURLWithPath: directory)
         let configURL = dir.appendingPathComponent("adapter_config.json")
         let weightsURL = dir.appendingPathComponent("adapter_model.safetensors")
@@ -51,7 +54,7 @@ public enum PEFTAdapter {
             throw AdapterError("\(directory): no adapter_model.safetensors")
         }
         return try load(config: try read(configURL, limit: 1 << 20), weights: try read(weightsURL, limit: limits.maxFileBytes),
-                        model: model, limits: limits)
+                        model: model, limits: limits, precision: precision)
     }
 
     private static func read(_ url: URL, limit: Int) throws(AdapterError) -> Data {
@@ -64,7 +67,7 @@ public enum PEFTAdapter {
 
     /// Loads an adapter from the two files' bytes (an upload, or the store).
     public static func load(config configData: Data, weights weightsData: Data, model: any LanguageModel,
-                            limits: Limits = .init()) throws(AdapterError) -> LoadedAdapter {
+                            limits: Limits = .init(), precision: LowRankDelta.Precision = .selected) throws(AdapterError) -> LoadedAdapter {
         let config = try PEFTConfig.decode(configData)
         let file: Safetensors
         do {
@@ -82,7 +85,7 @@ public enum PEFTAdapter {
         }
         switch config.peftType {
         case "LORA":
-            let (weights, dora) = try LoRALoader(config: config, file: file, model: model, limits: limits).load()
+            let (weights, dora) = try LoRALoader(config: config, file: file, model: model, limits: limits, precision: precision).load()
             return LoadedAdapter(kind: dora ? .dora : .lora, weights: weights, warnings: warnings)
         case "PROMPT_TUNING", "P_TUNING":
             let kind: AdapterKind = config.peftType == "P_TUNING" ? .pTuning : .promptTuning

@@ -13,18 +13,6 @@ public enum Kernels {
         matmul([(w, y)], x, tokens: tokens, level: level, activations: activations, pool: pool)
     }
 
-    /// The same product on the calling thread, without the pool or quantized activations: for small matrices (an
-    /// adapter's A and B), where a dispatch would cost more than the work. Row results equal `matmul`'s for F32.
-    public static func matmulHere(
-        _ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, level: CPULevel = .selected
-    ) {
-        precondition(!w.isPanelLayout, "panel layouts take quantized activations; use matmul")
-        Scratch.withFloats(Int(TK_MATMUL_SCRATCH_FLOATS) * w.columns) { scratch in
-            level.ops.pointee.matmul_rows(w.type, w.base, w.rowBytes, Int64(w.columns), 0, Int64(w.rows), x, Int64(w.columns),
-                                          Int64(tokens), y, Int64(w.rows), scratch)
-        }
-    }
-
     /// Several matmuls of the same input (Q, K and V; gate and up) in one dispatch to the threads.
     public static func matmul(
         _ jobs: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, tokens: Int,

@@ -33,41 +33,92 @@ public enum Projection: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 /// y += B(Ax) for one projection, the scale folded into B (DESIGN 3.4). DoRA also rescales each output row:
 /// y = doraScale * (Wx + B(Ax)), doraScale = magnitude / ||W + BA|| per row, computed at load.
-public struct LowRankDelta: Sendable {
+/// Held in the kernels' form: A [rank, inputs] then B transposed [rank, outputs], in fp32 or fp16.
+public struct LowRankDelta: @unchecked Sendable {  // immutable; its buffers live as long as it
+    /// How the weights are held. fp16 halves the bytes a step streams when every sequence brings its own adapter
+    /// (what bounds that step) at a relative error of 2^-11 per weight; fp32 goes with fp32 activations, the exact
+    /// mode.
+    public enum Precision: Sendable, Equatable {
+        case f32, f16
+
+        public static var selected: Precision { ActivationPrecision.selected == .fp32 ? .f32 : .f16 }
+
+        public var bytes: Int { self == .f32 ? 4 : 2 }
+        var type: Int32 { self == .f32 ? 0 : 1 }
+    }
+
     public let rank: Int
-    public let a: WeightMatrix  // [rank, inputs], F32
-    public let b: WeightMatrix  // [outputs, rank], F32, scaled
-    public let doraScale: [Float]?  // [outputs]
+    public let inputs: Int
+    public let outputs: Int
+    public let precision: Precision
+    /// DoRA's row factors [outputs], in a buffer of their own so kernels can point at them.
+    private let dora: OwnedWeights?
+    /// A, then Bt.
+    let a: UnsafeRawPointer
+    var bt: UnsafeRawPointer { a + rank * inputs * precision.bytes }
     private let storage: OwnedWeights
 
-    public init(rank: Int, inputs: Int, outputs: Int, a: [Float], b: [Float], doraScale: [Float]?) {
+    /// From A [rank, inputs] and B [outputs, rank] (scale folded in), as PEFT stores them.
+    public init(rank: Int, inputs: Int, outputs: Int, a: [Float], b: [Float], doraScale: [Float]?, precision: Precision = .selected) {
         precondition(a.count == rank * inputs && b.count == outputs * rank)
-        self.init(rank: rank, inputs: inputs, outputs: outputs, doraScale: doraScale) { p in
-            p.update(from: a, count: a.count)
-            (p + a.count).update(from: b, count: b.count)
+        var kernelForm = a
+        kernelForm.reserveCapacity(rank * (inputs + outputs))
+        for j in 0..<rank {
+            for o in 0..<outputs { kernelForm.append(b[o * rank + j]) }
+        }
+        let storage = OwnedWeights(bytes: kernelForm.count * precision.bytes)
+        kernelForm.withUnsafeBufferPointer { Self.store($0, into: storage.pointer, precision) }
+        self.init(rank: rank, inputs: inputs, outputs: outputs, doraScale: doraScale, storage: storage, offset: 0, precision: precision)
+    }
+
+    /// A [rank, inputs] then Bt [rank, outputs] at element `offset` of `storage`, held in `precision`; several deltas
+    /// may share one buffer (one per stored adapter).
+    public init(rank: Int, inputs: Int, outputs: Int, doraScale: [Float]?, storage: OwnedWeights, offset: Int, precision: Precision) {
+        precondition((doraScale?.count ?? outputs) == outputs && (offset + rank * (inputs + outputs)) * precision.bytes <= storage.bytes)
+        self.storage = storage
+        self.rank = rank
+        self.inputs = inputs
+        self.outputs = outputs
+        self.precision = precision
+        a = UnsafeRawPointer(storage.pointer + offset * precision.bytes)
+        dora = doraScale.map { d in
+            let buffer = OwnedWeights(bytes: d.count * 4)
+            d.withUnsafeBytes { buffer.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            return buffer
         }
     }
 
-    /// `fill` writes A ([rank, inputs]) then B ([outputs, rank]) into the delta's own storage.
-    public init(rank: Int, inputs: Int, outputs: Int, doraScale: [Float]?, fill: (UnsafeMutablePointer<Float>) -> Void) {
-        let storage = OwnedWeights(bytes: rank * (inputs + outputs) * 4)
-        fill(storage.pointer.bindMemory(to: Float.self, capacity: rank * (inputs + outputs)))
-        self.init(rank: rank, inputs: inputs, outputs: outputs, doraScale: doraScale, storage: storage, offset: 0)
+    public var doraScale: [Float]? {
+        dora.map { Array(UnsafeBufferPointer(start: $0.pointer.assumingMemoryBound(to: Float.self), count: outputs)) }
     }
 
-    /// A and B at float `offset` of `storage`, which several deltas may share (one buffer per stored adapter).
-    public init(rank: Int, inputs: Int, outputs: Int, doraScale: [Float]?, storage: OwnedWeights, offset: Int) {
-        precondition((doraScale?.count ?? outputs) == outputs && (offset + rank * (inputs + outputs)) * 4 <= storage.bytes)
-        let p = storage.pointer.bindMemory(to: Float.self, capacity: storage.bytes / 4) + offset
-        self.storage = storage
-        self.rank = rank
-        self.a = WeightMatrix(type: 0, rows: rank, columns: inputs, base: UnsafeRawPointer(p))!
-        self.b = WeightMatrix(type: 0, rows: outputs, columns: rank, base: UnsafeRawPointer(p + rank * inputs))!
-        self.doraScale = doraScale
+    /// This delta applied to `rows` of a batch with `weight`, for the kernel.
+    func item(rows: Range<Int>, weight: Float) -> Kernels.LoRAItem {
+        Kernels.LoRAItem(a: a, bt: bt, dora: dora.map { UnsafePointer($0.pointer.assumingMemoryBound(to: Float.self)) },
+                         rows: rows, rank: rank, type: precision.type, weight: dora == nil ? weight : 1)
+    }
+
+    public var isDoRA: Bool { dora != nil }
+
+    /// Writes floats into `destination` in `precision`.
+    public static func store(_ values: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawPointer, _ precision: Precision) {
+        switch precision {
+        case .f32: destination.copyMemory(from: values.baseAddress!, byteCount: values.count * 4)
+        case .f16: Kernels.toFP16(values.baseAddress!, destination.assumingMemoryBound(to: UInt16.self), count: values.count)
+        }
+    }
+
+    /// A [rank, inputs] and Bt [rank, outputs] as floats (exact when held in fp32).
+    public func values() -> (a: [Float], bt: [Float]) {
+        let n = rank * (inputs + outputs)
+        let all: [Float] = precision == .f32
+            ? Array(UnsafeBufferPointer(start: a.assumingMemoryBound(to: Float.self), count: n))
+            : UnsafeBufferPointer(start: a.assumingMemoryBound(to: UInt16.self), count: n).map(Half.float(fromFP16:))
+        return (Array(all[..<(rank * inputs)]), Array(all[(rank * inputs)...]))
     }
 
     /// Bytes of A, B and the DoRA factors (a shared buffer is counted by the deltas in it, each its part).
-    public var bytes: Int { rank * (a.columns + b.rows) * 4 + (doraScale?.count ?? 0) * 4 }
+    public var bytes: Int { rank * (inputs + outputs) * precision.bytes + (dora?.bytes ?? 0) }
 }
 
 /// What one adapter changes in a forward pass, in the model's terms; TesseraAdapters makes these from PEFT files.

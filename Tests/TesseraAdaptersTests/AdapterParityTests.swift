@@ -33,8 +33,8 @@ import TesseraTestSupport
     /// 1.1e-2. llama.cpp's own distance from the reference on the base model is 0.051 mean, 0.50 max.
     static var tolerance: (Double, Double) { ActivationPrecision.selected == .fp32 ? (1e-4, 1e-3) : (2e-3, 2e-2) }
 
-    static func load(_ name: String) throws -> LoadedAdapter {
-        try PEFTAdapter.load(directory: fixtures.appendingPathComponent(name).path, model: model)
+    static func load(_ name: String, precision: LowRankDelta.Precision = .selected) throws -> LoadedAdapter {
+        try PEFTAdapter.load(directory: fixtures.appendingPathComponent(name).path, model: model, precision: precision)
     }
 
     @Test(arguments: kinds)

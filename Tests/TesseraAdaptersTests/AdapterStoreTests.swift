@@ -11,28 +11,25 @@ import TesseraModel
         try AdapterStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("tessera-store-\(UUID().uuidString)"))
     }
 
-    func floats(_ m: WeightMatrix) -> [Float] {
-        Array(UnsafeBufferPointer(start: m.base.assumingMemoryBound(to: Float.self), count: m.rows * m.columns))
+    static func sameDeltas(_ x: AdapterWeights, _ y: AdapterWeights) -> Bool {
+        zip(x.deltas.joined(), y.deltas.joined()).allSatisfy { d, e in
+            guard let d, let e else { return d == nil && e == nil }
+            let (dv, ev) = (d.values(), e.values())
+            return d.precision == e.precision && dv.a == ev.a && dv.bt == ev.bt && d.doraScale == e.doraScale
+        }
     }
 
-    /// The internal form keeps every number: the same logprobs, bit for bit, from the PEFT files and from the store.
-    @Test(arguments: AdapterParityTests.kinds.map(\.0))
-    func storeRoundTripsEveryKind(name: String) throws {
+    /// The internal form keeps every number: the same logprobs, bit for bit, from the PEFT files and from the store,
+    /// in either precision (fp32 deltas are stored exactly; fp16 ones are fp32 values that convert back exactly).
+    @Test(arguments: AdapterParityTests.kinds.map(\.0), [LowRankDelta.Precision.f32, .f16])
+    func storeRoundTripsEveryKind(name: String, precision: LowRankDelta.Precision) throws {
         let store = try temporaryStore()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        let original = try AdapterParityTests.load(name)
+        let original = try AdapterParityTests.load(name, precision: precision)
         try store.write(original, id: "a1")
-        let back = try store.read(id: "a1", config: Self.model.config)
+        let back = try store.read(id: "a1", config: Self.model.config, precision: precision)
         #expect(back.kind == original.kind)
-        for (l, layer) in original.weights.deltas.enumerated() {
-            for (p, d) in layer.enumerated() {
-                let e = back.weights.deltas[l][p]
-                #expect((d == nil) == (e == nil))
-                if let d, let e {
-                    #expect(floats(d.a) == floats(e.a) && floats(d.b) == floats(e.b) && d.doraScale == e.doraScale)
-                }
-            }
-        }
+        #expect(Self.sameDeltas(original.weights, back.weights))
         #expect(back.weights.virtualTokens == original.weights.virtualTokens && back.weights.prefix == original.weights.prefix)
         let tokens = AdapterParityTests.fixture.texts[1].tokens
         #expect(try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(back.weights)])

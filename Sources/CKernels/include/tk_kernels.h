@@ -89,6 +89,32 @@ void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, i
 void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                               const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
 
+/// One sequence's use of one adapter on one projection (DESIGN 3.4), for rows [row0, row0 + rows) of x and y.
+typedef struct {
+    const void *a;      ///< [rank, k] of `type`
+    const void *bt;     ///< [rank, n] of `type` (B transposed), the adapter's scale folded in
+    const float *dora;  ///< [n] DoRA row factors, or NULL
+    int64_t row0, rows;
+    int32_t rank, type; ///< type: TK_F32 or TK_F16
+    float weight;       ///< the sequence's weight for this adapter (1 for DoRA)
+} tk_lora_item;
+
+/// Adds LoRA deltas to rows [r0, r1) of y ([., n], ldy) from x ([., k], ldx): for each item in order, for each of
+/// its rows in range, t = A x[r], then y[r] = y[r] + sum_j (weight * t[j]) * Bt[j] (j in order), then for DoRA
+/// y[r] = dora * y[r]. A row's numbers depend only on that row and its items, never on the other rows, the range or
+/// the thread. `scratch` holds the largest rank's floats.
+typedef void (*tk_lora_fn)(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
+                           int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
+void tk_lora_rows_generic(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
+                          int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
+void tk_lora_rows_avx512(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
+                         int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
+
+/// y[i] = fp16(x[i]), rounding to nearest even (finite inputs; every level gives the same bits).
+typedef void (*tk_to_fp16_fn)(const float *x, uint16_t *y, int64_t n);
+void tk_to_fp16_generic(const float *x, uint16_t *y, int64_t n);
+void tk_to_fp16_avx512(const float *x, uint16_t *y, int64_t n);
+
 typedef struct {
     int level;
     tk_matmul_fn matmul_rows;
@@ -97,6 +123,8 @@ typedef struct {
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     tk_attention_fn attention;
+    tk_lora_fn lora_rows;
+    tk_to_fp16_fn to_fp16;
 } tk_ops;
 
 /// The level's attention kernel when it handles this head size and grouping, else the generic one.

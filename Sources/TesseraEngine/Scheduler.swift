@@ -1,8 +1,14 @@
 /// Decides what each engine step computes (DESIGN 3.5, 3.6): a pure state machine, no clock, no model. Each step gets a
 /// token budget shared by decode tokens (one per running sequence) and prefill chunks, so a long prompt never stalls
-/// running decodes. Tenants are served in order of a virtual token counter (input tokens weigh 1, output tokens 2,
-/// divided by the tenant's weight; a tenant returning from idle is lifted to the lowest active counter). KV blocks are
+/// its tenant's running decodes. Tenants are served in order of a virtual token counter (input tokens weigh 1, output tokens 2,
+/// divided by the tenant's weight; a tenant becoming active starts at the lowest active counter). KV blocks are
 /// taken as positions are computed; when none is left, sequences admitted later are preempted and later recomputed.
+///
+/// Fair shares of time, not only of tokens: a step's length is what every sequence in it waits for its next token,
+/// and a step of n tokens costs about `stepFixedCost + n` (reading the weights once, then the compute per token). So a
+/// step holding a tenant's work is capped at (total weight of active tenants / its weight) times what that work
+/// would cost alone: a light tenant beside a flood at 1:1 gets its tokens at least half as fast as alone, and the
+/// flood takes the rest. Tenants that all use their share are not limited by it.
 public struct Scheduler: Sendable {
     public struct Limits: Sendable, Equatable {
         /// Tokens computed per step, prefill and decode together.
@@ -14,15 +20,19 @@ public struct Scheduler: Sendable {
         public var maxWaiting: Int
         public var blockTokens: Int
         public var totalBlocks: Int
+        /// A step's cost beyond its tokens, in tokens (measured on 2 cores: a 1-token decode step takes about as long
+        /// as 2 tokens' compute); nil turns the time-share cap off.
+        public var stepFixedCost: Double?
 
         public init(tokenBudget: Int = 256, maxSequencesPerStep: Int = 64, maxAdaptersPerStep: Int = 16,
-                    maxWaiting: Int = 256, blockTokens: Int = 16, totalBlocks: Int) {
+                    maxWaiting: Int = 256, blockTokens: Int = 16, totalBlocks: Int, stepFixedCost: Double? = 0.5) {
             self.tokenBudget = tokenBudget
             self.maxSequencesPerStep = maxSequencesPerStep
             self.maxAdaptersPerStep = maxAdaptersPerStep
             self.maxWaiting = maxWaiting
             self.blockTokens = blockTokens
             self.totalBlocks = totalBlocks
+            self.stepFixedCost = stepFixedCost
         }
     }
 
@@ -131,8 +141,10 @@ public struct Scheduler: Sendable {
         guard needed <= limits.totalBlocks, r.minFirstChunk <= limits.tokenBudget else { return .tooLarge(blocksNeeded: needed) }
         guard waiting.count < limits.maxWaiting else { return .queueFull }
         let active = Set((waiting + running).map(\.request.tenant))
-        if !active.contains(r.tenant), let lowest = active.map({ counters[$0, default: 0] }).min() {
-            counters[r.tenant] = max(counters[r.tenant, default: 0], lowest)  // no credit for having been idle
+        if !active.contains(r.tenant) {
+            // A tenant becoming active starts level with the lowest active one: no credit for having been idle, and
+            // no debt from service it had while others were idle.
+            counters[r.tenant] = active.map { counters[$0, default: 0] }.min() ?? 0
         }
         waiting.append(Sequence(request: r, target: r.promptPositions))
         return .queued
@@ -152,50 +164,68 @@ public struct Scheduler: Sendable {
     private func weight(_ tenant: String) -> Double { weights[tenant] ?? 1 }
 
     /// Plans the next step and updates the state as if it ran. Sequences get the step's slots (sequences, adapters)
-    /// in counter order, waiting ones included, so a tenant below the others gets in at once; then the chosen decodes
-    /// take one token each before prefill chunks share what is left of the budget, so prompts never stall decodes.
+    /// in counter order, waiting ones included, so a tenant below the others gets in at once; then work is handed out
+    /// in that order, each prefill chunk leaving a token for each decode of its tenant after it.
     public mutating func nextStep() -> Step {
         var step = Step()
         var adapters = Set<String>()
         var chosen: [Int] = []
         let candidates = running + waiting
         var spareBlocks = freeBlocks  // a waiting sequence takes a slot only if blocks for its first chunk are free
-        for id in order(candidates) where chosen.count < limits.maxSequencesPerStep {
-            let s = candidates.first { $0.request.id == id }!
-            if s.admitted == 0 {
-                let first = blocksFor(max(s.request.minFirstChunk, min(limits.tokenBudget, s.target)))
-                guard first <= spareBlocks else { continue }
-                spareBlocks -= first
+        let byID = Dictionary(uniqueKeysWithValues: candidates.map { ($0.request.id, $0) })
+        let ranked = order(candidates)
+        // First one sequence of every tenant, so each is in every step (and the time-share cap protects it), then
+        // the remaining slots in counter order.
+        var tenantsIn = Set<String>()
+        for firstOfEach in [true, false] {
+            for id in ranked where chosen.count < limits.maxSequencesPerStep && !chosen.contains(id) {
+                let s = byID[id]!
+                if firstOfEach && tenantsIn.contains(s.request.tenant) { continue }
+                if s.admitted == 0 {
+                    let first = blocksFor(max(s.request.minFirstChunk, min(limits.tokenBudget, s.target)))
+                    guard first <= spareBlocks else { continue }
+                    spareBlocks -= first
+                }
+                if let a = s.request.adapter, !adapters.contains(a) {
+                    guard adapters.count < limits.maxAdaptersPerStep else { continue }
+                    adapters.insert(a)
+                }
+                chosen.append(id)
+                tenantsIn.insert(s.request.tenant)
             }
-            if let a = s.request.adapter, !adapters.contains(a) {
-                guard adapters.count < limits.maxAdaptersPerStep else { continue }
-                adapters.insert(a)
-            }
-            chosen.append(id)
         }
-        var budget = limits.tokenBudget
+        let rank = Dictionary(uniqueKeysWithValues: ranked.enumerated().map { ($1, $0) })
+        chosen.sort { rank[$0]! < rank[$1]! }
+        var budget = budgetFor(chosen.map { byID[$0]! })
+        // Decodes still to come, by tenant: a prefill chunk leaves room for its own tenant's (a long prompt never
+        // stalls that tenant's decodes); a tenant further down the counter order waits its turn.
+        var decodesLeft: [String: Int] = [:]
+        for id in chosen where byID[id]!.computed >= byID[id]!.target { decodesLeft[byID[id]!.request.tenant, default: 0] += 1 }
         var served = Set<Int>()
 
-        for id in chosen where budget > 0 {  // decodes
-            guard let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed >= running[i].target else { continue }
-            guard reserve(index: i, positions: running[i].computed + 1, step: &step, spare: served) else {
-                preempt(id, step: &step)  // nothing newer to take from: it gives way, so the older ones can finish
+        for id in chosen where budget > 0 && !step.preempted.contains(id) {
+            if let i = running.firstIndex(where: { $0.request.id == id }), running[i].computed >= running[i].target {
+                decodesLeft[running[i].request.tenant]! -= 1
+                guard reserve(index: i, positions: running[i].computed + 1, step: &step, spare: served) else {
+                    preempt(id, step: &step)  // nothing newer to take from: it gives way, so the older ones can finish
+                    continue
+                }
+                let j = running.firstIndex { $0.request.id == id }!  // preemption removes others, so indices move
+                running[j].computed += 1
+                running[j].generated += 1
+                charge(running[j].request.tenant, decode: 1)
+                served.insert(id)
+                step.work.append(.decode(id: id))
+                budget -= 1
+                if running[j].generated >= running[j].request.maxNewTokens { step.finished.append(id) }
                 continue
             }
-            let j = running.firstIndex { $0.request.id == id }!  // preemption removes others, so indices move
-            running[j].computed += 1
-            running[j].generated += 1
-            charge(running[j].request.tenant, decode: 1)
-            served.insert(id)
-            step.work.append(.decode(id: id))
-            budget -= 1
-            if running[j].generated >= running[j].request.maxNewTokens { step.finished.append(id) }
-        }
-        for id in chosen where budget > 0 && !step.preempted.contains(id) {  // prefills, admitting as they get one
+            // A prefill, admitting the sequence as it gets its first chunk.
             let w = waiting.firstIndex { $0.request.id == id }
             guard let s = w.map({ waiting[$0] }) ?? running.first(where: { $0.request.id == id }), s.computed < s.target else { continue }
-            let start = s.computed, count = min(budget, s.target - start)
-            guard start > 0 || count >= s.request.minFirstChunk else { continue }  // next step, with more budget
+            let reserved = min(decodesLeft[s.request.tenant, default: 0], budget - 1)
+            let start = s.computed, count = min(budget - reserved, s.target - start)
+            guard start > 0 || count >= s.request.minFirstChunk else { continue }  // a later step, with more budget
             if let w {
                 var s = waiting.remove(at: w)
                 admissions += 1
@@ -221,6 +251,24 @@ public struct Scheduler: Sendable {
         }
         for id in step.finished { finish(id) }
         return step
+    }
+
+    /// The step's token budget: the configured one, capped so that no tenant's work in it costs more than its time
+    /// share allows (see the type's comment). Each tenant's work is what it would compute in a step alone.
+    private func budgetFor(_ sequences: [Sequence]) -> Int {
+        guard let fixed = limits.stepFixedCost else { return limits.tokenBudget }
+        var demand: [String: Int] = [:]
+        for s in sequences {
+            demand[s.request.tenant, default: 0] += s.computed >= s.target ? 1 : s.target - s.computed
+        }
+        let active = Set((running + waiting).map(\.request.tenant))
+        let totalWeight = active.reduce(0) { $0 + weight($1) }
+        var budget = limits.tokenBudget
+        for (tenant, tokens) in demand {
+            let alone = fixed + Double(min(tokens, limits.tokenBudget))
+            budget = min(budget, Int((totalWeight / weight(tenant) * alone - fixed).rounded(.down)))
+        }
+        return max(1, budget)
     }
 
     /// Makes sure running[index] holds blocks for `positions`, preempting sequences admitted after it that have no work
@@ -260,10 +308,17 @@ public struct Scheduler: Sendable {
     }
 
     /// Ids by tenant counter (lowest first), then in the given order (running before waiting, by arrival).
+    /// On equal counters (a tenant back from idle is lifted to the lowest), the tenant with fewer running sequences
+    /// goes first, so a returning light tenant is not queued behind a flood's decodes.
     private func order(_ sequences: [Sequence]) -> [Int] {
-        sequences.enumerated().sorted { a, b in
-            let ca = counters[a.element.request.tenant, default: 0], cb = counters[b.element.request.tenant, default: 0]
-            return ca != cb ? ca < cb : a.offset < b.offset
+        var load: [String: Int] = [:]
+        for s in running { load[s.request.tenant, default: 0] += 1 }
+        return sequences.enumerated().sorted { a, b in
+            let ta = a.element.request.tenant, tb = b.element.request.tenant
+            let ca = counters[ta, default: 0], cb = counters[tb, default: 0]
+            if ca != cb { return ca < cb }
+            let la = load[ta, default: 0], lb = load[tb, default: 0]
+            return la != lb ? la < lb : a.offset < b.offset
         }.map(\.element.request.id)
     }
 }

@@ -37,8 +37,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Sequences of the mixed-adapter decode figures (0 skips them).")
     var mixedSequences = 32
 
+    @Option(name: .long, help: "Rounds of the mixed-adapter figures (medians).")
+    var rounds = 3
+
     @Option(name: .long, help: "KV cache of the engine figures, in bytes.")
     var kvCacheBytes = 1 << 30
+
+    @Option(name: .long, help: "Tokens per engine step (prefill chunks and decodes together).")
+    var tokenBudget = Engine.Configuration().tokenBudget
 
     func run() async throws {
         let (lm, tokenizer) = try loadModel(model)
@@ -86,13 +92,15 @@ struct BenchCommand: AsyncParsableCommand {
 
         var engineConfig = Engine.Configuration()
         engineConfig.kvCacheBytes = kvCacheBytes
+        engineConfig.tokenBudget = tokenBudget
         let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
         defer { engine.close() }
         let ttft = try await EngineBench.ttftBehindLongPrompt(engine, prompt: prompt, longTokens: 2000)
+        let light = try await EngineBench.lightTenantLatency(engine, prompt: prompt)
         let flood = try await EngineBench.flood(engine, count: 100_000, prompt: prompt(promptTokens, salt: 3))
         var mixed: MixedAdapterRates?
         if mixedSequences > 0 {
-            mixed = try await mixedAdapterRates(lm, sequences: mixedSequences) { adapters in
+            mixed = try await mixedAdapterRates(lm, sequences: mixedSequences, rounds: rounds) { adapters in
                 var p = SamplingParameters.greedy(maxTokens: newTokens)
                 p.ignoreEOS = true
                 let requests = adapters.enumerated().map { s, applied in
@@ -107,7 +115,7 @@ struct BenchCommand: AsyncParsableCommand {
             prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakBase,
             peak_rss_with_adapters_bytes: peakRSS(),
             base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, mixed_adapter_decode_tokens_per_s: mixed,
-            ttft_behind_long_prompt_ms: ttft, flood: flood, engine_kv_cache_bytes: engine.pool.bytes,
+            ttft_behind_long_prompt_ms: ttft, light_tenant_latency: light, flood: flood, engine_kv_cache_bytes: engine.pool.bytes,
             adapters: adapterFigures,
             cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
             threads: ComputePool.shared.threads)
@@ -120,6 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
             print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB (base weights \(result.base_bytes / 1_048_576) MiB, largest KV cache \(kvBytes / 1_048_576) MiB), cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
             print(String(format: "time to first token behind a 2000-token prompt: %.0f ms", ttft))
+            print(String(format: "light tenant's requests: %.0f ms alone, %.0f ms beside a flood", light.alone_ms, light.beside_flood_ms))
             print("flood: \(flood.refused) of \(flood.submitted) requests refused; peak RSS \(flood.peak_rss_before_bytes / 1_048_576) -> \(flood.peak_rss_after_bytes / 1_048_576) MiB")
             if let m = mixed {
                 print(String(format: "decode, %d sequences: base %.1f, shared LoRA %.1f, distinct r8 q/v LoRAs %.1f, distinct r16 all-linear LoRAs %.1f, mixed kinds %.1f tok/s",
@@ -145,6 +154,8 @@ struct BenchResult: Codable {
     let mixed_adapter_decode_tokens_per_s: MixedAdapterRates?
     /// A 16-token request arriving while a 2,000-token prompt is being prefilled: time to its first token.
     let ttft_behind_long_prompt_ms: Double
+    /// Two tenants at 1:1, one flooding: the other's request latency alone and beside the flood.
+    let light_tenant_latency: LightTenantFigures
     let flood: FloodFigures
     let engine_kv_cache_bytes: Int
     let adapters: AdapterBench?
@@ -164,7 +175,7 @@ struct MixedAdapterRates: Codable {
 }
 
 func mixedAdapterRates(
-    _ lm: any LanguageModel, sequences n: Int, decodeRate: ([[AppliedAdapter]]) async throws -> Double
+    _ lm: any LanguageModel, sequences n: Int, rounds: Int, decodeRate: ([[AppliedAdapter]]) async throws -> Double
 ) async throws -> MixedAdapterRates {
     var random = RandomAdapters(config: lm.config)
     let shared = random.lora(rank: 8, [.q, .v])
@@ -181,11 +192,15 @@ func mixedAdapterRates(
     }
     func each(_ w: [AdapterWeights]) -> [[AppliedAdapter]] { w.map { [AppliedAdapter($0)] } }
     let base = Array(repeating: [AppliedAdapter](), count: n)
+    let scenarios = [base, Array(repeating: [AppliedAdapter(shared)], count: n), each(r8), each(r16), each(kinds)]
     _ = try await decodeRate(base)  // warm-up
-    return MixedAdapterRates(
-        base: try await decodeRate(base), shared_lora: try await decodeRate(Array(repeating: [AppliedAdapter(shared)], count: n)),
-        distinct_lora_r8_qv: try await decodeRate(each(r8)), distinct_lora_r16_all: try await decodeRate(each(r16)),
-        mixed_kinds: try await decodeRate(each(kinds)))
+    // Rounds over all scenarios in turn, medians: the host's speed drifts, so each scenario sees the same drift.
+    var rates = Array(repeating: [Double](), count: scenarios.count)
+    for _ in 0..<rounds {
+        for (k, s) in scenarios.enumerated() { rates[k].append(try await decodeRate(s)) }
+    }
+    let m = rates.map { $0.sorted()[$0.count / 2] }
+    return MixedAdapterRates(base: m[0], shared_lora: m[1], distinct_lora_r8_qv: m[2], distinct_lora_r16_all: m[3], mixed_kinds: m[4])
 }
 
 /// Peak resident set size of this process (getrusage reports KiB on Linux).

@@ -36,6 +36,30 @@ enum EngineBench {
         return ttft * 1000
     }
 
+    /// Mean end-to-end time of a light tenant's requests (one after another: 32-token prompt, 32 new tokens), alone
+    /// and beside a flood from another tenant of the same weight (200 requests queued at once).
+    static func lightTenantLatency(_ engine: Engine, prompt: (Int, Int) -> [Int32]) async throws -> LightTenantFigures {
+        var p = SamplingParameters.greedy(maxTokens: 32)
+        p.ignoreEOS = true
+        func light() async throws -> Double {
+            var total = 0.0
+            for i in 0..<5 {
+                let t0 = ContinuousClock.now
+                for await _ in try engine.submit(EngineRequest(prompt: prompt(32, 100 + i), parameters: p, tenant: "light")) {}
+                total += (ContinuousClock.now - t0).seconds
+            }
+            return total / 5 * 1000
+        }
+        let alone = try await light()
+        var flood = SamplingParameters.greedy(maxTokens: 64)
+        flood.ignoreEOS = true
+        let streams = try (0..<200).map { try engine.submit(EngineRequest(prompt: prompt(128, 200 + $0), parameters: flood, tenant: "flood")) }
+        while engine.stats.running < 32 { try await Task.sleep(for: .milliseconds(5)) }  // the flood is under way
+        let beside = try await light()
+        withExtendedLifetime(streams) {}
+        return LightTenantFigures(alone_ms: alone, beside_flood_ms: beside)
+    }
+
     /// Submits `count` requests as fast as possible to an engine whose queue holds `maxWaiting`: how many were
     /// refused, and the peak RSS before and after (a bounded queue keeps memory flat however many arrive).
     static func flood(_ engine: Engine, count: Int, prompt: [Int32]) async throws -> FloodFigures {
@@ -52,6 +76,11 @@ enum EngineBench {
         while engine.stats.running + engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
         return FloodFigures(submitted: count, refused: refused, peak_rss_before_bytes: before, peak_rss_after_bytes: peakRSS())
     }
+}
+
+struct LightTenantFigures: Codable {
+    let alone_ms: Double
+    let beside_flood_ms: Double
 }
 
 struct FloodFigures: Codable {

@@ -124,8 +124,14 @@ import TesseraTestSupport
                 == .tooLarge(blocksNeeded: 3), "a first chunk larger than any step's budget")
     }
 
-    @Test func aLightTenantIsServedPromptlyBesideAFlood() {
-        var s = Scheduler(limits: .init(tokenBudget: 64, maxSequencesPerStep: 8, maxWaiting: 1000, totalBlocks: 10_000))
+    /// Time in the scheduler's cost model: a step of n tokens takes stepFixedCost + n.
+    func cost(_ step: Scheduler.Step, _ s: Scheduler) -> Double { (s.limits.stepFixedCost ?? 0) + Double(step.tokens) }
+
+    /// With two tenants at 1:1, a light one beside a flood gets its tokens at least half as fast as alone: every
+    /// light request starts at once and ends within twice the time it takes alone (plus the step under way when it
+    /// arrives), while the flood keeps the rest of the machine.
+    @Test func aLightTenantKeepsItsLatencyBesideAFlood() {
+        var s = Scheduler(limits: .init(tokenBudget: 128, maxSequencesPerStep: 64, maxWaiting: 1000, totalBlocks: 100_000))
         var requests: [Int: Request] = [:]
         for id in 0..<300 {
             requests[id] = request(id, tenant: "flood", prompt: 100, new: 50)
@@ -133,19 +139,25 @@ import TesseraTestSupport
         }
         var run = Run()
         var submittedAt: [Int: Int] = [:]
-        drive(&s, requests, run: &run, steps: 400) { n, s in
-            guard n % 25 == 0, n > 0 else { return }
+        drive(&s, requests, run: &run, steps: 600) { n, s in
+            guard n % 40 == 0, n > 0 else { return }
             let id = 1000 + n
             requests[id] = request(id, tenant: "light", prompt: 40, new: 10)
             submittedAt[id] = n
             _ = s.submit(requests[id]!)
         }
-        // Each light request starts at once and finishes about as fast as it would alone (10 decode steps).
+        // Alone: one step of 40 prompt tokens (sampling the first token), then 9 decode steps of one token.
+        let alone = (s.limits.stepFixedCost! + 40) + 9 * (s.limits.stepFixedCost! + 1)
+        #expect(submittedAt.count >= 10)
         for (id, at) in submittedAt {
             guard let start = run.firstStep[id], let end = run.finishedStep[id] else { Issue.record("request \(id) never ran"); continue }
-            #expect(start - at <= 1, "request \(id) waited \(start - at) steps")
-            #expect(end - at <= 12, "request \(id) took \(end - at) steps")
+            #expect(start == at, "request \(id) waited \(start - at) steps")
+            let took = run.steps[at...end].reduce(0) { $0 + cost($1, s) }
+            #expect(took <= 2 * alone, "request \(id) took \(took), alone \(alone)")
         }
+        // The flood is not starved: it gets most of the tokens.
+        let floodTokens = run.steps.reduce(0) { $0 + $1.work.filter { $0.id < 1000 }.count }
+        #expect(floodTokens > run.steps.count)
     }
 
     @Test func tenantWeightsShareTheSteps() {

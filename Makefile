@@ -2,7 +2,6 @@
 SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 CONFIG ?= release
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
-PROMPT ?= What is the capital of France? Answer in one sentence.
 
 .PHONY: setup build serve test bench fixtures clean
 
@@ -12,9 +11,13 @@ setup:
 build: setup
 	$(SWIFT) build -c $(CONFIG)
 
-# Until the HTTP server lands, `serve` answers one demo chat prompt with the default model.
+DATA_DIR ?= data
+PORT ?= 8080
+
+# The OpenAI-compatible server on 127.0.0.1:$(PORT), with a demo tenant whose key and a curl line are printed first.
 serve: build
-	$(SWIFT) run -c $(CONFIG) tessera generate --chat --max-tokens 64 --model $(MODEL) "$(PROMPT)"
+	@scripts/demo-tenant $(DATA_DIR) .build/$(CONFIG)/tessera $(PORT) $(basename $(notdir $(MODEL)))
+	.build/$(CONFIG)/tessera serve --model $(MODEL) --data-dir $(DATA_DIR) --port $(PORT)
 
 # Release mode: the model tests run real forward passes, which unoptimized C code makes needlessly slow.
 test: setup

@@ -78,9 +78,6 @@ struct GenerateCommand: ParsableCommand {
         var messages: [(role: String, content: String)] = []
         if let system { messages.append(("system", system)) }
         messages.append(("user", prompt))
-        func tokenText(_ id: Int32?) -> JinjaValue { id.map { .string(tokenizer.tokens[Int($0)]) } ?? .undefined }
-        return try ChatTemplate(source).render(
-            messages: messages, addGenerationPrompt: true,
-            context: ["bos_token": tokenText(tokenizer.bosID), "eos_token": tokenText(tokenizer.eosID)])
+        return try ChatTemplate(source).render(messages: messages, addGenerationPrompt: true, tokenizer: tokenizer)
     }
 }

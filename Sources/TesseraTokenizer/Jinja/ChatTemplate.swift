@@ -22,6 +22,17 @@ public struct ChatTemplate: @unchecked Sendable {
     }
 }
 
+extension ChatTemplate {
+    /// Renders with the tokenizer's special tokens in scope (`bos_token`, `eos_token`), as transformers does.
+    public func render(
+        messages: [(role: String, content: String)], addGenerationPrompt: Bool, tokenizer: Tokenizer
+    ) throws(TokenizerError) -> String {
+        func tokenText(_ id: Int32?) -> JinjaValue { id.map { .string(tokenizer.tokens[Int($0)]) } ?? .undefined }
+        return try render(messages: messages, addGenerationPrompt: addGenerationPrompt,
+                          context: ["bos_token": tokenText(tokenizer.bosID), "eos_token": tokenText(tokenizer.eosID)])
+    }
+}
+
 struct JinjaRenderer {
     var scopes: [[String: JinjaValue]]
     var output = ""

@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import TesseraEngine
+import TesseraTokenizer
+
+/// `POST /v1/completions`: every prompt times `n` choices, all in the engine at once.
+struct CompletionRoutes {
+    let state: ServingState
+    var generation: Generation { Generation(state: state) }
+
+    func completions(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let body = try await RequestBody.decode(CompletionRequest.self, from: request)
+        let adapters = try generation.resolveModel(body.model)
+        let n = try generation.choices(body.sampling.n)
+        let logprobs = body.logprobs
+        if let k = logprobs, !(0...20).contains(k) { throw APIError.invalid("logprobs must be between 0 and 20, got \(k)", param: "logprobs") }
+        let prompts: [[Int32]]
+        switch body.prompt {
+        case .texts(let t): prompts = t.map { state.tokenizer.encode($0, addSpecial: true) }
+        case .tokens(let t): prompts = t
+        }
+        guard !prompts.isEmpty, prompts.count * n <= 64 else {
+            throw APIError.invalid("prompt must hold 1 to \(64 / n) prompts with n = \(n)", param: "prompt")
+        }
+        var requests: [EngineRequest] = []
+        for prompt in prompts {
+            guard !prompt.isEmpty else { throw APIError.invalid("prompt is empty", param: "prompt") }
+            var p = try generation.parameters(body.sampling, maxTokens: body.max_tokens, defaultMaxTokens: 16,
+                                              promptTokens: prompt.count, minTokens: 0)
+            for i in 0..<n {
+                if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }  // each choice its own stream of numbers
+                requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: [],
+                                              adapterKey: adapters.first, logprobs: logprobs))
+            }
+        }
+        let echoes = (body.echo ?? false) ? prompts.map { state.tokenizer.decode($0) } : nil
+        let streams = try generation.submit(requests)
+        let id = "cmpl-" + context.requestID
+        let created = Int(Date().timeIntervalSince1970)
+        let tokenizer = state.tokenizer
+        let echo: @Sendable (Int) -> String = { index in echoes.map { $0[index / n] } ?? "" }
+
+        if body.sampling.stream ?? false {
+            let includeUsage = body.sampling.stream_options?.include_usage ?? false
+            let model = body.model
+            let merged = Generation.merge(streams)
+            let promptTokens = requests.map(\.prompt.count)
+            return Response(status: .ok, headers: SSE.headers, body: .init { writer in
+                var started = Set<Int>()
+                var completionTokens = 0
+                for await (index, event) in merged {
+                    var choice = CompletionChoice(index: index, text: started.insert(index).inserted ? echo(index) : "")
+                    switch event {
+                    case .token(let t):
+                        choice.text += t.text
+                        if logprobs != nil { choice.logprobs = CompletionLogprobs.of([t], tokenizer: tokenizer) }
+                    case .finished(let c):
+                        choice.text += c.text
+                        choice.finish_reason = c.reason.rawValue
+                        completionTokens += c.completionTokens
+                    case .failed(let message):
+                        try await writer.write(SSE.error(APIError(.internalServerError, message)))
+                        continue
+                    }
+                    try await writer.write(SSE.event(CompletionResponse(id: id, created: created, model: model, choices: [choice])))
+                }
+                if includeUsage {
+                    let usage = Usage(prompt_tokens: promptTokens.reduce(0, +), completion_tokens: completionTokens)
+                    try await writer.write(SSE.event(CompletionResponse(id: id, created: created, model: model, choices: [], usage: usage)))
+                }
+                try await writer.write(SSE.done)
+                try await writer.finish(nil)
+            })
+        }
+
+        var choices = requests.indices.map { CompletionChoice(index: $0, text: echo($0), logprobs: logprobs == nil ? nil : CompletionLogprobs()) }
+        var tokens = Array(repeating: [GeneratedToken](), count: requests.count)
+        var usage = Usage(prompt_tokens: requests.reduce(0) { $0 + $1.prompt.count }, completion_tokens: 0)
+        for await (index, event) in Generation.merge(streams) {
+            switch event {
+            case .token(let t):
+                choices[index].text += t.text
+                tokens[index].append(t)
+            case .finished(let c):
+                choices[index].text += c.text
+                choices[index].finish_reason = c.reason.rawValue
+                usage.completion_tokens += c.completionTokens
+            case .failed(let message):
+                throw APIError(.internalServerError, message)
+            }
+        }
+        if logprobs != nil {
+            for i in choices.indices { choices[i].logprobs = CompletionLogprobs.of(tokens[i], tokenizer: tokenizer, offset: echo(i).utf8.count) }
+        }
+        return try .json(CompletionResponse(id: id, created: created, model: body.model, choices: choices, usage: usage))
+    }
+}
+
+extension CompletionLogprobs {
+    static func of(_ tokens: [GeneratedToken], tokenizer: Tokenizer, offset: Int = 0) -> CompletionLogprobs {
+        var l = CompletionLogprobs()
+        var at = offset
+        for t in tokens {
+            let text = tokenizer.decode([t.id])
+            l.tokens.append(text)
+            l.token_logprobs.append(t.logprob)
+            l.top_logprobs.append(Dictionary(t.topLogprobs.map { (tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max))
+            l.text_offset.append(at)
+            at += text.utf8.count
+        }
+        return l
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Gives every response an `x-request-id` (the client's, when it sent a sane one) and turns every error into the
+/// OpenAI error shape, so no failure reaches the client as a bare status.
+struct RequestIDMiddleware: RouterMiddleware {
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        var context = context
+        let given = request.headers[.requestID].flatMap { id in
+            id.utf8.count <= 128 && id.utf8.allSatisfy { (0x21...0x7e).contains($0) } ? id : nil
+        }
+        let id = given ?? "req-" + UUID().uuidString.lowercased()
+        context.requestID = id
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            response = try APIError(error.status, error.body ?? error.status.reasonPhrase).response(from: request, context: context)
+        } catch {
+            context.logger.error("request \(id) failed: \(error)")
+            response = try APIError(.internalServerError, "internal error (request \(id))").response(from: request, context: context)
+        }
+        response.headers[.requestID] = id
+        return response
+    }
+}
+
+/// `Authorization: Bearer <key>` to a tenant; anything else is 401 before a route runs.
+struct AuthMiddleware: RouterMiddleware {
+    let registry: Registry
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthorized, "missing API key: send 'Authorization: Bearer <key>'", code: "invalid_api_key")
+        }
+        let key = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let tenant = try registry.tenant(forKey: key) else {
+            throw APIError(.unauthorized, "incorrect API key provided", code: "invalid_api_key")
+        }
+        var context = context
+        context.tenant = tenant
+        context.logger[metadataKey: "tenant"] = .string(tenant.name)
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = Self("x-request-id")!
+    static let retryAfter = Self("retry-after")!
+}

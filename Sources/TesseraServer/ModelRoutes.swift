@@ -1,0 +1,53 @@
+import Foundation
+import Hummingbird
+
+/// `GET /v1/models`, `POST /tokenize`, `POST /detokenize` (vLLM's shapes for the last two).
+struct ModelRoutes {
+    let state: ServingState
+
+    func models(_ request: Request, _ context: ServerContext) async throws -> Response {
+        _ = try context.requireTenant()
+        return try .json(ModelList(data: [ModelCard(id: state.modelID, created: state.created, owned_by: "tessera", parent: nil, root: state.modelID)]))
+    }
+
+    struct TokenizeRequest: Decodable {
+        var model: String?
+        var prompt: String?
+        var add_special_tokens: Bool?
+    }
+
+    struct TokenizeResponse: Encodable {
+        var tokens: [Int32]
+        var count: Int
+        var max_model_len: Int
+    }
+
+    func tokenize(_ request: Request, _ context: ServerContext) async throws -> Response {
+        _ = try context.requireTenant()
+        let body = try await RequestBody.decode(TokenizeRequest.self, from: request)
+        if let m = body.model { _ = try Generation(state: state).resolveModel(m) }
+        guard let text = body.prompt else { throw APIError.invalid("missing required field 'prompt'", param: "prompt") }
+        let tokens = state.tokenizer.encode(text, addSpecial: body.add_special_tokens ?? true)
+        return try .json(TokenizeResponse(tokens: tokens, count: tokens.count, max_model_len: state.contextLength))
+    }
+
+    struct DetokenizeRequest: Decodable {
+        var model: String?
+        var tokens: [Int32]
+    }
+
+    struct DetokenizeResponse: Encodable {
+        var prompt: String
+    }
+
+    func detokenize(_ request: Request, _ context: ServerContext) async throws -> Response {
+        _ = try context.requireTenant()
+        let body = try await RequestBody.decode(DetokenizeRequest.self, from: request)
+        if let m = body.model { _ = try Generation(state: state).resolveModel(m) }
+        let vocab = state.model.config.vocab
+        if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw APIError.invalid("token id \(bad) is outside the vocabulary of \(vocab)", param: "tokens")
+        }
+        return try .json(DetokenizeResponse(prompt: state.tokenizer.decode(body.tokens)))
+    }
+}

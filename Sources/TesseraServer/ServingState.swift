@@ -1,0 +1,27 @@
+import Foundation
+import TesseraEngine
+import TesseraModel
+import TesseraTokenizer
+
+/// What every route shares: the base model held once, its tokenizer and chat template, the engine, the registry.
+public final class ServingState: Sendable {
+    public let model: any LanguageModel
+    public let tokenizer: Tokenizer
+    public let engine: Engine
+    public let registry: Registry
+    /// The base model's id in the API (`model` field, `/v1/models`).
+    public let modelID: String
+    let chatTemplate: ChatTemplate?
+    let created = Int(Date().timeIntervalSince1970)
+
+    public init(model: any LanguageModel, tokenizer: Tokenizer, engine: Engine, registry: Registry, modelID: String) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.engine = engine
+        self.registry = registry
+        self.modelID = modelID
+        chatTemplate = tokenizer.chatTemplate.flatMap { try? ChatTemplate($0) }
+    }
+
+    var contextLength: Int { model.config.contextLength }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TesseraEngine
+import TesseraModel
+import TesseraServer
+import TesseraTestSupport
+import TesseraTokenizer
+
+/// The routes in-process (HummingbirdTesting), over the test model and a fresh registry.
+@Suite struct ServerTests {
+    static let model = try! ModelRegistry.load(TestModel.gguf)
+    static let tokenizer = try! Tokenizer(gguf: TestModel.gguf)
+
+    struct Harness {
+        let client: any TestClientProtocol
+        let key: String
+
+        func post(_ uri: String, _ json: String, key: String? = nil) async throws -> TestResponse {
+            try await client.execute(uri: uri, method: .post,
+                                     headers: [.authorization: "Bearer \(key ?? self.key)", .contentType: "application/json"],
+                                     body: ByteBuffer(string: json))
+        }
+
+        func get(_ uri: String) async throws -> TestResponse {
+            try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key)"])
+        }
+    }
+
+    static func withServer(_ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-server-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = try Registry(directory: dir)
+        let (_, key) = try registry.createTenant(name: "acme")
+        var config = Engine.Configuration()
+        config.kvCacheBytes = 64 << 20
+        let engine = Engine(model: model, tokenizer: tokenizer, configuration: config)
+        defer { engine.close() }
+        let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry, modelID: "smollm2-test")
+        let app = Application(router: buildRouter(state))
+        try await app.test(.router) { client in try await body(Harness(client: client, key: key)) }
+    }
+
+    static func json(_ r: TestResponse) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView))) as? [String: Any] ?? [:]
+    }
+
+    static func error(_ r: TestResponse) -> [String: Any] { json(r)["error"] as? [String: Any] ?? [:] }
+
+    @Test func healthAndRequestIDs() async throws {
+        try await Self.withServer { h in
+            let r = try await h.client.execute(uri: "/health", method: .get)
+            #expect(r.status == .ok && r.headers[HTTPField.Name("x-request-id")!]?.hasPrefix("req-") == true)
+            let given = try await h.client.execute(uri: "/health", method: .get, headers: [HTTPField.Name("x-request-id")!: "abc-123"])
+            #expect(given.headers[HTTPField.Name("x-request-id")!] == "abc-123")
+        }
+    }
+
+    @Test func keysAreRequiredAndChecked() async throws {
+        try await Self.withServer { h in
+            let none = try await h.client.execute(uri: "/v1/models", method: .get)
+            #expect(none.status == .unauthorized && Self.error(none)["type"] as? String == "authentication_error")
+            #expect(none.headers[HTTPField.Name("x-request-id")!] != nil, "errors carry a request id too")
+            let forged = h.key.dropLast(4) + "0000"
+            #expect(try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"hi"}"#, key: String(forged)).status == .unauthorized)
+            #expect(try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"hi"}"#, key: "sk-not-ours").status == .unauthorized)
+        }
+    }
+
+    @Test func modelsListTheBase() async throws {
+        try await Self.withServer { h in
+            let r = try await h.get("/v1/models")
+            let data = Self.json(r)["data"] as? [[String: Any]]
+            #expect(r.status == .ok && data?.first?["id"] as? String == "smollm2-test")
+        }
+    }
+
+    @Test func completionsMatchTheGenerator() async throws {
+        let prompt = "The capital of France is"
+        let expected = try Generator(model: Self.model, tokenizer: Self.tokenizer)
+            .generate(prompt: Self.tokenizer.encode(prompt, addSpecial: true), parameters: .greedy(maxTokens: 12))
+        try await Self.withServer { h in
+            let r = try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"\#(prompt)","max_tokens":12,"temperature":0,"logprobs":2}"#)
+            let body = Self.json(r)
+            let choice = (body["choices"] as? [[String: Any]])?.first
+            #expect(r.status == .ok && body["object"] as? String == "text_completion")
+            #expect(choice?["text"] as? String == expected.text)
+            #expect(choice?["finish_reason"] as? String == expected.finishReason.rawValue)
+            let usage = body["usage"] as? [String: Int]
+            #expect(usage?["prompt_tokens"] == expected.promptTokens && usage?["total_tokens"] == expected.promptTokens + (usage?["completion_tokens"] ?? -1))
+            let lp = choice?["logprobs"] as? [String: Any]
+            #expect((lp?["token_logprobs"] as? [Double])?.count == expected.tokens.count)
+
+            // The same, streamed: chunks of text that add up, usage at the end, then [DONE].
+            let s = try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"\#(prompt)","max_tokens":12,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}"#)
+            let events = String(buffer: s.body).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(s.status == .ok && s.headers[.contentType] == "text/event-stream")
+            #expect(events.last == "data: [DONE]")
+            let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? [String: Any] }
+            let text = chunks.compactMap { ($0["choices"] as? [[String: Any]])?.first?["text"] as? String }.joined()
+            #expect(text == expected.text)
+            #expect((chunks.last?["usage"] as? [String: Int])?["completion_tokens"] == usage?["completion_tokens"])
+        }
+    }
+
+    @Test func chatUsesTheTemplate() async throws {
+        try await Self.withServer { h in
+            let r = try await h.post("/v1/chat/completions", #"{"model":"smollm2-test","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":20,"logprobs":true,"top_logprobs":3}"#)
+            let body = Self.json(r)
+            let choice = (body["choices"] as? [[String: Any]])?.first
+            let message = choice?["message"] as? [String: Any]
+            #expect(r.status == .ok && body["object"] as? String == "chat.completion")
+            #expect((message?["content"] as? String)?.contains("Paris") == true)
+            let content = (choice?["logprobs"] as? [String: Any])?["content"] as? [[String: Any]]
+            #expect((content?.first?["top_logprobs"] as? [Any])?.count == 3)
+
+            let s = try await h.post("/v1/chat/completions", #"{"model":"smollm2-test","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":20,"stream":true}"#)
+            let events = String(buffer: s.body).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? [String: Any] }
+            let deltas = chunks.compactMap { (($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }
+            #expect(deltas.joined() == message?["content"] as? String)
+            #expect(events.last == "data: [DONE]")
+        }
+    }
+
+    @Test func badRequestsGetOpenAIErrors() async throws {
+        try await Self.withServer { h in
+            func check(_ json: String, _ status: HTTPResponse.Status, param: String? = nil, code: String? = nil,
+                       uri: String = "/v1/completions", sourceLocation: SourceLocation = #_sourceLocation) async throws {
+                let r = try await h.post(uri, json)
+                let e = Self.error(r)
+                #expect(r.status == status, "\(json)", sourceLocation: sourceLocation)
+                #expect(e["message"] is String && e["type"] is String, sourceLocation: sourceLocation)
+                if let param { #expect(e["param"] as? String == param, sourceLocation: sourceLocation) }
+                if let code { #expect(e["code"] as? String == code, sourceLocation: sourceLocation) }
+            }
+            try await check("{not json", .badRequest)
+            try await check(#"{"prompt":"hi"}"#, .badRequest, param: "model")
+            try await check(#"{"model":"smollm2-test","prompt":"hi","max_tokens":"many"}"#, .badRequest, param: "max_tokens")
+            try await check(#"{"model":"other","prompt":"hi"}"#, .notFound, param: "model", code: "model_not_found")
+            try await check(#"{"model":"smollm2-test","prompt":"hi","max_tokens":100000000}"#, .badRequest, code: "context_length_exceeded")
+            try await check(#"{"model":"smollm2-test","prompt":"hi","n":0}"#, .badRequest, param: "n")
+            try await check(#"{"model":"smollm2-test","prompt":"hi","temperature":-1}"#, .badRequest, param: "temperature")
+            try await check(#"{"model":"smollm2-test","prompt":[99999999]}"#, .badRequest)
+            try await check(#"{"model":"smollm2-test","messages":[]}"#, .badRequest, param: "messages", uri: "/v1/chat/completions")
+            try await check(#"{"model":"smollm2-test","messages":[{"role":"wizard","content":"x"}]}"#, .badRequest, uri: "/v1/chat/completions")
+            let huge = String(repeating: "a", count: 5 << 20)
+            try await check(#"{"model":"smollm2-test","prompt":"\#(huge)"}"#, .contentTooLarge)
+        }
+    }
+
+    @Test func tokenizeRoundTrips() async throws {
+        try await Self.withServer { h in
+            let t = Self.json(try await h.post("/tokenize", #"{"prompt":"Hello, world!","add_special_tokens":false}"#))
+            let tokens = t["tokens"] as? [Int]
+            #expect(tokens == Self.tokenizer.encode("Hello, world!").map(Int.init))
+            let d = Self.json(try await h.post("/detokenize", #"{"tokens":\#(tokens ?? [])}"#))
+            #expect(d["prompt"] as? String == "Hello, world!")
+        }
+    }
+}

@@ -146,7 +146,13 @@ public final class Engine: Sendable {
         state.withLock { $0.accepting = false }
     }
 
-    /// Stops accepting, cancels what is left and ends the engine thread (waiting for its current step).
+    public var isAccepting: Bool { state.withLock { $0.accepting } }
+
+    /// Nothing running or waiting.
+    public var isIdle: Bool { state.withLock { $0.scheduler.isIdle } }
+
+    /// Stops accepting, ends what is left with a `shuttingDown` failure and ends the engine thread (waiting for its
+    /// current step).
     public func close() {
         let left = state.withLock { s in
             s.accepting = false
@@ -155,7 +161,10 @@ public final class Engine: Sendable {
             defer { s.sequences.removeAll() }
             return Array(s.sequences.values)
         }
-        for l in left { l.continuation.finish() }
+        for l in left {
+            l.continuation.yield(.failed(EngineError(.shuttingDown, "the server shut down before this request finished")))
+            l.continuation.finish()
+        }
         wake.signal()
         exited.wait()
     }
@@ -227,7 +236,9 @@ public final class Engine: Sendable {
                 if case .failure(let error) = result {
                     for id in Set(p.step.work.map(\.id)) {
                         s.scheduler.cancel(id)
-                        if let seq = s.sequences.removeValue(forKey: id) { out.append((seq.continuation, [.failed(error.message)], true)) }
+                        if let seq = s.sequences.removeValue(forKey: id) {
+                            out.append((seq.continuation, [.failed(EngineError(.modelFailure, error.message))], true))
+                        }
                     }
                 }
                 return out

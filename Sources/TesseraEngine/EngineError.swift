@@ -9,6 +9,8 @@ public struct EngineError: Error, CustomStringConvertible, Equatable {
         case tooLarge
         /// The engine is stopping (503).
         case shuttingDown
+        /// The model failed on an accepted request (500); nothing a client sends should cause it.
+        case modelFailure
     }
 
     public let kind: Kind

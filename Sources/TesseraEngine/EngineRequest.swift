@@ -31,8 +31,8 @@ public struct EngineRequest: Sendable {
 public enum EngineEvent: Sendable {
     case token(GeneratedToken)
     case finished(Completion)
-    /// The engine could not compute the request (the stream ends here).
-    case failed(String)
+    /// The engine could not finish the request (the stream ends here).
+    case failed(EngineError)
 }
 
 public struct GeneratedToken: Sendable, Equatable {

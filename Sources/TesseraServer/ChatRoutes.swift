@@ -65,8 +65,8 @@ struct ChatRoutes {
                         completionTokens += c.completionTokens
                         try await writer.write(chunk([ChatChunkChoice(index: index, delta: ChatDelta(content: c.text.isEmpty ? nil : c.text),
                                                                       finish_reason: c.reason.rawValue)]))
-                    case .failed(let message):
-                        try await writer.write(SSE.error(APIError(.internalServerError, message)))
+                    case .failed(let error):
+                        try await writer.write(SSE.error(Generation.apiError(error)))
                     }
                 }
                 if includeUsage {
@@ -90,8 +90,8 @@ struct ChatRoutes {
                 texts[index] += c.text
                 reasons[index] = c.reason.rawValue
                 usage.completion_tokens += c.completionTokens
-            case .failed(let message):
-                throw APIError(.internalServerError, message)
+            case .failed(let error):
+                throw Generation.apiError(error)
             }
         }
         let choices = (0..<n).map { i in

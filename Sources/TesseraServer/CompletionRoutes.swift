@@ -59,8 +59,8 @@ struct CompletionRoutes {
                         choice.text += c.text
                         choice.finish_reason = c.reason.rawValue
                         completionTokens += c.completionTokens
-                    case .failed(let message):
-                        try await writer.write(SSE.error(APIError(.internalServerError, message)))
+                    case .failed(let error):
+                        try await writer.write(SSE.error(Generation.apiError(error)))
                         continue
                     }
                     try await writer.write(SSE.event(CompletionResponse(id: id, created: created, model: model, choices: [choice])))
@@ -86,8 +86,8 @@ struct CompletionRoutes {
                 choices[index].text += c.text
                 choices[index].finish_reason = c.reason.rawValue
                 usage.completion_tokens += c.completionTokens
-            case .failed(let message):
-                throw APIError(.internalServerError, message)
+            case .failed(let error):
+                throw Generation.apiError(error)
             }
         }
         if logprobs != nil {

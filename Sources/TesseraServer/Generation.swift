@@ -76,6 +76,7 @@ struct Generation {
             error.headers[.retryAfter] = "1"
             return error
         case .shuttingDown: return APIError(.serviceUnavailable, e.message)
+        case .modelFailure: return APIError(.internalServerError, e.message)
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import TesseraEngine
+import ServiceLifecycle
 import TesseraServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -37,23 +38,36 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests waiting to start; beyond it requests get 429.")
     var maxWaiting = Engine.Configuration().maxWaiting
 
+    @Option(name: .long, help: "Seconds to let running requests finish after SIGTERM before ending them with an error.")
+    var drainTimeout = 30.0
+
     func run() async throws {
-        let logger = Logger(label: "tessera")
-        let (lm, tokenizer) = try loadModel(model)
+        var logger = Logger(label: "tessera")
+        logger.logLevel = .info
         let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+        let backend = Backend(registry: registry)
         var config = Engine.Configuration()
         config.kvCacheBytes = kvCacheBytes
         config.tokenBudget = tokenBudget
         config.maxSequencesPerStep = maxSequences
         config.maxWaiting = maxWaiting
-        let engine = Engine(model: lm, tokenizer: tokenizer, configuration: config)
-        for tenant in try runOrExit({ try registry.tenants() }) { engine.setWeight(tenant.weight, tenant: tenant.id) }
-        let id = servedModelName ?? URL(fileURLWithPath: model.path).deletingPathExtension().lastPathComponent
-        let state = ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, modelID: id)
-        var server = ServerConfiguration()
-        server.host = host
-        server.port = port
-        logger.info("serving \(id) on http://\(host):\(port)")
-        try await buildApplication(state, configuration: server, logger: logger).runService()
+        let model = self.model, id = servedModelName ?? URL(fileURLWithPath: model.path).deletingPathExtension().lastPathComponent
+        guard FileManager.default.isReadableFile(atPath: model.path) else { throw CLIError("\(model.path): no such model file") }
+        let engineConfig = config
+        let modelService = ModelService(backend: backend, drainTimeout: .seconds(drainTimeout), logger: logger) {
+            let (lm, tokenizer) = try loadModel(model)
+            let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
+            for tenant in try registry.tenants() { engine.setWeight(tenant.weight, tenant: tenant.id) }
+            return ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, modelID: id)
+        }
+        let app = Application(
+            router: buildRouter(backend),
+            configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
+            logger: logger)
+        logger.info("listening on http://\(host):\(port); loading \(model.path)")
+        // Shut down in reverse order: the model service drains the engine first, then the HTTP server stops.
+        let group = ServiceGroup(configuration: .init(
+            services: [app, modelService], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

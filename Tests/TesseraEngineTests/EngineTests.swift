@@ -28,8 +28,8 @@ import TesseraTokenizer
             case .finished(let c):
                 out.text += c.text
                 out.completion = c
-            case .failed(let m):
-                out.failure = m
+            case .failed(let e):
+                out.failure = e.message
             }
         }
         return out

@@ -39,7 +39,7 @@ import TesseraTokenizer
         let engine = Engine(model: model, tokenizer: tokenizer, configuration: config)
         defer { engine.close() }
         let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry, modelID: "smollm2-test")
-        let app = Application(router: buildRouter(state))
+        let app = Application(router: buildRouter(Backend(registry: registry, state: state)))
         try await app.test(.router) { client in try await body(Harness(client: client, key: key)) }
     }
 

@@ -1,0 +1,22 @@
+import Synchronization
+
+/// What the routes serve from: the registry from the start, the model once it has loaded (until then `/health` and
+/// every model route answer 503, so a load balancer waits).
+public final class Backend: Sendable {
+    public let registry: Registry
+    private let loaded: Mutex<ServingState?>
+
+    public init(registry: Registry, state: ServingState? = nil) {
+        self.registry = registry
+        loaded = Mutex(state)
+    }
+
+    public var state: ServingState? { loaded.withLock { $0 } }
+
+    public func setLoaded(_ state: ServingState) { loaded.withLock { $0 = state } }
+
+    func ready() throws -> ServingState {
+        guard let state else { throw APIError(.serviceUnavailable, "the model is loading; retry shortly") }
+        return state
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Loads the model after the server is listening, then on SIGTERM drains the engine: new requests get 503, accepted
+/// ones run to their end for up to `drainTimeout`, and whatever is left then ends with an error event. It is listed
+/// after the HTTP server in the service group, so it is shut down first and the server stops once requests are done.
+public struct ModelService: Service {
+    let backend: Backend
+    let drainTimeout: Duration
+    let logger: Logger
+    let load: @Sendable () throws -> ServingState
+
+    public init(backend: Backend, drainTimeout: Duration, logger: Logger, load: @escaping @Sendable () throws -> ServingState) {
+        self.backend = backend
+        self.drainTimeout = drainTimeout
+        self.logger = logger
+        self.load = load
+    }
+
+    public func run() async throws {
+        let load = self.load
+        let state = try await Task.detached { try load() }.value  // model work stays off the cooperative pool
+        backend.setLoaded(state)
+        logger.info("model \(state.modelID) loaded; ready")
+        try? await gracefulShutdown()
+        let engine = state.engine
+        engine.stopAccepting()
+        logger.info("draining: \(engine.stats.running) running, \(engine.stats.waiting) waiting")
+        let deadline = ContinuousClock.now + drainTimeout
+        while !engine.isIdle, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if !engine.isIdle { logger.warning("drain timeout: ending \(engine.stats.running + engine.stats.waiting) requests with an error") }
+        engine.close()
+    }
+}

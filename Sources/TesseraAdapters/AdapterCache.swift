@@ -7,7 +7,7 @@ import TesseraModel
 /// off the caller's task executor, on a detached task, and concurrent misses for one id share that read, so loading
 /// never holds up the engine or other requests.
 public actor AdapterCache {
-    public let store: AdapterStore
+    public nonisolated let store: AdapterStore
     public let config: ModelConfig
     public let budgetBytes: Int
 

@@ -49,4 +49,41 @@ enum Zstd {
         }
         return out
     }
+
+    /// Any zstd stream (frames without a stated size too, as `tar --zstd` writes), stopping with an error as soon
+    /// as the output would pass `limit`: a small upload cannot make the server allocate more than that.
+    static func decompressStream(_ data: Data, limit: Int, name: String) throws(AdapterError) -> Data {
+        let dctx = ZSTD_createDCtx()
+        defer { ZSTD_freeDCtx(dctx) }
+        var out = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var failure: AdapterError?
+        data.withUnsafeBytes { src in
+            var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
+            var last = 1
+            while input.pos < input.size || last != 0 {
+                let (status, produced) = chunk.withUnsafeMutableBytes { dst -> (Int, Int) in
+                    var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
+                    let r = ZSTD_decompressStream(dctx, &output, &input)
+                    return (r, output.pos)
+                }
+                guard ZSTD_isError(status) == 0 else {
+                    failure = AdapterError("\(name): corrupt zstd data (\(String(cString: ZSTD_getErrorName(status))))")
+                    return
+                }
+                guard out.count + produced <= limit else {
+                    failure = AdapterError("\(name): decompresses to more than the limit of \(limit) bytes")
+                    return
+                }
+                out.append(contentsOf: chunk[..<produced])
+                last = status
+                if produced == 0 && input.pos == input.size && status != 0 {
+                    failure = AdapterError("\(name): truncated zstd data")
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        return out
+    }
 }

@@ -11,7 +11,7 @@ struct ChatRoutes {
     func chat(_ request: Request, _ context: ServerContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let body = try await RequestBody.decode(ChatRequest.self, from: request)
-        let adapters = try generation.resolveModel(body.model)
+        let adapters = try await generation.resolve(model: body.model, adapters: body.sampling.adapters, tenant: tenant)
         let n = try generation.choices(body.sampling.n)
         guard !body.messages.isEmpty else { throw APIError.invalid("messages must not be empty", param: "messages") }
         for (i, m) in body.messages.enumerated() where !["system", "user", "assistant", "developer", "tool"].contains(m.role) {
@@ -33,11 +33,11 @@ struct ChatRoutes {
         }
         let prompt = state.tokenizer.encode(text, addSpecial: true)
         var p = try generation.parameters(body.sampling, maxTokens: body.max_completion_tokens ?? body.max_tokens,
-                                          defaultMaxTokens: .max, promptTokens: prompt.count, minTokens: 1)
+                                          defaultMaxTokens: .max, promptTokens: prompt.count + adapters.positions, minTokens: 1)
         var requests: [EngineRequest] = []
         for i in 0..<n {
             if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }
-            requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: [], adapterKey: adapters.first,
+            requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: adapters.applied, adapterKey: adapters.key,
                                           logprobs: logprobs))
         }
         let streams = try generation.submit(requests)

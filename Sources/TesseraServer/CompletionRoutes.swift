@@ -11,7 +11,7 @@ struct CompletionRoutes {
     func completions(_ request: Request, _ context: ServerContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let body = try await RequestBody.decode(CompletionRequest.self, from: request)
-        let adapters = try generation.resolveModel(body.model)
+        let adapters = try await generation.resolve(model: body.model, adapters: body.sampling.adapters, tenant: tenant)
         let n = try generation.choices(body.sampling.n)
         let logprobs = body.logprobs
         if let k = logprobs, !(0...20).contains(k) { throw APIError.invalid("logprobs must be between 0 and 20, got \(k)", param: "logprobs") }
@@ -27,11 +27,11 @@ struct CompletionRoutes {
         for prompt in prompts {
             guard !prompt.isEmpty else { throw APIError.invalid("prompt is empty", param: "prompt") }
             var p = try generation.parameters(body.sampling, maxTokens: body.max_tokens, defaultMaxTokens: 16,
-                                              promptTokens: prompt.count, minTokens: 0)
+                                              promptTokens: prompt.count + adapters.positions, minTokens: 0)
             for i in 0..<n {
                 if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }  // each choice its own stream of numbers
-                requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: [],
-                                              adapterKey: adapters.first, logprobs: logprobs))
+                requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: adapters.applied,
+                                              adapterKey: adapters.key, logprobs: logprobs))
             }
         }
         let echoes = (body.echo ?? false) ? prompts.map { state.tokenizer.decode($0) } : nil

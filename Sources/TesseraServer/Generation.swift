@@ -1,17 +1,39 @@
 import Foundation
 import Hummingbird
+import TesseraAdapters
 import TesseraEngine
+import TesseraModel
 
 /// Turning an API request into engine requests, and the engine's refusals into API errors.
 struct Generation {
     let state: ServingState
 
-    /// The base model by its id; anything else is unknown (adapters come with the adapters API).
-    func resolveModel(_ name: String) throws -> [String] {
-        guard name == state.modelID else {
-            throw APIError(.notFound, "The model '\(name)' does not exist or you do not have access to it.", param: "model", code: "model_not_found")
+    /// The adapters a request runs with: `model` is the base model's id or one of the tenant's adapters, and the
+    /// `adapters` extension composes several (with the base as `model`). Anything else answers 404, as if absent.
+    func resolve(model: String, adapters uses: [SamplingFields.AdapterUse]?, tenant: Tenant) async throws -> ResolvedAdapters {
+        var names: [(String, Float)] = []
+        if model != state.modelID { names.append((model, 1)) }
+        if let uses, !uses.isEmpty {
+            guard model == state.modelID else {
+                throw APIError.invalid("with 'adapters', 'model' must be the base model '\(state.modelID)'", param: "adapters")
+            }
+            names += uses.map { ($0.name, $0.weight ?? 1) }
         }
-        return []
+        var applied: [AppliedAdapter] = [], keys: [String] = []
+        for (name, weight) in names {
+            guard weight.isFinite, abs(weight) <= 100 else { throw APIError.invalid("adapter weight must be finite and at most 100 in size", param: "adapters") }
+            guard Tenant.isValidName(name), let record = try state.registry.adapter(tenantID: tenant.id, name: name) else {
+                throw APIError(.notFound, "The model '\(name)' does not exist or you do not have access to it.",
+                               param: name == model ? "model" : "adapters", code: "model_not_found")
+            }
+            let weights: AdapterWeights
+            do { weights = try await state.adapters.weights(id: record.storeID) } catch {
+                throw APIError(.internalServerError, "adapter '\(name)' could not be loaded: \(error)")
+            }
+            applied.append(AppliedAdapter(weights, scale: weight))
+            keys.append(record.storeID)
+        }
+        return ResolvedAdapters(applied: applied, key: keys.isEmpty ? nil : keys.joined(separator: "+"))
     }
 
     /// Sampling parameters from the request's fields; out-of-range values are 400s naming the field.
@@ -94,6 +116,14 @@ struct Generation {
         continuation.onTermination = { _ in tasks.forEach { $0.cancel() } }
         return merged
     }
+}
+
+struct ResolvedAdapters {
+    var applied: [AppliedAdapter]
+    /// The adapter set's key for the engine (per-step cap, metrics): store ids, which change with each version.
+    var key: String?
+    /// Positions the adapters take before the prompt.
+    var positions: Int { applied.reduce(0) { $0 + $1.weights.positions } }
 }
 
 /// A count shared by tasks.

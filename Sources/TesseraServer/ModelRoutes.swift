@@ -5,9 +5,14 @@ import Hummingbird
 struct ModelRoutes {
     let state: ServingState
 
+    /// The base model first, then the caller's adapters (parent: the base).
     func models(_ request: Request, _ context: ServerContext) async throws -> Response {
-        _ = try context.requireTenant()
-        return try .json(ModelList(data: [ModelCard(id: state.modelID, created: state.created, owned_by: "tessera", parent: nil, root: state.modelID)]))
+        let tenant = try context.requireTenant()
+        let base = ModelCard(id: state.modelID, created: state.created, owned_by: "tessera", parent: nil, root: state.modelID)
+        let adapters = try state.registry.adapters(tenantID: tenant.id).map {
+            ModelCard(id: $0.name, created: Int($0.createdAt.timeIntervalSince1970), owned_by: tenant.name, parent: state.modelID, root: state.modelID)
+        }
+        return try .json(ModelList(data: [base] + adapters))
     }
 
     struct TokenizeRequest: Decodable {
@@ -25,7 +30,6 @@ struct ModelRoutes {
     func tokenize(_ request: Request, _ context: ServerContext) async throws -> Response {
         _ = try context.requireTenant()
         let body = try await RequestBody.decode(TokenizeRequest.self, from: request)
-        if let m = body.model { _ = try Generation(state: state).resolveModel(m) }
         guard let text = body.prompt else { throw APIError.invalid("missing required field 'prompt'", param: "prompt") }
         let tokens = state.tokenizer.encode(text, addSpecial: body.add_special_tokens ?? true)
         return try .json(TokenizeResponse(tokens: tokens, count: tokens.count, max_model_len: state.contextLength))
@@ -43,7 +47,6 @@ struct ModelRoutes {
     func detokenize(_ request: Request, _ context: ServerContext) async throws -> Response {
         _ = try context.requireTenant()
         let body = try await RequestBody.decode(DetokenizeRequest.self, from: request)
-        if let m = body.model { _ = try Generation(state: state).resolveModel(m) }
         let vocab = state.model.config.vocab
         if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw APIError.invalid("token id \(bad) is outside the vocabulary of \(vocab)", param: "tokens")

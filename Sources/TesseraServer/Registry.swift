@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-/// The server's state in SQLite (DESIGN 3.8): tenants and their hashed keys. One file in the data dir; every change in
-/// a transaction.
+/// The server's state in SQLite (DESIGN 3.8): tenants and their hashed keys, adapters and their versions. One file in
+/// the data dir; every change in a transaction.
 public final class Registry: Sendable {
     private let db: DatabaseQueue
 
@@ -27,6 +27,18 @@ public final class Registry: Sendable {
                 t.column("keyHash", .blob).notNull()
                 t.column("createdAt", .datetime).notNull()
                 t.column("revoked", .boolean).notNull()
+            }
+        }
+        m.registerMigration("v2-adapters") { db in
+            try db.create(table: "adapter") { t in
+                t.primaryKey("storeID", .text)
+                t.column("tenantID", .text).notNull().references("tenant", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.uniqueKey(["tenantID", "name", "version"])
             }
         }
         return m
@@ -63,6 +75,60 @@ public final class Registry: Sendable {
         do { tenant = try db.read { try Tenant.fetchOne($0, key: id) } } catch { throw RegistryError("registry read failed: \(error)") }
         guard let tenant, !tenant.revoked, APIKey.matches(secret, hash: tenant.keyHash) else { return nil }
         return tenant
+    }
+
+    /// Records a new version of a tenant's adapter (its file is already in the store: files first, DESIGN 3.8).
+    public func addAdapter(tenantID: String, name: String, kind: String, bytes: Int, storeID: String) throws(RegistryError) -> AdapterRecord {
+        do {
+            return try db.write { db in
+                let latest = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM adapter WHERE tenantID = ? AND name = ?",
+                                              arguments: [tenantID, name]) ?? 0
+                let record = AdapterRecord(storeID: storeID, tenantID: tenantID, name: name, version: latest + 1, kind: kind,
+                                           bytes: bytes, createdAt: Date())
+                try record.insert(db)
+                return record
+            }
+        } catch {
+            throw RegistryError("cannot record adapter '\(name)': \(error)")
+        }
+    }
+
+    /// The newest version of the tenant's adapter `name`; other tenants' adapters do not exist here.
+    public func adapter(tenantID: String, name: String) throws(RegistryError) -> AdapterRecord? {
+        do {
+            return try db.read { db in
+                try AdapterRecord.filter(Column("tenantID") == tenantID && Column("name") == name)
+                    .order(Column("version").desc).fetchOne(db)
+            }
+        } catch {
+            throw RegistryError("registry read failed: \(error)")
+        }
+    }
+
+    /// The newest version of each of the tenant's adapters, by name.
+    public func adapters(tenantID: String) throws(RegistryError) -> [AdapterRecord] {
+        do {
+            let all = try db.read { db in
+                try AdapterRecord.filter(Column("tenantID") == tenantID).order(Column("name"), Column("version").desc).fetchAll(db)
+            }
+            var seen = Set<String>()
+            return all.filter { seen.insert($0.name).inserted }
+        } catch {
+            throw RegistryError("registry read failed: \(error)")
+        }
+    }
+
+    /// Removes every version of the tenant's adapter; returns their store ids (the files go after the rows).
+    public func deleteAdapter(tenantID: String, name: String) throws(RegistryError) -> [String] {
+        do {
+            return try db.write { db in
+                let records = try AdapterRecord.filter(Column("tenantID") == tenantID && Column("name") == name).fetchAll(db)
+                for r in records { try r.delete(db) }
+                return records.map(\.storeID)
+            }
+        } catch {
+            throw RegistryError("cannot delete adapter '\(name)': \(error)")
+        }
     }
 
     public func tenants() throws(RegistryError) -> [Tenant] {

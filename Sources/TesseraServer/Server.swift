@@ -17,5 +17,9 @@ public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
     api.post("/detokenize") { try await ModelRoutes(state: try backend.ready()).detokenize($0, $1) }
     api.post("/v1/completions") { try await CompletionRoutes(state: try backend.ready()).completions($0, $1) }
     api.post("/v1/chat/completions") { try await ChatRoutes(state: try backend.ready()).chat($0, $1) }
+    api.post("/v1/adapters") { try await AdapterRoutes(state: try backend.ready()).upload($0, $1) }
+    api.get("/v1/adapters") { try await AdapterRoutes(state: try backend.ready()).list($0, $1) }
+    api.get("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready()).get($0, $1) }
+    api.delete("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready()).delete($0, $1) }
     return router
 }

@@ -1,21 +1,29 @@
 import Foundation
+import TesseraAdapters
 import TesseraEngine
 import TesseraModel
 import TesseraTokenizer
 
-/// What every route shares: the base model held once, its tokenizer and chat template, the engine, the registry.
+/// What every route shares: the base model held once, its tokenizer and chat template, the engine, the registry, the
+/// adapter store and its RAM cache.
 public final class ServingState: Sendable {
     public let model: any LanguageModel
     public let tokenizer: Tokenizer
     public let engine: Engine
     public let registry: Registry
+    public let adapters: AdapterCache
+    /// Largest upload accepted (413 beyond).
+    public let maxUploadBytes: Int
     /// The base model's id in the API (`model` field, `/v1/models`).
     public let modelID: String
     let chatTemplate: ChatTemplate?
     let created = Int(Date().timeIntervalSince1970)
 
-    public init(model: any LanguageModel, tokenizer: Tokenizer, engine: Engine, registry: Registry, modelID: String) {
+    public init(model: any LanguageModel, tokenizer: Tokenizer, engine: Engine, registry: Registry, adapters: AdapterCache,
+                modelID: String, maxUploadBytes: Int = 256 << 20) {
         self.model = model
+        self.adapters = adapters
+        self.maxUploadBytes = maxUploadBytes
         self.tokenizer = tokenizer
         self.engine = engine
         self.registry = registry
@@ -24,4 +32,5 @@ public final class ServingState: Sendable {
     }
 
     var contextLength: Int { model.config.contextLength }
+    var store: AdapterStore { adapters.store }
 }

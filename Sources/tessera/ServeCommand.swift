@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import TesseraEngine
 import ServiceLifecycle
+import TesseraAdapters
 import TesseraServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -38,6 +39,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests waiting to start; beyond it requests get 429.")
     var maxWaiting = Engine.Configuration().maxWaiting
 
+    @Option(name: .long, help: "Bytes of adapters kept in RAM (least recently used leave first).")
+    var adapterCacheBytes = 1 << 30
+
+    @Option(name: .long, help: "Largest adapter upload, in bytes (413 beyond).")
+    var maxUploadBytes = 256 << 20
+
     @Option(name: .long, help: "Seconds to let running requests finish after SIGTERM before ending them with an error.")
     var drainTimeout = 30.0
 
@@ -54,11 +61,15 @@ struct ServeCommand: AsyncParsableCommand {
         let model = self.model, id = servedModelName ?? URL(fileURLWithPath: model.path).deletingPathExtension().lastPathComponent
         guard FileManager.default.isReadableFile(atPath: model.path) else { throw CLIError("\(model.path): no such model file") }
         let engineConfig = config
+        let store = try runOrExit { try AdapterStore(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("adapters")) }
+        let cacheBytes = adapterCacheBytes, uploadBytes = maxUploadBytes
         let modelService = ModelService(backend: backend, drainTimeout: .seconds(drainTimeout), logger: logger) {
             let (lm, tokenizer) = try loadModel(model)
             let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
             for tenant in try registry.tenants() { engine.setWeight(tenant.weight, tenant: tenant.id) }
-            return ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, modelID: id)
+            let adapters = AdapterCache(store: store, config: lm.config, budgetBytes: cacheBytes)
+            return ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, adapters: adapters,
+                                modelID: id, maxUploadBytes: uploadBytes)
         }
         let app = Application(
             router: buildRouter(backend),

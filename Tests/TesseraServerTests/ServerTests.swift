@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TesseraAdapters
 import TesseraEngine
 import TesseraModel
 import TesseraServer
@@ -17,6 +18,8 @@ import TesseraTokenizer
     struct Harness {
         let client: any TestClientProtocol
         let key: String
+        /// A second tenant's key.
+        let otherKey: String
 
         func post(_ uri: String, _ json: String, key: String? = nil) async throws -> TestResponse {
             try await client.execute(uri: uri, method: .post,
@@ -24,8 +27,28 @@ import TesseraTokenizer
                                      body: ByteBuffer(string: json))
         }
 
-        func get(_ uri: String) async throws -> TestResponse {
-            try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key)"])
+        func get(_ uri: String, key: String? = nil) async throws -> TestResponse {
+            try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key ?? self.key)"])
+        }
+
+        func delete(_ uri: String, key: String? = nil) async throws -> TestResponse {
+            try await client.execute(uri: uri, method: .delete, headers: [.authorization: "Bearer \(key ?? self.key)"])
+        }
+
+        /// multipart/form-data with the given parts (name, bytes), cut to `truncate` bytes when given.
+        func upload(_ parts: [(String, Data)], key: String? = nil, truncate: Int? = nil) async throws -> TestResponse {
+            let boundary = "tessera-test-boundary"
+            var body = Data()
+            for (name, data) in parts {
+                body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8))
+                body.append(data)
+                body.append(Data("\r\n".utf8))
+            }
+            body.append(Data("--\(boundary)--\r\n".utf8))
+            if let truncate { body = body.prefix(truncate) }
+            return try await client.execute(uri: "/v1/adapters", method: .post,
+                                            headers: [.authorization: "Bearer \(key ?? self.key)", .contentType: "multipart/form-data; boundary=\(boundary)"],
+                                            body: ByteBuffer(bytes: body))
         }
     }
 
@@ -34,13 +57,17 @@ import TesseraTokenizer
         defer { try? FileManager.default.removeItem(at: dir) }
         let registry = try Registry(directory: dir)
         let (_, key) = try registry.createTenant(name: "acme")
+        let (_, otherKey) = try registry.createTenant(name: "globex")
         var config = Engine.Configuration()
         config.kvCacheBytes = 64 << 20
         let engine = Engine(model: model, tokenizer: tokenizer, configuration: config)
         defer { engine.close() }
-        let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry, modelID: "smollm2-test")
+        let store = try AdapterStore(directory: dir.appendingPathComponent("adapters"))
+        let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry,
+                                 adapters: AdapterCache(store: store, config: model.config, budgetBytes: 64 << 20),
+                                 modelID: "smollm2-test", maxUploadBytes: 8 << 20)
         let app = Application(router: buildRouter(Backend(registry: registry, state: state)))
-        try await app.test(.router) { client in try await body(Harness(client: client, key: key)) }
+        try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey)) }
     }
 
     static func json(_ r: TestResponse) -> [String: Any] {

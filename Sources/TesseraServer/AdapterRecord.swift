@@ -1,0 +1,15 @@
+import Foundation
+import GRDB
+
+/// One version of a tenant's adapter: its name in the API and its file in the store (server-made id, DESIGN 3.10).
+public struct AdapterRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "adapter"
+
+    public var storeID: String
+    public var tenantID: String
+    public var name: String
+    public var version: Int
+    public var kind: String
+    public var bytes: Int
+    public var createdAt: Date
+}

@@ -41,6 +41,7 @@ struct ChatRoutes {
                                           logprobs: logprobs))
         }
         let streams = try generation.submit(requests)
+        let recorders = requests.map { _ in ServerMetrics.Recorder(state.metrics, tenant: tenant.name, model: body.model) }
         let id = "chatcmpl-" + context.requestID
         let created = Int(Date().timeIntervalSince1970)
         let tokenizer = state.tokenizer
@@ -59,9 +60,11 @@ struct ChatRoutes {
                 for await (index, event) in merged {
                     switch event {
                     case .token(let t):
+                        recorders[index].token()
                         let lp = logprobs == nil ? nil : ChatLogprobs(content: [ChatTokenLogprob(t, tokenizer: tokenizer)])
                         try await writer.write(chunk([ChatChunkChoice(index: index, delta: ChatDelta(content: t.text), logprobs: lp)]))
                     case .finished(let c):
+                        recorders[index].finished(c)
                         completionTokens += c.completionTokens
                         try await writer.write(chunk([ChatChunkChoice(index: index, delta: ChatDelta(content: c.text.isEmpty ? nil : c.text),
                                                                       finish_reason: c.reason.rawValue)]))
@@ -84,9 +87,11 @@ struct ChatRoutes {
         for await (index, event) in Generation.merge(streams) {
             switch event {
             case .token(let t):
+                recorders[index].token()
                 texts[index] += t.text
                 tokens[index].append(t)
             case .finished(let c):
+                recorders[index].finished(c)
                 texts[index] += c.text
                 reasons[index] = c.reason.rawValue
                 usage.completion_tokens += c.completionTokens

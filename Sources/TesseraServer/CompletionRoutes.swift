@@ -36,6 +36,7 @@ struct CompletionRoutes {
         }
         let echoes = (body.echo ?? false) ? prompts.map { state.tokenizer.decode($0) } : nil
         let streams = try generation.submit(requests)
+        let recorders = requests.map { _ in ServerMetrics.Recorder(state.metrics, tenant: tenant.name, model: body.model) }
         let id = "cmpl-" + context.requestID
         let created = Int(Date().timeIntervalSince1970)
         let tokenizer = state.tokenizer
@@ -53,9 +54,11 @@ struct CompletionRoutes {
                     var choice = CompletionChoice(index: index, text: started.insert(index).inserted ? echo(index) : "")
                     switch event {
                     case .token(let t):
+                        recorders[index].token()
                         choice.text += t.text
                         if logprobs != nil { choice.logprobs = CompletionLogprobs.of([t], tokenizer: tokenizer) }
                     case .finished(let c):
+                        recorders[index].finished(c)
                         choice.text += c.text
                         choice.finish_reason = c.reason.rawValue
                         completionTokens += c.completionTokens
@@ -80,9 +83,11 @@ struct CompletionRoutes {
         for await (index, event) in Generation.merge(streams) {
             switch event {
             case .token(let t):
+                recorders[index].token()
                 choices[index].text += t.text
                 tokens[index].append(t)
             case .finished(let c):
+                recorders[index].finished(c)
                 choices[index].text += c.text
                 choices[index].finish_reason = c.reason.rawValue
                 usage.completion_tokens += c.completionTokens

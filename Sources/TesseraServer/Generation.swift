@@ -32,6 +32,7 @@ struct Generation {
             }
             applied.append(AppliedAdapter(weights, scale: weight))
             keys.append(record.storeID)
+            state.metrics.remember(adapterKey: record.storeID, name: name)
         }
         return ResolvedAdapters(applied: applied, key: keys.isEmpty ? nil : keys.joined(separator: "+"))
     }

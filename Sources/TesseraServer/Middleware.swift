@@ -30,7 +30,8 @@ struct RequestIDMiddleware: RouterMiddleware {
 
 /// `Authorization: Bearer <key>` to a tenant; anything else is 401 before a route runs.
 struct AuthMiddleware: RouterMiddleware {
-    let registry: Registry
+    let backend: Backend
+    var registry: Registry { backend.registry }
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
@@ -43,7 +44,12 @@ struct AuthMiddleware: RouterMiddleware {
         var context = context
         context.tenant = tenant
         context.logger[metadataKey: "tenant"] = .string(tenant.name)
-        return try await next(request, context)
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            backend.state?.metrics.error(tenant: tenant.name, code: error.code ?? String(error.status.code))
+            throw error
+        }
     }
 }
 

@@ -11,7 +11,12 @@ public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
         guard let state = backend.state, state.engine.isAccepting else { throw APIError(.serviceUnavailable, "not ready") }
         return Response(status: .ok)
     }
-    let api = router.group().add(middleware: AuthMiddleware(registry: backend.registry))
+    router.get("/metrics") { _, _ in
+        let state = try backend.ready()
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: state.metrics.render(engine: state.engine))))
+    }
+    let api = router.group().add(middleware: AuthMiddleware(backend: backend))
     api.get("/v1/models") { try await ModelRoutes(state: try backend.ready()).models($0, $1) }
     api.post("/tokenize") { try await ModelRoutes(state: try backend.ready()).tokenize($0, $1) }
     api.post("/detokenize") { try await ModelRoutes(state: try backend.ready()).detokenize($0, $1) }

@@ -12,6 +12,7 @@ public final class ServingState: Sendable {
     public let engine: Engine
     public let registry: Registry
     public let adapters: AdapterCache
+    public let metrics = ServerMetrics()
     /// Largest upload accepted (413 beyond).
     public let maxUploadBytes: Int
     /// The base model's id in the API (`model` field, `/v1/models`).

@@ -178,6 +178,24 @@ import TesseraTokenizer
         }
     }
 
+    @Test func metricsCountRequestsPerTenant() async throws {
+        try await Self.withServer { h in
+            #expect(try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"hi","max_tokens":3,"ignore_eos":true}"#).status == .ok)
+            #expect(try await h.post("/v1/completions", #"{"model":"nope","prompt":"hi"}"#).status == .notFound)
+            let r = try await h.client.execute(uri: "/metrics", method: .get)
+            let text = String(buffer: r.body)
+            #expect(r.status == .ok)
+            for line in ["vllm:num_requests_running 0", "vllm:num_requests_waiting 0", "vllm:kv_cache_usage_perc 0",
+                         "vllm:time_to_first_token_seconds_count 1", "vllm:inter_token_latency_seconds_count 2",
+                         "vllm:generation_tokens_total 3", #"tessera_requests_total{tenant="acme",model="smollm2-test"} 1"#,
+                         #"tessera_request_errors_total{tenant="acme",code="model_not_found"} 1"#,
+                         #"vllm:request_success_total{finished_reason="length"} 1"#] {
+                #expect(text.contains(line), "\(line)")
+            }
+            #expect(text.contains("vllm:lora_requests_info{running_lora_adapters=\"\",waiting_lora_adapters=\"\",max_lora=\"64\"}"))
+        }
+    }
+
     @Test func tokenizeRoundTrips() async throws {
         try await Self.withServer { h in
             let t = Self.json(try await h.post("/tokenize", #"{"prompt":"Hello, world!","add_special_tokens":false}"#))

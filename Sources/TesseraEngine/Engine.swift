@@ -54,8 +54,7 @@ public final class Engine: Sendable {
         var preemptions = 0
     }
 
-    public init(model: any LanguageModel, tokenizer: Tokenizer, configuration: Configuration = .init(),
-                tenantWeights: [String: Double] = [:]) {
+    public init(model: any LanguageModel, tokenizer: Tokenizer, configuration: Configuration = .init()) {
         self.model = model
         self.tokenizer = tokenizer
         self.configuration = configuration
@@ -64,7 +63,7 @@ public final class Engine: Sendable {
             tokenBudget: configuration.tokenBudget, maxSequencesPerStep: configuration.maxSequencesPerStep,
             maxAdaptersPerStep: configuration.maxAdaptersPerStep, maxWaiting: configuration.maxWaiting,
             blockTokens: configuration.blockTokens, totalBlocks: pool.totalBlocks)
-        state = Mutex(State(scheduler: Scheduler(limits: limits, tenantWeights: tenantWeights)))
+        state = Mutex(State(scheduler: Scheduler(limits: limits)))
         let thread = Thread { [self] in loop() }
         thread.name = "tessera-engine"
         thread.start()
@@ -78,6 +77,9 @@ public final class Engine: Sendable {
         guard !request.prompt.isEmpty else { throw EngineError(.invalid, "the prompt is empty") }
         if let bad = request.prompt.first(where: { $0 < 0 || Int($0) >= model.config.vocab }) {
             throw EngineError(.invalid, "token id \(bad) is outside the vocabulary of \(model.config.vocab)")
+        }
+        guard request.tenantWeight.isFinite, request.tenantWeight > 0 else {
+            throw EngineError(.invalid, "tenant weight must be positive, got \(request.tenantWeight)")
         }
         guard (0...20).contains(request.logprobs ?? 0) else {
             throw EngineError(.invalid, "logprobs must be between 0 and 20, got \(request.logprobs!)")
@@ -99,6 +101,7 @@ public final class Engine: Sendable {
         }
         let id = try state.withLock { s throws(EngineError) -> Int in
             guard s.accepting else { throw EngineError(.shuttingDown, "the server is shutting down") }
+            s.scheduler.setWeight(request.tenantWeight, tenant: request.tenant)
             let id = s.nextID
             let admission = s.scheduler.submit(Scheduler.Request(
                 id: id, tenant: request.tenant, adapter: request.adapterKey, promptPositions: positions,
@@ -126,10 +129,6 @@ public final class Engine: Sendable {
             return s.sequences.removeValue(forKey: id)
         }
         removed?.continuation.finish()
-    }
-
-    public func setWeight(_ weight: Double, tenant: String) {
-        state.withLock { $0.scheduler.setWeight(weight, tenant: tenant) }
     }
 
     public var stats: Stats {

@@ -4,8 +4,9 @@ import TesseraModel
 public struct EngineRequest: Sendable {
     public var prompt: [Int32]
     public var parameters: SamplingParameters
-    /// Tenant for fairness (DESIGN 3.6); its weight is set on the engine.
+    /// Tenant for fairness (DESIGN 3.6), and its weight (the registry's, current as of this request).
     public var tenant: String
+    public var tenantWeight: Double
     /// The adapters applied to this sequence (one of any kind, or LoRAs to compose), already loaded.
     public var adapters: [AppliedAdapter]
     /// Names the adapter set for the cap on distinct adapters per step and for metrics; nil for the base model.
@@ -13,11 +14,12 @@ public struct EngineRequest: Sendable {
     /// nil: no logprobs; k >= 0: the chosen token's logprob and the k most likely alternatives (at most 20).
     public var logprobs: Int?
 
-    public init(prompt: [Int32], parameters: SamplingParameters, tenant: String = "default",
+    public init(prompt: [Int32], parameters: SamplingParameters, tenant: String = "default", tenantWeight: Double = 1,
                 adapters: [AppliedAdapter] = [], adapterKey: String? = nil, logprobs: Int? = nil) {
         self.prompt = prompt
         self.parameters = parameters
         self.tenant = tenant
+        self.tenantWeight = tenantWeight
         self.adapters = adapters
         self.adapterKey = adapterKey
         self.logprobs = logprobs

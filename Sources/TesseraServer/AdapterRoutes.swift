@@ -18,9 +18,9 @@ struct AdapterRoutes {
         var warnings: [String]?
     }
 
-    struct AdapterList: Encodable {
+    struct List<Item: Encodable>: Encodable {
         var object = "list"
-        var data: [AdapterInfo]
+        var data: [Item]
     }
 
     func info(_ r: AdapterRecord, warnings: [String]? = nil) -> AdapterInfo {
@@ -73,7 +73,7 @@ struct AdapterRoutes {
 
     func list(_ request: Request, _ context: ServerContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        return try .json(AdapterList(data: try state.registry.adapters(tenantID: tenant.id).map { info($0) }))
+        return try .json(List(data: try state.registry.adapters(tenantID: tenant.id).map { info($0) }))
     }
 
     func get(_ request: Request, _ context: ServerContext) async throws -> Response {

@@ -4,10 +4,13 @@ import Synchronization
 /// every model route answer 503, so a load balancer waits).
 public final class Backend: Sendable {
     public let registry: Registry
+    /// The admin API's key (`TESSERA_ADMIN_KEY`); nil turns the admin API off.
+    public let adminKey: String?
     private let loaded: Mutex<ServingState?>
 
-    public init(registry: Registry, state: ServingState? = nil) {
+    public init(registry: Registry, state: ServingState? = nil, adminKey: String? = nil) {
         self.registry = registry
+        self.adminKey = adminKey
         loaded = Mutex(state)
     }
 

@@ -37,9 +37,10 @@ struct ChatRoutes {
         var requests: [EngineRequest] = []
         for i in 0..<n {
             if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }
-            requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: adapters.applied, adapterKey: adapters.key,
-                                          logprobs: logprobs))
+            requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, tenantWeight: tenant.weight,
+                                          adapters: adapters.applied, adapterKey: adapters.key, logprobs: logprobs))
         }
+        let lease = try state.limiter.admit(tenant, promptTokens: requests.reduce(0) { $0 + $1.prompt.count })
         let streams = try generation.submit(requests)
         let recorders = requests.map { _ in ServerMetrics.Recorder(state.metrics, tenant: tenant.name, model: body.model) }
         let id = "chatcmpl-" + context.requestID
@@ -65,6 +66,7 @@ struct ChatRoutes {
                         try await writer.write(chunk([ChatChunkChoice(index: index, delta: ChatDelta(content: t.text), logprobs: lp)]))
                     case .finished(let c):
                         recorders[index].finished(c)
+                        lease.charge(tokens: c.completionTokens)
                         completionTokens += c.completionTokens
                         try await writer.write(chunk([ChatChunkChoice(index: index, delta: ChatDelta(content: c.text.isEmpty ? nil : c.text),
                                                                       finish_reason: c.reason.rawValue)]))
@@ -92,6 +94,7 @@ struct ChatRoutes {
                 tokens[index].append(t)
             case .finished(let c):
                 recorders[index].finished(c)
+                lease.charge(tokens: c.completionTokens)
                 texts[index] += c.text
                 reasons[index] = c.reason.rawValue
                 usage.completion_tokens += c.completionTokens

@@ -30,11 +30,12 @@ struct CompletionRoutes {
                                               promptTokens: prompt.count + adapters.positions, minTokens: 0)
             for i in 0..<n {
                 if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }  // each choice its own stream of numbers
-                requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, adapters: adapters.applied,
-                                              adapterKey: adapters.key, logprobs: logprobs))
+                requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, tenantWeight: tenant.weight,
+                                              adapters: adapters.applied, adapterKey: adapters.key, logprobs: logprobs))
             }
         }
         let echoes = (body.echo ?? false) ? prompts.map { state.tokenizer.decode($0) } : nil
+        let lease = try state.limiter.admit(tenant, promptTokens: requests.reduce(0) { $0 + $1.prompt.count })
         let streams = try generation.submit(requests)
         let recorders = requests.map { _ in ServerMetrics.Recorder(state.metrics, tenant: tenant.name, model: body.model) }
         let id = "cmpl-" + context.requestID
@@ -59,6 +60,7 @@ struct CompletionRoutes {
                         if logprobs != nil { choice.logprobs = CompletionLogprobs.of([t], tokenizer: tokenizer) }
                     case .finished(let c):
                         recorders[index].finished(c)
+                        lease.charge(tokens: c.completionTokens)
                         choice.text += c.text
                         choice.finish_reason = c.reason.rawValue
                         completionTokens += c.completionTokens
@@ -88,6 +90,7 @@ struct CompletionRoutes {
                 tokens[index].append(t)
             case .finished(let c):
                 recorders[index].finished(c)
+                lease.charge(tokens: c.completionTokens)
                 choices[index].text += c.text
                 choices[index].finish_reason = c.reason.rawValue
                 usage.completion_tokens += c.completionTokens

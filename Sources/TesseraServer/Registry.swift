@@ -41,6 +41,13 @@ public final class Registry: Sendable {
                 t.uniqueKey(["tenantID", "name", "version"])
             }
         }
+        m.registerMigration("v3-limits") { db in
+            try db.alter(table: "tenant") { t in
+                t.add(column: "requestsPerMinute", .integer)
+                t.add(column: "tokensPerMinute", .integer)
+                t.add(column: "maxConcurrent", .integer)
+            }
+        }
         return m
     }
 
@@ -129,6 +136,31 @@ public final class Registry: Sendable {
         } catch {
             throw RegistryError("cannot delete adapter '\(name)': \(error)")
         }
+    }
+
+    public func tenant(named name: String) throws(RegistryError) -> Tenant? {
+        do { return try db.read { try Tenant.filter(Column("name") == name).fetchOne($0) } } catch { throw RegistryError("registry read failed: \(error)") }
+    }
+
+    /// Changes a tenant (weight, limits, revocation) in one transaction; nil when there is no such tenant.
+    public func updateTenant(named name: String, _ change: (inout Tenant) throws(RegistryError) -> Void) throws(RegistryError) -> Tenant? {
+        guard var tenant = try tenant(named: name) else { return nil }
+        try change(&tenant)
+        let updated = tenant
+        do { try db.write { try updated.update($0) } } catch { throw RegistryError("cannot update tenant '\(name)': \(error)") }
+        return updated
+    }
+
+    /// A new key for the tenant; the old one stops working at once. Returns the key (shown once).
+    public func rotateKey(named name: String) throws(RegistryError) -> String? {
+        var key = ""
+        let updated = try updateTenant(named: name) { t throws(RegistryError) in
+            let (k, hash) = APIKey.make(tenantID: t.id)
+            key = k
+            t.keyHash = hash
+            t.revoked = false
+        }
+        return updated == nil ? nil : key
     }
 
     public func tenants() throws(RegistryError) -> [Tenant] {

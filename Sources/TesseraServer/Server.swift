@@ -26,5 +26,12 @@ public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
     api.get("/v1/adapters") { try await AdapterRoutes(state: try backend.ready()).list($0, $1) }
     api.get("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready()).get($0, $1) }
     api.delete("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready()).delete($0, $1) }
+    let admin = router.group("/admin").add(middleware: AdminMiddleware(adminKey: backend.adminKey))
+    let tenants = AdminRoutes(registry: backend.registry)
+    admin.post("/tenants") { try await tenants.create($0, $1) }
+    admin.get("/tenants") { try await tenants.list($0, $1) }
+    admin.patch("/tenants/:name") { try await tenants.update($0, $1) }
+    admin.post("/tenants/:name/rotate_key") { try await tenants.rotate($0, $1) }
+    admin.post("/tenants/:name/revoke") { try await tenants.revoke($0, $1) }
     return router
 }

@@ -13,6 +13,7 @@ public final class ServingState: Sendable {
     public let registry: Registry
     public let adapters: AdapterCache
     public let metrics = ServerMetrics()
+    let limiter = TenantLimiter()
     /// Largest upload accepted (413 beyond).
     public let maxUploadBytes: Int
     /// The base model's id in the API (`model` field, `/v1/models`).

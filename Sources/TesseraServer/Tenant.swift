@@ -13,6 +13,10 @@ public struct Tenant: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var keyHash: Data
     public var createdAt: Date
     public var revoked: Bool
+    /// Limits; nil: none.
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    public var maxConcurrent: Int?
 
     /// Names of tenants and adapters (DESIGN 3.10): never paths, never more than 64 characters.
     public static func isValidName(_ name: String) -> Bool {

@@ -52,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tessera")
         logger.logLevel = .info
         let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
-        let backend = Backend(registry: registry)
+        let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"])
         var config = Engine.Configuration()
         config.kvCacheBytes = kvCacheBytes
         config.tokenBudget = tokenBudget
@@ -66,7 +66,6 @@ struct ServeCommand: AsyncParsableCommand {
         let modelService = ModelService(backend: backend, drainTimeout: .seconds(drainTimeout), logger: logger) {
             let (lm, tokenizer) = try loadModel(model)
             let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
-            for tenant in try registry.tenants() { engine.setWeight(tenant.weight, tenant: tenant.id) }
             let adapters = AdapterCache(store: store, config: lm.config, budgetBytes: cacheBytes)
             return ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, adapters: adapters,
                                 modelID: id, maxUploadBytes: uploadBytes)

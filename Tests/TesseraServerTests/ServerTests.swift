@@ -66,9 +66,11 @@ import TesseraTokenizer
         let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry,
                                  adapters: AdapterCache(store: store, config: model.config, budgetBytes: 64 << 20),
                                  modelID: "smollm2-test", maxUploadBytes: 8 << 20)
-        let app = Application(router: buildRouter(Backend(registry: registry, state: state)))
+        let app = Application(router: buildRouter(Backend(registry: registry, state: state, adminKey: adminKey)))
         try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey)) }
     }
+
+    static let adminKey = "admin-secret"
 
     static func json(_ r: TestResponse) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView))) as? [String: Any] ?? [:]

@@ -23,6 +23,7 @@ serve: build
 test: setup
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
+	tools/e2e/run .build/$(CONFIG)/tessera
 
 # Tessera against llama.cpp (llama-cpp-python, 2 threads) on the same file; medians of ROUNDS alternating runs.
 ROUNDS ?= 3

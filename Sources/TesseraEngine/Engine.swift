@@ -92,7 +92,9 @@ public final class Engine: Sendable {
         guard request.adapterPositions < configuration.tokenBudget else {
             throw EngineError(.invalid, "the adapter takes \(request.adapterPositions) positions; a step computes at most \(configuration.tokenBudget)")
         }
-        let maxNew = min(request.parameters.maxTokens, context - positions)
+        // max_tokens 0 with prompt logprobs scores the prompt: the pass runs and its one sampled token is dropped.
+        let scoreOnly = request.parameters.maxTokens == 0 && request.promptLogprobs && request.prompt.count > 1
+        let maxNew = scoreOnly ? 1 : min(request.parameters.maxTokens, context - positions)
         let (stream, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
         guard maxNew > 0 else {
             continuation.yield(.finished(Completion(reason: .length, text: "", promptTokens: request.prompt.count, completionTokens: 0)))
@@ -114,7 +116,7 @@ public final class Engine: Sendable {
                 throw EngineError(.tooLarge, "the request needs \(blocks) KV cache blocks of \(s.scheduler.limits.blockTokens) positions; the cache has \(s.scheduler.limits.totalBlocks)")
             }
             s.nextID += 1
-            s.sequences[id] = SequenceState(request: request, tokenizer: tokenizer, continuation: continuation)
+            s.sequences[id] = SequenceState(request: request, tokenizer: tokenizer, continuation: continuation, scoreOnly: scoreOnly)
             return id
         }
         continuation.onTermination = { [weak self] _ in self?.cancel(id) }
@@ -173,8 +175,9 @@ public final class Engine: Sendable {
     private struct Planned {
         var step: Scheduler.Step
         var inputs: [SequenceInput] = []
-        /// Sequences whose last row of this step is sampled, in logits order.
-        var sampled: [Int] = []
+        /// What each row of logits is for, in order: sampling a sequence's next token, or the logprob of one of its
+        /// prompt tokens.
+        var rows: [(id: Int, promptToken: Int?)] = []
     }
 
     private func loop() {
@@ -211,13 +214,24 @@ public final class Engine: Sendable {
                     s.sequences[id] = seq
                 }
                 let tokens = Array(seq.chunk(start: start, count: count))
-                p.inputs.append(SequenceInput(tokens: tokens, cache: seq.cache!, outputs: samples ? [tokens.count - 1] : [],
-                                              adapters: seq.request.adapters))
-                if samples { p.sampled.append(id) }
+                var outputs: [Int] = []
+                if seq.request.promptLogprobs {
+                    // Row j predicts token first + j + 1: a prompt token's logprob, unless already sent.
+                    let first = max(start, seq.request.adapterPositions) - seq.request.adapterPositions
+                    for j in tokens.indices where first + j + 1 < seq.request.prompt.count && first + j + 1 >= seq.promptLogprobsSent {
+                        outputs.append(j)
+                        p.rows.append((id, first + j + 1))
+                    }
+                }
+                if samples {
+                    outputs.append(tokens.count - 1)
+                    p.rows.append((id, nil))
+                }
+                p.inputs.append(SequenceInput(tokens: tokens, cache: seq.cache!, outputs: outputs, adapters: seq.request.adapters))
             case .decode(let id):
                 p.inputs.append(SequenceInput(tokens: [seq.tokens.last!], cache: seq.cache!, outputs: [0],
                                               adapters: seq.request.adapters))
-                p.sampled.append(id)
+                p.rows.append((id, nil))
             }
         }
         return p
@@ -242,10 +256,22 @@ public final class Engine: Sendable {
                 }
                 return out
             }
-            for (row, id) in p.sampled.enumerated() {
+            var prompt: [Int: [PromptToken]] = [:]
+            for (row, (id, promptToken)) in p.rows.enumerated() {
                 guard var seq = s.sequences[id] else { continue }  // cancelled during the step
-                let (token, reason) = seq.next(logits[(row * vocab)..<((row + 1) * vocab)], tokenizer: tokenizer)
-                var events = token.map { [EngineEvent.token($0)] } ?? []
+                let rowLogits = logits[(row * vocab)..<((row + 1) * vocab)]
+                if let index = promptToken {
+                    if seq.promptLogprobsSent == 0 {  // the first token has nothing before it
+                        prompt[id, default: []].append(PromptToken(id: seq.request.prompt[0], logprob: nil, topLogprobs: []))
+                    }
+                    prompt[id, default: []].append(seq.promptToken(index, logits: rowLogits))
+                    seq.promptLogprobsSent = index + 1
+                    s.sequences[id] = seq
+                    continue
+                }
+                let (token, reason) = seq.scoreOnly ? (nil, .length) : seq.next(rowLogits, tokenizer: tokenizer)
+                var events = prompt.removeValue(forKey: id).map { [EngineEvent.prompt($0)] } ?? []
+                if token != nil { events.append(.token(token!)) }
                 let limit = p.step.finished.contains(id)
                 if reason != nil || limit {
                     if !limit { s.scheduler.finish(id) }
@@ -256,6 +282,9 @@ public final class Engine: Sendable {
                     s.sequences[id] = seq
                     out.append((seq.continuation, events, false))
                 }
+            }
+            for (id, tokens) in prompt {  // prompt chunks that sampled nothing yet
+                if let seq = s.sequences[id] { out.append((seq.continuation, [.prompt(tokens)], false)) }
             }
             return out
         }

@@ -13,6 +13,8 @@ public struct EngineRequest: Sendable {
     public var adapterKey: String?
     /// nil: no logprobs; k >= 0: the chosen token's logprob and the k most likely alternatives (at most 20).
     public var logprobs: Int?
+    /// Also the prompt tokens' logprobs (with `logprobs`' alternatives), as `.prompt` events before the first token.
+    public var promptLogprobs = false
 
     public init(prompt: [Int32], parameters: SamplingParameters, tenant: String = "default", tenantWeight: Double = 1,
                 adapters: [AppliedAdapter] = [], adapterKey: String? = nil, logprobs: Int? = nil) {
@@ -29,8 +31,11 @@ public struct EngineRequest: Sendable {
     var adapterPositions: Int { adapters.reduce(0) { $0 + $1.weights.positions } }
 }
 
-/// What a request's stream carries, in order: tokens, then exactly one `finished` or `failed`.
+/// What a request's stream carries, in order: prompt logprobs when asked (in one or more pieces, in order), tokens,
+/// then exactly one `finished` or `failed`.
 public enum EngineEvent: Sendable {
+    /// Logprobs of the next prompt tokens; the prompt's first token has none (nothing comes before it).
+    case prompt([PromptToken])
     case token(GeneratedToken)
     case finished(Completion)
     /// The engine could not finish the request (the stream ends here).
@@ -45,6 +50,12 @@ public struct GeneratedToken: Sendable, Equatable {
     /// log p(token) under the model's distribution (before penalties and temperature), when asked.
     public var logprob: Float?
     /// The most likely tokens and their logprobs, most likely first, when asked.
+    public var topLogprobs: [TokenLogprob]
+}
+
+public struct PromptToken: Sendable, Equatable {
+    public var id: Int32
+    public var logprob: Float?
     public var topLogprobs: [TokenLogprob]
 }
 

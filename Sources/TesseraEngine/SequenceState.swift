@@ -15,9 +15,15 @@ struct SequenceState {
     private var stops: StopMatcher
     /// A stop string ended the text; what followed it is dropped.
     private var cut = false
+    /// Prompt tokens whose logprobs have been sent (a recomputation after preemption does not send them again).
+    var promptLogprobsSent = 0
 
-    init(request: EngineRequest, tokenizer: Tokenizer, continuation: AsyncStream<EngineEvent>.Continuation) {
+    /// Only the prompt's logprobs were asked for (max_tokens 0): nothing is sampled.
+    let scoreOnly: Bool
+
+    init(request: EngineRequest, tokenizer: Tokenizer, continuation: AsyncStream<EngineEvent>.Continuation, scoreOnly: Bool = false) {
         self.request = request
+        self.scoreOnly = scoreOnly
         self.continuation = continuation
         tokens = request.prompt
         sampler = Sampler(parameters: request.parameters, prompt: request.prompt)
@@ -29,6 +35,13 @@ struct SequenceState {
     func chunk(start: Int, count: Int) -> ArraySlice<Int32> {
         let a = request.adapterPositions
         return tokens[(max(start, a) - a)..<(start + count - a)]
+    }
+
+    /// The logprob of prompt token `index` from the logits of the row before it.
+    func promptToken(_ index: Int, logits: ArraySlice<Float>) -> PromptToken {
+        let id = request.prompt[index]
+        let (lp, top) = Logprobs.of(logits, token: id, top: request.logprobs ?? 0)
+        return PromptToken(id: id, logprob: lp, topLogprobs: top)
     }
 
     /// Chooses the next token from its logits. Returns the event and, when the sequence ends with it, why.

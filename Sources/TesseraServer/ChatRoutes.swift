@@ -60,6 +60,7 @@ struct ChatRoutes {
                 var completionTokens = 0
                 for await (index, event) in merged {
                     switch event {
+                    case .prompt: break
                     case .token(let t):
                         recorders[index].token()
                         let lp = logprobs == nil ? nil : ChatLogprobs(content: [ChatTokenLogprob(t, tokenizer: tokenizer)])
@@ -88,6 +89,7 @@ struct ChatRoutes {
         var usage = Usage(prompt_tokens: prompt.count * n, completion_tokens: 0)
         for await (index, event) in Generation.merge(streams) {
             switch event {
+            case .prompt: break
             case .token(let t):
                 recorders[index].token()
                 texts[index] += t.text

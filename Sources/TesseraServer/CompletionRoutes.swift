@@ -23,6 +23,7 @@ struct CompletionRoutes {
         guard !prompts.isEmpty, prompts.count * n <= 64 else {
             throw APIError.invalid("prompt must hold 1 to \(64 / n) prompts with n = \(n)", param: "prompt")
         }
+        let echoLogprobs = (body.echo ?? false) && logprobs != nil
         var requests: [EngineRequest] = []
         for prompt in prompts {
             guard !prompt.isEmpty else { throw APIError.invalid("prompt is empty", param: "prompt") }
@@ -30,8 +31,10 @@ struct CompletionRoutes {
                                               promptTokens: prompt.count + adapters.positions, minTokens: 0)
             for i in 0..<n {
                 if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }  // each choice its own stream of numbers
-                requests.append(EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, tenantWeight: tenant.weight,
-                                              adapters: adapters.applied, adapterKey: adapters.key, logprobs: logprobs))
+                var r = EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, tenantWeight: tenant.weight,
+                                      adapters: adapters.applied, adapterKey: adapters.key, logprobs: logprobs)
+                r.promptLogprobs = echoLogprobs
+                requests.append(r)
             }
         }
         let echoes = (body.echo ?? false) ? prompts.map { state.tokenizer.decode($0) } : nil
@@ -54,10 +57,12 @@ struct CompletionRoutes {
                 for await (index, event) in merged {
                     var choice = CompletionChoice(index: index, text: started.insert(index).inserted ? echo(index) : "")
                     switch event {
+                    case .prompt(let p):
+                        choice.logprobs = CompletionLogprobs.of(p.map { ($0.id, $0.logprob, $0.topLogprobs) }, tokenizer: tokenizer)
                     case .token(let t):
                         recorders[index].token()
                         choice.text += t.text
-                        if logprobs != nil { choice.logprobs = CompletionLogprobs.of([t], tokenizer: tokenizer) }
+                        if logprobs != nil { choice.logprobs = CompletionLogprobs.of([(t.id, t.logprob, t.topLogprobs)], tokenizer: tokenizer) }
                     case .finished(let c):
                         recorders[index].finished(c)
                         lease.charge(tokens: c.completionTokens)
@@ -80,14 +85,18 @@ struct CompletionRoutes {
         }
 
         var choices = requests.indices.map { CompletionChoice(index: $0, text: echo($0), logprobs: logprobs == nil ? nil : CompletionLogprobs()) }
-        var tokens = Array(repeating: [GeneratedToken](), count: requests.count)
+        var tokens = Array(repeating: [(Int32, Float?, [TokenLogprob])](), count: requests.count)
+        var promptSeen = Array(repeating: 0, count: requests.count)
         var usage = Usage(prompt_tokens: requests.reduce(0) { $0 + $1.prompt.count }, completion_tokens: 0)
         for await (index, event) in Generation.merge(streams) {
             switch event {
+            case .prompt(let p):
+                tokens[index] += p.map { ($0.id, $0.logprob, $0.topLogprobs) }
+                promptSeen[index] += p.count
             case .token(let t):
                 recorders[index].token()
                 choices[index].text += t.text
-                tokens[index].append(t)
+                tokens[index].append((t.id, t.logprob, t.topLogprobs))
             case .finished(let c):
                 recorders[index].finished(c)
                 lease.charge(tokens: c.completionTokens)
@@ -99,21 +108,28 @@ struct CompletionRoutes {
             }
         }
         if logprobs != nil {
-            for i in choices.indices { choices[i].logprobs = CompletionLogprobs.of(tokens[i], tokenizer: tokenizer, offset: echo(i).utf8.count) }
+            for i in choices.indices {
+                if echoLogprobs && promptSeen[i] == 0 {  // a one-token prompt has no rows to score
+                    tokens[i].insert((requests[i].prompt[0], nil, []), at: 0)
+                }
+                choices[i].logprobs = CompletionLogprobs.of(tokens[i], tokenizer: tokenizer, offset: echoLogprobs ? 0 : echo(i).utf8.count)
+            }
         }
         return try .json(CompletionResponse(id: id, created: created, model: body.model, choices: choices, usage: usage))
     }
 }
 
 extension CompletionLogprobs {
-    static func of(_ tokens: [GeneratedToken], tokenizer: Tokenizer, offset: Int = 0) -> CompletionLogprobs {
+    /// Parallel arrays from (token, logprob, alternatives); a token without a logprob (the prompt's first) has null
+    /// in both.
+    static func of(_ tokens: [(Int32, Float?, [TokenLogprob])], tokenizer: Tokenizer, offset: Int = 0) -> CompletionLogprobs {
         var l = CompletionLogprobs()
         var at = offset
-        for t in tokens {
-            let text = tokenizer.decode([t.id])
+        for (id, logprob, top) in tokens {
+            let text = tokenizer.decode([id])
             l.tokens.append(text)
-            l.token_logprobs.append(t.logprob)
-            l.top_logprobs.append(Dictionary(t.topLogprobs.map { (tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max))
+            l.token_logprobs.append(logprob)
+            l.top_logprobs.append(logprob == nil ? nil : Dictionary(top.map { (tokenizer.decode([$0.id]), $0.logprob) }, uniquingKeysWith: max))
             l.text_offset.append(at)
             at += text.utf8.count
         }

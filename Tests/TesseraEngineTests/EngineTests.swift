@@ -15,12 +15,15 @@ import TesseraTokenizer
         var completion: Completion?
         var failure: String?
         var logprobs: [GeneratedToken] = []
+        var prompt: [PromptToken] = []
     }
 
     static func collect(_ stream: AsyncStream<EngineEvent>) async -> Output {
         var out = Output()
         for await event in stream {
             switch event {
+            case .prompt(let p):
+                out.prompt += p
             case .token(let t):
                 out.tokens.append(t.id)
                 out.text += t.text
@@ -132,6 +135,23 @@ import TesseraTokenizer
         #expect(first.topLogprobs.count == 5 && first.topLogprobs[0].id == first.id)
         #expect(abs(Double(first.logprob!) - (Double(logits[Int(first.id)]) - logZ)) < 1e-5)
         #expect(zip(first.topLogprobs, first.topLogprobs.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
+    }
+
+    /// Prompt logprobs come in chunks (budget 8 here) and still match scoring the whole text at once.
+    @Test func promptLogprobsMatchScoring() async throws {
+        let prompt = Self.tokenizer.encode("The quick brown fox jumps over the lazy dog, and then it runs away into the woods.")
+        let engine = Self.engine { $0.tokenBudget = 8 }
+        defer { engine.close() }
+        var r = EngineRequest(prompt: prompt, parameters: .greedy(maxTokens: 2), logprobs: 1)
+        r.promptLogprobs = true
+        let out = await Self.collect(try engine.submit(r))
+        let expected = try Scoring.logprobs(model: Self.model, tokens: prompt)
+        #expect(out.prompt.map(\.id) == prompt && out.prompt[0].logprob == nil)
+        for (i, p) in out.prompt.enumerated().dropFirst() {
+            #expect(abs(Double(p.logprob!) - Double(expected[i - 1])) < 1e-4, "token \(i)")
+            #expect(p.topLogprobs.count == 1)
+        }
+        #expect(out.tokens.count == 2)
     }
 
     @Test func cancellingFreesTheSequence() async throws {

@@ -134,6 +134,25 @@ import TesseraTokenizer
         }
     }
 
+    /// `echo` with `logprobs`: the prompt's tokens first (the very first with null), then the completion's.
+    @Test func echoScoresThePrompt() async throws {
+        let prompt = "The capital of France is"
+        let ids = Self.tokenizer.encode(prompt, addSpecial: true)
+        let expected = try Scoring.logprobs(model: Self.model, tokens: ids)
+        try await Self.withServer { h in
+            let r = try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"\#(prompt)","max_tokens":0,"echo":true,"logprobs":1}"#)
+            let choice = (Self.json(r)["choices"] as? [[String: Any]])?.first
+            let lp = choice?["logprobs"] as? [String: Any]
+            let values = lp?["token_logprobs"] as? [Any]
+            #expect(r.status == .ok && choice?["text"] as? String == prompt)
+            #expect(values?.count == ids.count && values?.first is NSNull)
+            for (i, v) in (values ?? []).enumerated().dropFirst() {
+                #expect(abs((v as? Double ?? 0) - Double(expected[i - 1])) < 1e-4)
+            }
+            #expect((lp?["text_offset"] as? [Int])?.first == 0)
+        }
+    }
+
     @Test func chatUsesTheTemplate() async throws {
         try await Self.withServer { h in
             let r = try await h.post("/v1/chat/completions", #"{"model":"smollm2-test","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":20,"logprobs":true,"top_logprobs":3}"#)

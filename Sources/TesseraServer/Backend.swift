@@ -6,11 +6,14 @@ public final class Backend: Sendable {
     public let registry: Registry
     /// The admin API's key (`TESSERA_ADMIN_KEY`); nil turns the admin API off.
     public let adminKey: String?
+    /// Where the admin may load adapters from (vLLM's load_lora_adapter); nil turns that off.
+    public let loraDirectory: String?
     private let loaded: Mutex<ServingState?>
 
-    public init(registry: Registry, state: ServingState? = nil, adminKey: String? = nil) {
+    public init(registry: Registry, state: ServingState? = nil, adminKey: String? = nil, loraDirectory: String? = nil) {
         self.registry = registry
         self.adminKey = adminKey
+        self.loraDirectory = loraDirectory
         loaded = Mutex(state)
     }
 

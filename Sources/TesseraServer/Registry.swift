@@ -48,8 +48,18 @@ public final class Registry: Sendable {
                 t.add(column: "maxConcurrent", .integer)
             }
         }
+        m.registerMigration("v4-shared") { db in
+            // The owner of adapters the admin loads for everyone (vLLM's load_lora_adapter). Its id cannot be a
+            // tenant's (those are 12 characters) and its name cannot be one (names start with a letter or digit);
+            // it has no key.
+            try db.execute(sql: "INSERT INTO tenant (id, name, weight, keyHash, createdAt, revoked) VALUES (?, ?, 1, x'', ?, 1)",
+                           arguments: [Self.sharedTenantID, "_shared", Date()])
+        }
         return m
     }
+
+    /// Owner of the adapters every tenant may use.
+    public static let sharedTenantID = "shared"
 
     /// A new tenant and its API key (returned once; only its hash is kept).
     public func createTenant(name: String, weight: Double = 1) throws(RegistryError) -> (tenant: Tenant, key: String) {
@@ -98,6 +108,12 @@ public final class Registry: Sendable {
         } catch {
             throw RegistryError("cannot record adapter '\(name)': \(error)")
         }
+    }
+
+    /// The adapter a tenant means by `name`: its own, else a shared one; other tenants' adapters do not exist here.
+    public func visibleAdapter(tenantID: String, name: String) throws(RegistryError) -> AdapterRecord? {
+        if let own = try adapter(tenantID: tenantID, name: name) { return own }
+        return try adapter(tenantID: Self.sharedTenantID, name: name)
     }
 
     /// The newest version of the tenant's adapter `name`; other tenants' adapters do not exist here.
@@ -164,7 +180,7 @@ public final class Registry: Sendable {
     }
 
     public func tenants() throws(RegistryError) -> [Tenant] {
-        do { return try db.read { try Tenant.order(Column("name")).fetchAll($0) } } catch { throw RegistryError("registry read failed: \(error)") }
+        do { return try db.read { try Tenant.filter(Column("id") != Self.sharedTenantID).order(Column("name")).fetchAll($0) } } catch { throw RegistryError("registry read failed: \(error)") }
     }
 }
 

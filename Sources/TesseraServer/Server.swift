@@ -33,5 +33,8 @@ public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
     admin.patch("/tenants/:name") { try await tenants.update($0, $1) }
     admin.post("/tenants/:name/rotate_key") { try await tenants.rotate($0, $1) }
     admin.post("/tenants/:name/revoke") { try await tenants.revoke($0, $1) }
+    let vllmAdmin = router.group("/v1").add(middleware: AdminMiddleware(adminKey: backend.adminKey))
+    vllmAdmin.post("/load_lora_adapter") { try await LoRAAdminRoutes(state: try backend.ready(), root: backend.loraDirectory).load($0, $1) }
+    vllmAdmin.post("/unload_lora_adapter") { try await LoRAAdminRoutes(state: try backend.ready(), root: backend.loraDirectory).unload($0, $1) }
     return router
 }

@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest adapter upload, in bytes (413 beyond).")
     var maxUploadBytes = 256 << 20
 
+    @Option(name: .long, help: "Directory the admin may load adapters from with /v1/load_lora_adapter (off when unset).")
+    var loraDir: String?
+
     @Option(name: .long, help: "Seconds to let running requests finish after SIGTERM before ending them with an error.")
     var drainTimeout = 30.0
 
@@ -52,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tessera")
         logger.logLevel = .info
         let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
-        let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"])
+        let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"], loraDirectory: loraDir)
         var config = Engine.Configuration()
         config.kvCacheBytes = kvCacheBytes
         config.tokenBudget = tokenBudget

@@ -40,4 +40,27 @@ import Testing
             #expect(names == ["acme", "globex", "initech"])
         }
     }
+
+    /// vLLM's load/unload endpoints: adapters from inside --lora-dir, usable by every tenant, nothing outside it.
+    @Test func loadLoRAAdapterFromTheConfiguredDirectory() async throws {
+        try await ServerTests.withServer { h in
+            let admin = ServerTests.adminKey
+            #expect(try await h.post("/v1/load_lora_adapter", #"{"lora_name":"house","lora_path":"lora"}"#).status == .unauthorized)
+            let loaded = try await h.post("/v1/load_lora_adapter", #"{"lora_name":"house","lora_path":"lora"}"#, key: admin)
+            #expect(loaded.status == .ok, "\(String(buffer: loaded.body))")
+            for key in [h.key, h.otherKey] {
+                let ids = (ServerTests.json(try await h.get("/v1/models", key: key))["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+                #expect(ids == ["smollm2-test", "house"])
+                #expect(try await h.post("/v1/completions", #"{"model":"house","prompt":"hi","max_tokens":2}"#, key: key).status == .ok)
+            }
+            #expect(try await h.delete("/v1/adapters/house").status == .notFound, "a tenant cannot delete a shared adapter")
+            for path in ["../../../etc", "/etc", "lora/../../..", "missing"] {
+                let r = try await h.post("/v1/load_lora_adapter", #"{"lora_name":"x","lora_path":"\#(path)"}"#, key: admin)
+                #expect(r.status == .badRequest || r.status == .notFound, "\(path): \(r.status)")
+            }
+            #expect(try await h.post("/v1/unload_lora_adapter", #"{"lora_name":"house"}"#, key: admin).status == .ok)
+            #expect(try await h.post("/v1/completions", #"{"model":"house","prompt":"hi"}"#).status == .notFound)
+            #expect(try await h.post("/v1/unload_lora_adapter", #"{"lora_name":"house"}"#, key: admin).status == .notFound)
+        }
+    }
 }

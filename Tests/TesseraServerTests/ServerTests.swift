@@ -66,7 +66,8 @@ import TesseraTokenizer
         let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry,
                                  adapters: AdapterCache(store: store, config: model.config, budgetBytes: 64 << 20),
                                  modelID: "smollm2-test", maxUploadBytes: 8 << 20)
-        let app = Application(router: buildRouter(Backend(registry: registry, state: state, adminKey: adminKey)))
+        let app = Application(router: buildRouter(Backend(registry: registry, state: state, adminKey: adminKey,
+                                                           loraDirectory: AdapterAPITests.fixtures.path)))
         try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey)) }
     }
 

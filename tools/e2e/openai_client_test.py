@@ -3,6 +3,7 @@ with usage, logprobs, an adapter uploaded then used then deleted, and errors. Ex
 import json
 import os
 import sys
+import time
 import urllib.request
 import uuid
 
@@ -44,6 +45,20 @@ for chunk in stream:
         usage = chunk.usage
 check("".join(parts) == answer, "streamed chat equals the plain one")
 check(usage is not None and usage.total_tokens == chat.usage.total_tokens, "stream usage")
+
+
+# A client that goes away cancels its request: the engine stops computing it.
+long = client.completions.create(model=base, prompt="Count:", max_tokens=2000, stream=True, extra_body={"ignore_eos": True})
+for i, _ in enumerate(long):
+    if i == 2:
+        break
+long.close()
+for _ in range(100):
+    metrics = urllib.request.urlopen(URL + "/metrics").read().decode()
+    if "vllm:num_requests_running 0" in metrics:
+        break
+    time.sleep(0.05)
+check("vllm:num_requests_running 0" in metrics, "a disconnected stream is cancelled")
 
 
 def upload(name, key, directory):

@@ -6,6 +6,7 @@ import Hummingbird
 /// OpenAI error shape, so no failure reaches the client as a bare status.
 struct RequestIDMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
         var context = context
         let given = request.headers[.requestID].flatMap { id in
             id.utf8.count <= 128 && id.utf8.allSatisfy { (0x21...0x7e).contains($0) } ? id : nil
@@ -24,6 +25,12 @@ struct RequestIDMiddleware: RouterMiddleware {
             response = try APIError(.internalServerError, "internal error (request \(id))").response(from: request, context: context)
         }
         response.headers[.requestID] = id
+        // One structured line per request (streams are logged when their headers go out).
+        context.logger.info("request", metadata: [
+            "request_id": .string(id), "method": .string(request.method.rawValue), "path": .string(request.uri.path),
+            "status": .stringConvertible(response.status.code),
+            "ms": .stringConvertible(Int((ContinuousClock.now - start) / .milliseconds(1))),
+        ])
         return response
     }
 }

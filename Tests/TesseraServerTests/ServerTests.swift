@@ -195,6 +195,10 @@ import TesseraTokenizer
             try await check(#"{"model":"smollm2-test","prompt":[99999999]}"#, .badRequest)
             try await check(#"{"model":"smollm2-test","messages":[]}"#, .badRequest, param: "messages", uri: "/v1/chat/completions")
             try await check(#"{"model":"smollm2-test","messages":[{"role":"wizard","content":"x"}]}"#, .badRequest, uri: "/v1/chat/completions")
+            let long = String(repeating: "word ", count: 9000)  // more tokens than the 8,192-token context
+            try await check(#"{"model":"smollm2-test","prompt":"\#(long)"}"#, .badRequest, code: "context_length_exceeded")
+            try await check(#"{"model":"smollm2-test","messages":[{"role":"user","content":"\#(long)"}]}"#, .badRequest,
+                            code: "context_length_exceeded", uri: "/v1/chat/completions")
             let huge = String(repeating: "a", count: 5 << 20)
             try await check(#"{"model":"smollm2-test","prompt":"\#(huge)"}"#, .contentTooLarge)
         }

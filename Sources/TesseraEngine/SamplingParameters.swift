@@ -34,29 +34,34 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
 
     /// Checks every field's range; the message names the field.
     public func validate() throws(SamplingError) {
-        guard temperature.isFinite, temperature >= 0 else { throw SamplingError("temperature must be >= 0, got \(temperature)") }
-        guard topK >= 0 else { throw SamplingError("top_k must be >= 0, got \(topK)") }
-        guard topP > 0, topP <= 1 else { throw SamplingError("top_p must be in (0, 1], got \(topP)") }
-        guard minP >= 0, minP <= 1 else { throw SamplingError("min_p must be in [0, 1], got \(minP)") }
+        guard temperature.isFinite, temperature >= 0 else { throw SamplingError(field: "temperature", "temperature must be >= 0, got \(temperature)") }
+        guard topK >= 0 else { throw SamplingError(field: "top_k", "top_k must be >= 0, got \(topK)") }
+        guard topP > 0, topP <= 1 else { throw SamplingError(field: "top_p", "top_p must be in (0, 1], got \(topP)") }
+        guard minP >= 0, minP <= 1 else { throw SamplingError(field: "min_p", "min_p must be in [0, 1], got \(minP)") }
         guard repetitionPenalty.isFinite, repetitionPenalty > 0 else {
-            throw SamplingError("repetition_penalty must be > 0, got \(repetitionPenalty)")
+            throw SamplingError(field: "repetition_penalty", "repetition_penalty must be > 0, got \(repetitionPenalty)")
         }
         guard presencePenalty.isFinite, abs(presencePenalty) <= 2 else {
-            throw SamplingError("presence_penalty must be in [-2, 2], got \(presencePenalty)")
+            throw SamplingError(field: "presence_penalty", "presence_penalty must be in [-2, 2], got \(presencePenalty)")
         }
         guard frequencyPenalty.isFinite, abs(frequencyPenalty) <= 2 else {
-            throw SamplingError("frequency_penalty must be in [-2, 2], got \(frequencyPenalty)")
+            throw SamplingError(field: "frequency_penalty", "frequency_penalty must be in [-2, 2], got \(frequencyPenalty)")
         }
-        guard maxTokens >= 0 else { throw SamplingError("max_tokens must be >= 0, got \(maxTokens)") }
+        guard maxTokens >= 0 else { throw SamplingError(field: "max_tokens", "max_tokens must be >= 0, got \(maxTokens)") }
         guard stop.count <= 16, stop.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 256 }) else {
-            throw SamplingError("stop takes at most 16 non-empty strings of at most 256 bytes")
+            throw SamplingError(field: "stop", "stop takes at most 16 non-empty strings of at most 256 bytes")
         }
     }
 }
 
 /// A sampling parameter is out of range.
 public struct SamplingError: Error, CustomStringConvertible, Equatable {
+    /// The parameter at fault, with the API's name, when there is one.
+    public let field: String?
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public init(field: String? = nil, _ message: String) {
+        self.field = field
+        self.message = message
+    }
     public var description: String { message }
 }

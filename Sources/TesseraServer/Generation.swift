@@ -59,7 +59,7 @@ struct Generation {
             guard promptTokens < context else { throw contextExceeded(prompt: promptTokens, completion: nil) }
             p.maxTokens = min(defaultMaxTokens, context - promptTokens)
         }
-        do { try p.validate() } catch { throw APIError.invalid(error.message, param: error.message.split(separator: " ").first.map(String.init)) }
+        do { try p.validate() } catch { throw APIError.invalid(error.message, param: error.field) }
         return p
     }
 

@@ -79,7 +79,7 @@ import TesseraEngine
     }
 
     @Test func validationNamesTheField() {
-        #expect(throws: SamplingError("top_p must be in (0, 1], got 0.0")) { try parameters { $0.topP = 0 }.validate() }
+        #expect(throws: SamplingError(field: "top_p", "top_p must be in (0, 1], got 0.0")) { try parameters { $0.topP = 0 }.validate() }
         #expect(throws: SamplingError.self) { try parameters { $0.temperature = -1 }.validate() }
         #expect(throws: SamplingError.self) { try parameters { $0.stop = [""] }.validate() }
         #expect(throws: Never.self) { try parameters { $0.topK = 5 }.validate() }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TesseraAdapters
+import TesseraModel
 
 /// `/v1/adapters`: a tenant uploads, lists, reads and deletes its own adapters. Another tenant's adapter answers 404,
 /// as if absent; names never become paths (files are named by server-made ids).
@@ -49,23 +50,15 @@ struct AdapterRoutes {
         } else {
             throw APIError.invalid("send 'adapter_config' and 'adapter_model', or 'file' (a .tar or .tar.zst of the PEFT directory)")
         }
-        // Parsing and checking can take a while (DoRA norms against the base): off the HTTP threads.
-        let model = state.model, store = state.store
-        let storeID = "a" + String((0..<23).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
-        let loaded: LoadedAdapter = try await onWorkerThread {
-            let loaded: LoadedAdapter
-            do { loaded = try PEFTAdapter.load(config: files.config, weights: files.weights, model: model, precision: .f32) } catch let e as AdapterError {
-                throw APIError(.unprocessableContent, e.message, code: "adapter_refused")
-            }
-            try store.write(loaded, id: storeID)  // the file first, then the registry row (DESIGN 3.8)
-            return loaded
+        let (loaded, storeID) = try await Self.save(state, param: nil) { (model) throws(AdapterError) in
+            try PEFTAdapter.load(config: files.config, weights: files.weights, model: model, precision: .f32)
         }
         let record: AdapterRecord
         do {
             record = try state.registry.addAdapter(tenantID: tenant.id, name: name, kind: loaded.kind.rawValue,
                                                    bytes: loaded.weights.bytes, storeID: storeID)
         } catch {
-            try? store.delete(id: storeID)
+            try? state.store.delete(id: storeID)
             throw error
         }
         return try .json(info(record, warnings: loaded.warnings), status: .created)
@@ -104,6 +97,27 @@ struct AdapterRoutes {
             throw APIError(.notFound, "adapter '\(name)' not found", param: "name", code: "adapter_not_found")
         }
         return r
+    }
+}
+
+extension AdapterRoutes {
+    /// Loads and checks an adapter (422 with the reason when refused) and writes it to the store under a new
+    /// server-made id: the file first, the registry row after (DESIGN 3.8). Parsing and checking can take a while
+    /// (DoRA norms against the base), so it runs off the HTTP threads.
+    static func save(
+        _ state: ServingState, param: String?, _ load: @escaping @Sendable (any LanguageModel) throws(AdapterError) -> LoadedAdapter
+    ) async throws -> (LoadedAdapter, storeID: String) {
+        let model = state.model, store = state.store
+        let storeID = "a" + String((0..<23).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+        let loaded: LoadedAdapter = try await onWorkerThread {
+            let loaded: LoadedAdapter
+            do { loaded = try load(model) } catch let e as AdapterError {
+                throw APIError(.unprocessableContent, e.message, param: param, code: "adapter_refused")
+            }
+            try store.write(loaded, id: storeID)
+            return loaded
+        }
+        return (loaded, storeID)
     }
 }
 

@@ -22,15 +22,8 @@ struct LoRAAdminRoutes {
         let body = try await RequestBody.decode(Load.self, from: request)
         guard Tenant.isValidName(body.lora_name) else { throw APIError.invalid("lora_name must be 1-64 letters, digits, '.', '_' or '-'", param: "lora_name") }
         let dir = try confined(body.lora_path)
-        let model = state.model, store = state.store
-        let storeID = "a" + String((0..<23).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
-        let loaded: LoadedAdapter = try await onWorkerThread {
-            let loaded: LoadedAdapter
-            do { loaded = try PEFTAdapter.load(directory: dir, model: model, precision: .f32) } catch let e as AdapterError {
-                throw APIError(.unprocessableContent, e.message, param: "lora_path", code: "adapter_refused")
-            }
-            try store.write(loaded, id: storeID)
-            return loaded
+        let (loaded, storeID) = try await AdapterRoutes.save(state, param: "lora_path") { (model) throws(AdapterError) in
+            try PEFTAdapter.load(directory: dir, model: model, precision: .f32)
         }
         _ = try state.registry.addAdapter(tenantID: Registry.sharedTenantID, name: body.lora_name, kind: loaded.kind.rawValue,
                                           bytes: loaded.weights.bytes, storeID: storeID)

@@ -24,7 +24,7 @@ public enum AdapterCodec {
         var header: [UInt32] = [magic, UInt32(kinds.firstIndex(of: adapter.kind)!), UInt32(w.deltas.count),
                                 UInt32(w.virtualTokenCount > 0 ? w.virtualTokens.count / w.virtualTokenCount : 0),
                                 UInt32(w.virtualTokenCount), UInt32(w.prefixTokenCount), UInt32(deltas.count)]
-        for (l, p, d) in deltas { header += [UInt32(l), UInt32(p.rawValue), UInt32(d.rank), d.doraScale == nil ? 0 : 1] }
+        for (l, p, d) in deltas { header += [UInt32(l), UInt32(p.rawValue), UInt32(d.rank), d.isDoRA ? 1 : 0] }
         var payload = Data(capacity: w.bytes)
         for (_, _, d) in deltas {
             let (a, bt) = d.values()

@@ -151,7 +151,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         }
         for a in adapters {
             try checkShape(a.weights, sequence: i, config: c)
-            let dora = a.weights.deltas.joined().contains { $0?.doraScale != nil }
+            let dora = a.weights.deltas.joined().contains { $0?.isDoRA == true }
             guard a.weights.positions == 0, !dora else {
                 throw ModelError("\(i.map { "sequence \($0): " } ?? "")only LoRA adapters compose; DoRA, prompt, P- and prefix tuning apply alone")
             }

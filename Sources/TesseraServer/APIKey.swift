@@ -12,6 +12,11 @@ public enum APIKey {
         return ("tsk_\(tenantID)_\(secret)", hash(secret))
     }
 
+    /// Server-made ids (tenants, stored adapters): lowercase letters and digits, safe as key parts and file names.
+    static func randomID(length: Int) -> String {
+        String((0..<length).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+    }
+
     public static func hash(_ secret: String) -> Data { Data(SHA256.hash(data: Data(secret.utf8))) }
 
     /// (tenant id, secret) of a well-formed key.

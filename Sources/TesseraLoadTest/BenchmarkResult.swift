@@ -23,7 +23,7 @@ public struct BenchmarkResult: Sendable {
         public var name: String
         public var weight: Double?
         public var requests = 0, completed = 0, failed = 0, inputTokens = 0, outputTokens = 0
-        var ttft = LatencyHistogram(), tpot = LatencyHistogram(), e2el = LatencyHistogram()
+        public var ttft = LatencyHistogram(), tpot = LatencyHistogram(), e2el = LatencyHistogram()
 
         func json(duration: Double) -> JSONValue {
             var o: [(String, JSONValue)] = [("name", .string(name))]

@@ -16,7 +16,8 @@ public final class HTTP1Transport: Transport {
         var config = HTTPClient.Configuration()
         config.httpVersion = .http1Only
         config.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: max(connections, 1))
-        config.timeout = .init(connect: .seconds(10))
+        // A refused or unreachable server fails its requests after this, not after the request timeout.
+        config.timeout = .init(connect: .seconds(5))
         config.decompression = .disabled
         client = HTTPClient(eventLoopGroup: group, configuration: config)
     }

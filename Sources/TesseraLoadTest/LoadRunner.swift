@@ -12,6 +12,12 @@ public struct RunRecord: Sendable {
     public var sendLag: [Double]
     public var tenantNames: [String]
     public var tenantWeights: [Double]
+
+    public init(scenario: Scenario, outcomes: [RequestOutcome], duration: Double, startedAt: Date, clientCPUSeconds: Double,
+                sendLag: [Double], tenantNames: [String], tenantWeights: [Double]) {
+        self.scenario = scenario; self.outcomes = outcomes; self.duration = duration; self.startedAt = startedAt
+        self.clientCPUSeconds = clientCPUSeconds; self.sendLag = sendLag; self.tenantNames = tenantNames; self.tenantWeights = tenantWeights
+    }
 }
 
 /// Sends a scenario's requests at their arrival times (held back by `max_concurrency`), and collects the outcomes.

@@ -2,11 +2,16 @@ import Foundation
 
 /// A PEFT LoRA with random weights, shaped for a base model: what `--setup` uploads so a scenario's adapters exist.
 /// Written as PEFT writes it (adapter_config.json + adapter_model.safetensors, F32), from nothing but the scenario.
-struct RandomLoRA {
-    let mix: AdapterMix
-    let base: BaseShape
+public struct RandomLoRA: Sendable {
+    public let mix: AdapterMix
+    public let base: BaseShape
 
-    func config() -> [UInt8] {
+    public init(mix: AdapterMix, base: BaseShape) {
+        self.mix = mix
+        self.base = base
+    }
+
+    public func config() -> [UInt8] {
         let o: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": mix.rank, "lora_alpha": mix.lora_alpha,
             "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": false, "use_rslora": false, "use_dora": false,
@@ -16,7 +21,7 @@ struct RandomLoRA {
     }
 
     /// Adapter `index` has the same weights on every run and for every tenant (seeded by the index).
-    func safetensors(index: Int) -> [UInt8] {
+    public func safetensors(index: Int) -> [UInt8] {
         var rng = SeededRandom(seed: 0x5EED_0000 &+ UInt64(index))
         var header: [(String, [Int], Int)] = []  // name, shape, element count
         for layer in 0..<base.num_hidden_layers {

@@ -24,6 +24,12 @@ public struct RequestOutcome: Sendable {
     public var usageReported = false
     public var generatedText = ""
 
+    public init(index: Int, tenant: Int, adapter: String?) {
+        self.index = index
+        self.tenant = tenant
+        self.adapter = adapter
+    }
+
     /// Arrival times of the chunks with choices, from the start of the run, for throughput over time.
     public var chunkTimes: [Double] {
         guard ttft > 0 else { return [] }

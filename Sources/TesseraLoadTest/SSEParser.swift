@@ -1,15 +1,15 @@
 /// Splits a `text/event-stream` body into the `data` of its events as bytes arrive in arbitrary pieces.
 /// Events end at a blank line (LF or CRLF); comment lines and other fields are skipped.
-struct SSEParser {
+public struct SSEParser {
     private var pending: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
     /// Refuse to buffer a line without end forever.
-    let maxLine: Int
+    public let maxLine: Int
 
-    init(maxLine: Int = 8 << 20) { self.maxLine = maxLine }
+    public init(maxLine: Int = 8 << 20) { self.maxLine = maxLine }
 
-    mutating func feed(_ bytes: [UInt8]) throws(LoadTestError) -> [[UInt8]] {
+    public mutating func feed(_ bytes: [UInt8]) throws(LoadTestError) -> [[UInt8]] {
         pending += bytes
         var events: [[UInt8]] = []
         var start = 0

@@ -42,7 +42,7 @@ public struct MetricSelection: Sendable {
     }
 
     /// vLLM's field label: 99 -> "p99", 99.9 -> "p99.9".
-    static func label(_ p: Double) -> String { p == p.rounded() ? "p\(Int(p))" : "p\(p)" }
+    public static func label(_ p: Double) -> String { p == p.rounded() ? "p\(Int(p))" : "p\(p)" }
 }
 
 /// `--goodput ttft:500 tpot:50 e2el:2000`: a request counts toward goodput when it meets every given bound (ms).

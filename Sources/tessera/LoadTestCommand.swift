@@ -110,7 +110,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         if let alpha { s.adapters.alpha = alpha }
         if let numAdapters { s.adapters.num_adapters = numAdapters }
-        if let tenants { s.tenants = try Self.parseTenants(tenants) }
+        if let tenants { s.tenants = try TenantSpec.parseList(tenants) }
         if !goodput.isEmpty { s.goodput = goodput }
         if let percentileMetrics { s.percentile_metrics = percentileMetrics }
         if let metricPercentiles { s.metric_percentiles = metricPercentiles }
@@ -131,20 +131,6 @@ struct LoadTestCommand: AsyncParsableCommand {
         if !noProgress, isatty(STDERR_FILENO) != 0 { test.progress = { FileHandle.standardError.write(Data($0.utf8)) } }
         try s.validate()
         return test
-    }
-
-    static func parseTenants(_ text: String) throws(LoadTestError) -> [TenantSpec] {
-        if let n = Int(text) {
-            guard (1...1000).contains(n) else { throw LoadTestError("--tenants takes 1 to 1000 tenants") }
-            return (0..<n).map { TenantSpec(name: "t\($0)") }
-        }
-        return try text.split(separator: ",").map { item throws(LoadTestError) in
-            let p = item.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard (1...3).contains(p.count), !p[0].isEmpty, let share = p.count > 1 ? Double(p[1]) : 1, let weight = p.count > 2 ? Double(p[2]) : 1 else {
-                throw LoadTestError("--tenants: write name:share:weight, got \(item)")
-            }
-            return TenantSpec(name: p[0], share: share, weight: weight)
-        }
     }
 
     func save(_ outcome: LoadTest.Outcome, scenario: Scenario) throws {

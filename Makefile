@@ -3,7 +3,7 @@ SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 CONFIG ?= release
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup build serve test bench fixtures clean
+.PHONY: setup build serve test bench loadtest fixtures clean
 
 setup:
 	@scripts/setup
@@ -17,7 +17,15 @@ PORT ?= 8080
 # The OpenAI-compatible server on 127.0.0.1:$(PORT), with a demo tenant whose key and a curl line are printed first.
 serve: build
 	@scripts/demo-tenant $(DATA_DIR) .build/$(CONFIG)/tessera $(PORT) $(basename $(notdir $(MODEL)))
-	.build/$(CONFIG)/tessera serve --model $(MODEL) --data-dir $(DATA_DIR) --port $(PORT)
+	TESSERA_ADMIN_KEY="$$(cat $(DATA_DIR)/admin.key)" .build/$(CONFIG)/tessera serve --model $(MODEL) --data-dir $(DATA_DIR) --port $(PORT)
+
+# A load-test scenario against `make serve` (running in another terminal), with --setup: its tenants and adapters are
+# made through the APIs and removed after; the JSON result and HTML report land in loadtest/results/.
+SCENARIO ?= loadtest/scenarios/power-law-100.json
+loadtest: build
+	OPENAI_API_KEY="$$(cat $(DATA_DIR)/demo.key)" TESSERA_ADMIN_KEY="$$(cat $(DATA_DIR)/admin.key)" \
+		.build/$(CONFIG)/tessera loadtest --scenario $(SCENARIO) --base-url http://127.0.0.1:$(PORT) --setup \
+		--save-result --result-dir loadtest/results $(ARGS)
 
 # Release mode: the model tests run real forward passes, which unoptimized C code makes needlessly slow.
 test: setup

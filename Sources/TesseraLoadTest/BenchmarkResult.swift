@@ -15,7 +15,11 @@ public struct BenchmarkResult: Sendable {
     public var groups: [String: [Breakdown]] = [:]
     /// (second, output tokens that second): chunks counted as tokens, as vLLM does for its max_output_tokens_per_s.
     public var series: [(Double, Double)] = []
+    /// Max/min over tenants of output tokens per second per unit of weight, counted while every tenant had requests
+    /// in flight (`fairnessWindow`, seconds from the start): 1.0 is exactly weighted-fair. Only meaningful when the
+    /// tenants are backlogged; otherwise it shows their demand over their weights.
     public var fairness: Double?
+    public var fairnessWindow: (Double, Double)?
     public var cdfs: [String: [(Double, Double)]] = [:]
     public var warnings: [String] = []
 
@@ -94,10 +98,7 @@ public struct BenchmarkResult: Sendable {
             maxConcurrent = max(maxConcurrent, concurrent)
         }
         let active = tenants.filter { $0.requests > 0 }
-        if active.count > 1 {
-            let rates = active.map { Double($0.outputTokens) / dur / ($0.weight ?? 1) }
-            if let lo = rates.min(), let hi = rates.max(), lo > 0 { fairness = hi / lo }
-        }
+        (fairness, fairnessWindow) = Self.fairness(run, tenants: tenants.indices.filter { tenants[$0].requests > 0 }, weights: run.tenantWeights)
         groups = ["tenant": active, "adapter": adapters.values.sorted { $0.requests > $1.requests || ($0.requests == $1.requests && $0.name < $1.name) }]
         cdfs = ["ttft": all.ttft.cdf(), "tpot": all.tpot.cdf(), "itl": all.itl.cdf(), "e2el": all.e2el.cdf()]
 
@@ -162,6 +163,7 @@ public struct BenchmarkResult: Sendable {
               ("http2", .bool(s.http2)),
               ("failures", .object(failures.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) })),
               ("fairness", fairness.map { .number($0) } ?? .null),
+              ("fairness_window_s", fairnessWindow.map { .array([.number($0.0), .number($0.1)]) } ?? .null),
               ("per_tenant", .array(active.map { $0.json(duration: dur) })),
               ("per_adapter", .array(groups["adapter"]!.map { $0.json(duration: dur) })),
               ("client_cpu_seconds", .number(run.clientCPUSeconds)),
@@ -170,6 +172,27 @@ public struct BenchmarkResult: Sendable {
               ("output_tokens_from_usage", .bool(run.outcomes.allSatisfy { !$0.success || $0.usageReported })),
               ("warnings", .array(warnings.map { .string($0) }))]
         json = .object(o)
+    }
+
+    /// The window runs from the last tenant's first request to the first tenant's last answer; chunks with choices
+    /// inside it count as tokens (as for max_output_tokens_per_s).
+    static func fairness(_ run: RunRecord, tenants: [Int], weights: [Double]) -> (Double?, (Double, Double)?) {
+        guard tenants.count > 1 else { return (nil, nil) }
+        var first = [Int: Double](), last = [Int: Double]()
+        for o in run.outcomes where o.success {
+            first[o.tenant] = min(first[o.tenant] ?? .infinity, o.sent)
+            last[o.tenant] = max(last[o.tenant] ?? 0, o.sent + o.latency)
+        }
+        guard tenants.allSatisfy({ first[$0] != nil }) else { return (nil, nil) }
+        let lo = tenants.map { first[$0]! }.max()!, hi = tenants.map { last[$0]! }.min()!
+        guard hi > lo else { return (nil, nil) }
+        var served = [Int: Int]()
+        for o in run.outcomes where o.success {
+            served[o.tenant, default: 0] += o.chunkTimes.filter { $0 >= lo - 1e-9 && $0 <= hi + 1e-9 }.count
+        }
+        let rates = tenants.map { Double(served[$0] ?? 0) / (hi - lo) / weights[$0] }
+        guard let a = rates.min(), let b = rates.max(), a > 0 else { return (nil, (lo, hi)) }
+        return (b / a, (lo, hi))
     }
 
     static let dateFormatter: DateFormatter = {

@@ -53,7 +53,9 @@ public enum HTMLReport {
             h += SVGChart.bars(title: "p50 E2EL per adapter", y: "ms", labels: adapters.map(\.name), values: adapters.map { $0.e2el.percentileMs(50) })
         }
         h += "</div>"
-        if let f = r.fairness { h += "<p>Fairness (max/min output tokens/s per unit of weight across tenants): <b>\(fixed(f, 2))</b></p>" }
+        if let f = r.fairness, let w = r.fairnessWindow {
+            h += "<p>Fairness (max/min output tokens/s per unit of weight across tenants, from \(fixed(w.0, 1)) s to \(fixed(w.1, 1)) s while every tenant had requests in flight; 1.0 is weighted-fair): <b>\(fixed(f, 2))</b></p>"
+        }
         h += table("Per tenant", tenants, duration: r.duration)
         h += table("Per adapter", Array((r.groups["adapter"] ?? []).prefix(100)), duration: r.duration)
         return h

@@ -55,10 +55,17 @@ struct ChatRoutes {
                 func chunk(_ choices: [ChatChunkChoice], usage: Usage? = nil) -> ByteBuffer {
                     SSE.event(ChatChunk(id: id, created: created, model: model, choices: choices, usage: usage))
                 }
-                // The first chunk of each choice carries the role, as OpenAI's do.
-                try await writer.write(chunk((0..<n).map { ChatChunkChoice(index: $0, delta: ChatDelta(role: "assistant", content: "")) }))
+                // The first chunk of each choice carries the role, as OpenAI's do. It goes out when the choice's first
+                // token does, after the prompt's prefill, as vLLM sends it: clients (vLLM's bench among them) time
+                // the first token from the first chunk with choices.
+                var announced = Set<Int>()
+                func announce(_ index: Int) async throws {
+                    guard announced.insert(index).inserted else { return }
+                    try await writer.write(chunk([ChatChunkChoice(index: index, delta: ChatDelta(role: "assistant", content: ""))]))
+                }
                 var completionTokens = 0
                 for await (index, event) in merged {
+                    if case .token = event { try await announce(index) } else if case .finished = event { try await announce(index) }
                     switch event {
                     case .prompt: break
                     case .token(let t):

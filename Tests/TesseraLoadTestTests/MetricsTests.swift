@@ -73,14 +73,23 @@ import TesseraLoadTest
         #expect(r.json["ttfts"] == nil)
     }
 
-    @Test func fairnessIsMaxOverMinServicePerWeight() throws {
-        // Tenant 0 (weight 2) got 8 tokens, tenant 1 (weight 1) got 2: 4 vs 2 per unit of weight.
-        let runs = [Self.outcome(0, tenant: 0, ttft: 0.1, gaps: Array(repeating: 0.01, count: 7), tokens: 8),
-                    Self.outcome(1, tenant: 1, ttft: 0.1, gaps: [0.01], tokens: 2)]
-        let r = try BenchmarkResult(record(runs, weights: [2, 1]), baseURL: "", model: "m", detailed: false)
-        #expect(r.fairness == 2)
-        #expect(r.groups["tenant"]?.map(\.outputTokens) == [8, 2])
+    @Test func fairnessCountsServiceWhileEveryTenantIsActive() throws {
+        // Tenant 0 (weight 2) gets 20 chunks at 0.1..0.29 s; tenant 1 (weight 1) 10 chunks at 0.1..0.28 s, then a late
+        // request whose chunks fall after tenant 0 is done and must not count.
+        var late = Self.outcome(2, tenant: 1, ttft: 0.1, gaps: Array(repeating: 0.01, count: 9), tokens: 10, sent: 0.5)
+        late.promptTokens = 1
+        let runs = [Self.outcome(0, tenant: 0, ttft: 0.1, gaps: Array(repeating: 0.01, count: 19), tokens: 20),
+                    Self.outcome(1, tenant: 1, ttft: 0.1, gaps: Array(repeating: 0.02, count: 9), tokens: 10), late]
+        let r = try BenchmarkResult(record(runs, duration: 1, weights: [2, 1]), baseURL: "", model: "m", detailed: false)
+        // Window [0, 0.29]: tenant 0 has 20 chunks, tenant 1 has 10: both 10 per unit of weight.
+        #expect(abs(r.fairness! - 1) < 1e-9)
+        #expect(r.fairnessWindow.map { abs($0.1 - 0.29) < 1e-9 } == true)
+        #expect(r.groups["tenant"]?.map(\.outputTokens) == [20, 20])
         #expect(r.groups["adapter"]?.count == 2)
+        // Equal service despite weights 1:2 reads as 2.
+        let same = (0..<2).map { Self.outcome($0, tenant: $0, ttft: 0.1, gaps: Array(repeating: 0.02, count: 9), tokens: 10) }
+        let even = try BenchmarkResult(record(same, duration: 1, weights: [1, 2]), baseURL: "", model: "m", detailed: false)
+        #expect(abs(even.fairness! - 2) < 1e-9)
     }
 
     @Test func throughputOverTimeCountsChunksPerSecond() throws {

@@ -170,6 +170,9 @@ import TesseraTokenizer
             let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? [String: Any] }
             let deltas = chunks.compactMap { (($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }
             #expect(deltas.joined() == message?["content"] as? String)
+            // One role chunk, first (sent with the first token, after prefill).
+            let roles = chunks.map { (($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["role"] as? String }
+            #expect(roles.first == "assistant" && roles.compactMap { $0 }.count == 1)
             #expect(events.last == "data: [DONE]")
         }
     }

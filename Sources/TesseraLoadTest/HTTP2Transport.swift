@@ -2,9 +2,34 @@ import CNghttp2
 import Foundation
 
 /// HTTP/2 over cleartext (prior knowledge, as gateways in front of inference servers speak it) through libnghttp2:
-/// every request is a stream on one connection. One thread owns the socket and the nghttp2 session; requests and
-/// cancellations reach it through a locked queue and an eventfd, and answers leave it through continuations.
+/// every request is a stream on one connection. When the server ends the connection (GOAWAY, a reset), the requests on
+/// it fail and the next request opens a new one.
 public final class HTTP2Transport: Transport, @unchecked Sendable {
+    private let base: BaseURL
+    private let lock = NSLock()
+    private var connection: HTTP2Connection?
+
+    public init(base: BaseURL) { self.base = base }
+
+    public func send(_ spec: HTTPRequestSpec) async throws -> HTTPStreamingResponse {
+        let (live, dead) = lock.withLock { () -> (HTTP2Connection, HTTP2Connection?) in
+            if let c = connection, c.isUsable { return (c, nil) }
+            let old = connection
+            connection = HTTP2Connection(base: base)
+            return (connection!, old)
+        }
+        if let dead { Task { await dead.shutdown() } }
+        return try await live.send(spec)
+    }
+
+    public func shutdown() async {
+        await lock.withLock { connection }?.shutdown()
+    }
+}
+
+/// One connection. One thread owns the socket and the nghttp2 session; requests and cancellations reach it through a
+/// locked queue and a pipe, and answers leave it through continuations.
+final class HTTP2Connection: @unchecked Sendable {
     private let base: BaseURL
     private let lock = NSLock()
     private var queued: [StreamState] = []
@@ -21,7 +46,7 @@ public final class HTTP2Transport: Transport, @unchecked Sendable {
     private var streams: [Int32: StreamState] = [:]
     private var output: [UInt8] = []
 
-    public init(base: BaseURL) {
+    init(base: BaseURL) {
         self.base = base
         var ends: [Int32] = [-1, -1]
         _ = pipe(&ends)
@@ -35,7 +60,9 @@ public final class HTTP2Transport: Transport, @unchecked Sendable {
         thread.start()
     }
 
-    public func send(_ spec: HTTPRequestSpec) async throws -> HTTPStreamingResponse {
+    var isUsable: Bool { lock.withLock { fatal == nil && !closing } }
+
+    func send(_ spec: HTTPRequestSpec) async throws -> HTTPStreamingResponse {
         let state = StreamState(spec)
         state.body.onTermination = { [weak self, weak state] reason in
             if case .cancelled = reason, let self, let state { self.enqueue(cancel: state) }
@@ -59,8 +86,10 @@ public final class HTTP2Transport: Transport, @unchecked Sendable {
         return HTTPStreamingResponse(status: status) { try await iterator.next() }
     }
 
-    public func shutdown() async {
-        lock.withLock { closing = true }
+    func shutdown() async {
+        // Once only: the pipe is closed at the end.
+        let first = lock.withLock { defer { closing = true }; return !closing }
+        guard first else { return }
         signal()
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async { self.stopped.wait(); done.resume() }
@@ -101,7 +130,7 @@ public final class HTTP2Transport: Transport, @unchecked Sendable {
         defer { nghttp2_session_callbacks_del(callbacks) }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, namelen, value, valuelen, _, user in
             guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), let name, let value,
-                  let state = HTTP2Transport.state(user, frame.pointee.hd.stream_id) else { return 0 }
+                  let state = HTTP2Connection.state(user, frame.pointee.hd.stream_id) else { return 0 }
             if namelen == 7, String(decoding: UnsafeBufferPointer(start: name, count: 7), as: UTF8.self) == ":status" {
                 state.status = Int(String(decoding: UnsafeBufferPointer(start: value, count: valuelen), as: UTF8.self)) ?? 0
             }
@@ -109,18 +138,18 @@ public final class HTTP2Transport: Transport, @unchecked Sendable {
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, user in
             guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
-                  let state = HTTP2Transport.state(user, frame.pointee.hd.stream_id), state.status >= 200 else { return 0 }
+                  let state = HTTP2Connection.state(user, frame.pointee.hd.stream_id), state.status >= 200 else { return 0 }
             state.resumeHead()
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, user in
-            guard let data, let state = HTTP2Transport.state(user, streamID) else { return 0 }
+            guard let data, let state = HTTP2Connection.state(user, streamID) else { return 0 }
             state.body.yield(Array(UnsafeBufferPointer(start: data, count: length)))
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, code, user in
             guard let user else { return 0 }
-            let me = Unmanaged<HTTP2Transport>.fromOpaque(user).takeUnretainedValue()
+            let me = Unmanaged<HTTP2Connection>.fromOpaque(user).takeUnretainedValue()
             guard let state = me.streams.removeValue(forKey: streamID) else { return 0 }
             if code == 0 && state.status >= 200 {
                 state.resumeHead()
@@ -146,7 +175,7 @@ public final class HTTP2Transport: Transport, @unchecked Sendable {
 
     private static func state(_ user: UnsafeMutableRawPointer?, _ id: Int32) -> StreamState? {
         guard let user else { return nil }
-        return Unmanaged<HTTP2Transport>.fromOpaque(user).takeUnretainedValue().streams[id]
+        return Unmanaged<HTTP2Connection>.fromOpaque(user).takeUnretainedValue().streams[id]
     }
 
     private func loop() throws(LoadTestError) {

@@ -127,4 +127,18 @@ import TesseraLoadTest
             #expect(r.json["failures"]?["connection"]?.double == 3)
         }
     }
+
+    @Test func http2OpensANewConnectionWhenTheServerEndsOne() async throws {
+        let server = try await MockServer.start(http2: true, idleTimeout: .milliseconds(100))
+        let transport = HTTP2Transport(base: try BaseURL(server.baseURL))
+        let models = HTTPRequestSpec(method: "GET", path: "/v1/models")
+        #expect(try await transport.send(models).status == 200)
+        // The server closes the idle connection; the next request opens a new one.
+        try await Task.sleep(for: .milliseconds(600))
+        let response = try await transport.send(models)
+        #expect(response.status == 200)
+        #expect(String(decoding: try await response.collect(), as: UTF8.self).contains("mock-base"))
+        await transport.shutdown()
+        await server.stop()
+    }
 }

@@ -32,13 +32,14 @@ final class MockServer: @unchecked Sendable {
     var tenants: [String] { lock.withLock { _tenants } }
     var revoked: [String] { lock.withLock { _revoked } }
 
-    static func start(http2: Bool) async throws -> MockServer {
+    /// `idleTimeout`: HTTP/2 connections idle that long are closed by the server (GOAWAY).
+    static func start(http2: Bool, idleTimeout: Duration? = nil) async throws -> MockServer {
         let server = MockServer()
         let router = Router()
         server.routes(router)
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let app = Application(
-            router: router, server: http2 ? .plaintextHTTP2() : .http1(),
+            router: router, server: http2 ? .plaintextHTTP2(configuration: .init(idleTimeout: idleTimeout)) : .http1(),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in readyContinuation.yield(channel.localAddress?.port ?? 0) })
         server.task = Task { try await app.run() }

@@ -59,9 +59,14 @@ public struct LoadRunner: Sendable {
         }
         let ticker = progress.map { sink in
             Task {
+                var previous = (chunks: 0, at: start)
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    sink(Self.progressLine(counters, elapsed: monotonicSeconds() - start, total: s.num_prompts))
+                    if Task.isCancelled { break }
+                    let now = monotonicSeconds(), chunks = counters.snapshot.chunks
+                    let recent = Double(chunks - previous.chunks) / max(now - previous.at, 1e-3)
+                    previous = (chunks, now)
+                    sink(Self.progressLine(counters, elapsed: now - start, total: s.num_prompts, tokensPerSecond: recent))
                 }
             }
         }
@@ -95,19 +100,22 @@ public struct LoadRunner: Sendable {
         planned.removeAll()
         let duration = monotonicSeconds() - start
         ticker?.cancel()
-        if let progress { progress(Self.progressLine(counters, elapsed: duration, total: s.num_prompts) + "\n") }
+        await ticker?.value
+        let chunks = Double(counters.snapshot.chunks)
+        if let progress { progress(Self.progressLine(counters, elapsed: duration, total: s.num_prompts, tokensPerSecond: chunks / duration) + "\n") }
         return RunRecord(scenario: s, outcomes: outcomes, duration: duration, startedAt: startedAt,
                          clientCPUSeconds: processCPUSeconds() - cpu0, sendLag: lag,
                          tenantNames: s.tenants.isEmpty ? ["default"] : s.tenants.map(\.name),
                          tenantWeights: s.tenants.isEmpty ? [1] : s.tenants.map(\.weight))
     }
 
-    static func progressLine(_ c: LiveCounters, elapsed: Double, total: Int?) -> String {
+    /// Chunks with choices count as tokens here (one token each on every server we know), as for
+    /// max_output_tokens_per_s; the final figures come from usage.
+    static func progressLine(_ c: LiveCounters, elapsed: Double, total: Int?, tokensPerSecond: Double) -> String {
         let v = c.snapshot
         let of = total.map { "/\($0)" } ?? ""
         let rate = elapsed > 0 ? Double(v.completed) / elapsed : 0
-        let tps = elapsed > 0 ? Double(v.chunks) / elapsed : 0
         return "\r[" + fixed(elapsed, 1) + "s] completed \(v.completed)\(of)  failed \(v.failed)  in flight \(v.inFlight)  "
-            + fixed(rate, 2) + " req/s  " + fixed(tps, 1) + " chunks/s   "
+            + fixed(rate, 2) + " req/s  " + fixed(tokensPerSecond, 1) + " tok/s   "
     }
 }

@@ -57,18 +57,20 @@ struct RequestRunner: Sendable {
                 }
                 let first = try await group.next()!
                 group.cancelAll()
-                guard let done = first else { throw LoadTestError("timeout") }
+                guard let done = first else { throw TimedOut() }
                 return done
             }
-        } catch let e as LoadTestError where e.message == "timeout" {
+        } catch is TimedOut {
             out.failure = "timeout"
             out.error = "no complete answer within \(timeout) s"
         } catch {
-            out.failure = out.status == 0 ? "connection" : "stream"
+            out.failure = "connection"
             out.error = "\(error)"
         }
         return out
     }
+
+    private struct TimedOut: Error {}
 
     private func stream(_ spec: HTTPRequestSpec, into start: RequestOutcome, start t0: Double) async throws -> RequestOutcome {
         var out = start
@@ -80,6 +82,20 @@ struct RequestRunner: Sendable {
             out.error = Self.errorMessage(body) ?? "HTTP \(response.status)"
             return out
         }
+        do {
+            return try await read(response, into: out, start: t0)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The answer began (status 200) and then broke off: a reset stream or a dropped connection.
+            out.failure = "stream"
+            out.error = "the answer broke off: \(error)"
+            return out
+        }
+    }
+
+    private func read(_ response: HTTPStreamingResponse, into start: RequestOutcome, start t0: Double) async throws -> RequestOutcome {
+        var out = start
         var parser = SSEParser()
         var last = t0, chunks = 0
         while let bytes = try await response.next() {

@@ -39,11 +39,4 @@ public final class HTTP1Transport: Transport {
         try? await client.shutdown()
         try? await group.shutdownGracefully()
     }
-
-    /// The body iterator is read by the single task that runs the request.
-    private final class IteratorBox: @unchecked Sendable {
-        var iterator: HTTPClientResponse.Body.AsyncIterator
-        init(_ i: HTTPClientResponse.Body.AsyncIterator) { iterator = i }
-        func next() async throws -> ByteBuffer? { try await iterator.next() }
-    }
 }

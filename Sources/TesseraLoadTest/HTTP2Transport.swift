@@ -329,10 +329,4 @@ final class HTTP2Connection: @unchecked Sendable {
             body.finish(throwing: error)
         }
     }
-
-    private final class IteratorBox: @unchecked Sendable {
-        var iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
-        init(_ i: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator) { iterator = i }
-        func next() async throws -> [UInt8]? { try await iterator.next() }
-    }
 }

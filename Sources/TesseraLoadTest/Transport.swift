@@ -33,6 +33,13 @@ public final class HTTPStreamingResponse: @unchecked Sendable {
     }
 }
 
+/// A response body's iterator, read by the one task that runs the request (iterators are not Sendable).
+final class IteratorBox<Base: AsyncIteratorProtocol>: @unchecked Sendable {
+    private var base: Base
+    init(_ base: Base) { self.base = base }
+    func next() async throws -> Base.Element? { try await base.next() }
+}
+
 /// HTTP/1.1 (a keep-alive pool) or HTTP/2 (streams on one connection); the load test does not care which.
 public protocol Transport: Sendable {
     /// Cancelling the calling task abandons the request (HTTP/1.1 closes the connection, HTTP/2 resets the stream).

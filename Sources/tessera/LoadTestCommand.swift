@@ -129,7 +129,6 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         test.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         if !noProgress, isatty(STDERR_FILENO) != 0 { test.progress = { FileHandle.standardError.write(Data($0.utf8)) } }
-        try s.validate()
         return test
     }
 

@@ -9,8 +9,7 @@ public struct RequestOutcome: Sendable {
     /// Why it failed: "timeout", "connection", "stream", or the HTTP status as text.
     public var failure: String?
     public var error: String?
-    /// Planned arrival and the moment the request left (later when `max_concurrency` held it back).
-    public var scheduled = 0.0
+    /// When the request left (after its planned arrival when `max_concurrency` held it back).
     public var sent = 0.0
     /// To the first chunk with choices (vLLM's definition); 0 when none came.
     public var ttft = 0.0

@@ -40,7 +40,6 @@ struct RequestRunner: Sendable {
 
     func run(_ r: PlannedRequest) async -> RequestOutcome {
         var out = RequestOutcome(index: r.index, tenant: r.tenant, adapter: r.adapter)
-        out.scheduled = r.arrival
         out.promptTokens = r.inputLength
         var headers = [("content-type", "application/json"), ("x-request-id", "\(runID)-\(r.index)")]
         if let key = keys.indices.contains(r.tenant) ? keys[r.tenant] : nil { headers.append(("authorization", "Bearer \(key)")) }

@@ -54,20 +54,16 @@ enum SVGChart {
     private static func frame(title: String, x: String, y: String, xs: Axis?, ys: Axis) -> String {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">"
         svg += "<text x=\"\(fmt(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>"
-        var v = ys.lo
-        while v <= ys.hi + ys.step / 2 {
+        for v in marks(ys) {
             let yy = py(v, ys)
             svg += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(width - right))\" y1=\"\(fmt(yy))\" y2=\"\(fmt(yy))\" stroke=\"#ddd\"/>"
             svg += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(yy + 4))\" text-anchor=\"end\" font-size=\"10\">\(label(v))</text>"
-            v += ys.step
         }
         if let xs {
-            var u = xs.lo
-            while u <= xs.hi + xs.step / 2 {
+            for u in marks(xs) {
                 let xx = px(u, xs)
                 svg += "<line x1=\"\(fmt(xx))\" x2=\"\(fmt(xx))\" y1=\"\(fmt(top))\" y2=\"\(fmt(height - bottom))\" stroke=\"#eee\"/>"
                 svg += "<text x=\"\(fmt(xx))\" y=\"\(fmt(height - bottom + 14))\" text-anchor=\"middle\" font-size=\"10\">\(label(u))</text>"
-                u += xs.step
             }
         }
         svg += "<line x1=\"\(fmt(left))\" x2=\"\(fmt(left))\" y1=\"\(fmt(top))\" y2=\"\(fmt(height - bottom))\" stroke=\"#333\"/>"
@@ -88,6 +84,11 @@ enum SVGChart {
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
         let a = (lo / step).rounded(.down) * step, b = max((hi / step).rounded(.up) * step, a + step)
         return (a, b, step)
+    }
+
+    /// The tick values of an axis, from its low end to its high end.
+    private static func marks(_ a: Axis) -> [Double] {
+        Array(stride(from: a.lo, through: a.hi + a.step / 2, by: a.step))
     }
 
     private static func px(_ v: Double, _ a: Axis) -> Double { left + (v - a.lo) / (a.hi - a.lo) * (width - left - right) }

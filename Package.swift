@@ -37,6 +37,8 @@ let package = Package(
             dependencies: [
                 "TesseraEngine", "TesseraAdapters", "TesseraModel", "TesseraTokenizer", "TesseraFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -14,6 +14,7 @@ struct AdminRoutes {
         var requests_per_minute: Int?
         var tokens_per_minute: Int?
         var max_concurrent: Int?
+        var max_tokens: Int?
         var created_at: Int
         /// Only when a key was just made; never stored.
         var api_key: String?
@@ -26,6 +27,7 @@ struct AdminRoutes {
             requests_per_minute = t.requestsPerMinute
             tokens_per_minute = t.tokensPerMinute
             max_concurrent = t.maxConcurrent
+            max_tokens = t.maxTokens
             created_at = Int(t.createdAt.timeIntervalSince1970)
             api_key = key
         }
@@ -37,13 +39,13 @@ struct AdminRoutes {
         var weight: Double?
         var limits: [String: Int?] = [:]
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case name, weight, requests_per_minute, tokens_per_minute, max_concurrent }
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, weight, requests_per_minute, tokens_per_minute, max_concurrent, max_tokens }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decodeIfPresent(String.self, forKey: .name)
             weight = try c.decodeIfPresent(Double.self, forKey: .weight)
-            for key in [CodingKeys.requests_per_minute, .tokens_per_minute, .max_concurrent] where c.contains(key) {
+            for key in [CodingKeys.requests_per_minute, .tokens_per_minute, .max_concurrent, .max_tokens] where c.contains(key) {
                 limits[key.rawValue] = try c.decodeNil(forKey: key) ? .some(nil) : try c.decode(Int.self, forKey: key)
             }
         }
@@ -58,6 +60,7 @@ struct AdminRoutes {
                 switch key {
                 case "requests_per_minute": t.requestsPerMinute = value
                 case "tokens_per_minute": t.tokensPerMinute = value
+                case "max_tokens": t.maxTokens = value
                 default: t.maxConcurrent = value
                 }
             }
@@ -68,8 +71,7 @@ struct AdminRoutes {
         let s = try await RequestBody.decode(Settings.self, from: request)
         guard let name = s.name else { throw APIError.invalid("missing required field 'name'", param: "name") }
         do {
-            let (created, key) = try registry.createTenant(name: name, weight: s.weight ?? 1)
-            let tenant = try registry.updateTenant(named: created.name) { t throws(RegistryError) in try s.apply(to: &t) } ?? created
+            let (tenant, key) = try registry.createTenant(name: name, weight: s.weight ?? 1) { t throws(RegistryError) in try s.apply(to: &t) }
             return try .json(TenantInfo(tenant, key: key), status: .created)
         } catch let e as RegistryError {
             throw APIError.invalid(e.message)

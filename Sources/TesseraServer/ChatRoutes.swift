@@ -10,6 +10,7 @@ struct ChatRoutes {
 
     func chat(_ request: Request, _ context: ServerContext) async throws -> Response {
         let tenant = try context.requireTenant()
+        let lifetime = await RequestLifetime.watch(context, timeout: state.limits.timeoutSeconds)
         let body = try await RequestBody.decode(ChatRequest.self, from: request)
         let adapters = try await generation.resolve(model: body.model, adapters: body.sampling.adapters, tenant: tenant)
         let n = try generation.choices(body.sampling.n)
@@ -33,7 +34,7 @@ struct ChatRoutes {
         }
         let prompt = state.tokenizer.encode(text, addSpecial: true)
         var p = try generation.parameters(body.sampling, maxTokens: body.max_completion_tokens ?? body.max_tokens,
-                                          defaultMaxTokens: .max, promptTokens: prompt.count + adapters.positions, minTokens: 1)
+                                          defaultMaxTokens: .max, promptTokens: prompt.count + adapters.positions, minTokens: 1, tenant: tenant)
         var requests: [EngineRequest] = []
         for i in 0..<n {
             if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }
@@ -50,8 +51,9 @@ struct ChatRoutes {
 
         if body.sampling.stream ?? false {
             let includeUsage = body.sampling.stream_options?.include_usage ?? false
-            let merged = Generation.merge(streams)
+            let merged = Generation.merge(streams, until: lifetime)
             return Response(status: .ok, headers: SSE.headers, body: .init { writer in
+                defer { lifetime.close() }
                 func chunk(_ choices: [ChatChunkChoice], usage: Usage? = nil) -> ByteBuffer {
                     SSE.event(ChatChunk(id: id, created: created, model: model, choices: choices, usage: usage))
                 }
@@ -82,6 +84,10 @@ struct ChatRoutes {
                         try await writer.write(SSE.error(Generation.apiError(error)))
                     }
                 }
+                if let end = lifetime.ended {
+                    guard case .timedOut = end else { throw CancellationError() }  // nobody is reading
+                    try await writer.write(SSE.error(RequestLifetime.error(end)))
+                }
                 if includeUsage {
                     try await writer.write(chunk([], usage: Usage(prompt_tokens: prompt.count * n, completion_tokens: completionTokens)))
                 }
@@ -94,7 +100,7 @@ struct ChatRoutes {
         var tokens = Array(repeating: [GeneratedToken](), count: n)
         var reasons = Array(repeating: "stop", count: n)
         var usage = Usage(prompt_tokens: prompt.count * n, completion_tokens: 0)
-        for await (index, event) in Generation.merge(streams) {
+        for await (index, event) in Generation.merge(streams, until: lifetime) {
             switch event {
             case .prompt: break
             case .token(let t):
@@ -111,6 +117,8 @@ struct ChatRoutes {
                 throw Generation.apiError(error)
             }
         }
+        lifetime.close()
+        if let end = lifetime.ended { throw RequestLifetime.error(end) }
         let choices = (0..<n).map { i in
             ChatChoice(index: i, message: ChatMessage(content: texts[i]),
                        logprobs: logprobs == nil ? nil : ChatLogprobs(content: tokens[i].map { ChatTokenLogprob($0, tokenizer: tokenizer) }),

@@ -10,6 +10,7 @@ struct CompletionRoutes {
 
     func completions(_ request: Request, _ context: ServerContext) async throws -> Response {
         let tenant = try context.requireTenant()
+        let lifetime = await RequestLifetime.watch(context, timeout: state.limits.timeoutSeconds)
         let body = try await RequestBody.decode(CompletionRequest.self, from: request)
         let adapters = try await generation.resolve(model: body.model, adapters: body.sampling.adapters, tenant: tenant)
         let n = try generation.choices(body.sampling.n)
@@ -28,7 +29,7 @@ struct CompletionRoutes {
         for prompt in prompts {
             guard !prompt.isEmpty else { throw APIError.invalid("prompt is empty", param: "prompt") }
             var p = try generation.parameters(body.sampling, maxTokens: body.max_tokens, defaultMaxTokens: 16,
-                                              promptTokens: prompt.count + adapters.positions, minTokens: 0)
+                                              promptTokens: prompt.count + adapters.positions, minTokens: 0, tenant: tenant)
             for i in 0..<n {
                 if let seed = p.seed, i > 0 { p.seed = seed &+ 1 }  // each choice its own stream of numbers
                 var r = EngineRequest(prompt: prompt, parameters: p, tenant: tenant.id, tenantWeight: tenant.weight,
@@ -49,9 +50,10 @@ struct CompletionRoutes {
         if body.sampling.stream ?? false {
             let includeUsage = body.sampling.stream_options?.include_usage ?? false
             let model = body.model
-            let merged = Generation.merge(streams)
+            let merged = Generation.merge(streams, until: lifetime)
             let promptTokens = requests.map(\.prompt.count)
             return Response(status: .ok, headers: SSE.headers, body: .init { writer in
+                defer { lifetime.close() }
                 var started = Set<Int>()
                 var completionTokens = 0
                 for await (index, event) in merged {
@@ -75,6 +77,10 @@ struct CompletionRoutes {
                     }
                     try await writer.write(SSE.event(CompletionResponse(id: id, created: created, model: model, choices: [choice])))
                 }
+                if let end = lifetime.ended {
+                    guard case .timedOut = end else { throw CancellationError() }  // nobody is reading
+                    try await writer.write(SSE.error(RequestLifetime.error(end)))
+                }
                 if includeUsage {
                     let usage = Usage(prompt_tokens: promptTokens.reduce(0, +), completion_tokens: completionTokens)
                     try await writer.write(SSE.event(CompletionResponse(id: id, created: created, model: model, choices: [], usage: usage)))
@@ -88,7 +94,7 @@ struct CompletionRoutes {
         var tokens = Array(repeating: [(Int32, Float?, [TokenLogprob])](), count: requests.count)
         var promptSeen = Array(repeating: 0, count: requests.count)
         var usage = Usage(prompt_tokens: requests.reduce(0) { $0 + $1.prompt.count }, completion_tokens: 0)
-        for await (index, event) in Generation.merge(streams) {
+        for await (index, event) in Generation.merge(streams, until: lifetime) {
             switch event {
             case .prompt(let p):
                 tokens[index] += p.map { ($0.id, $0.logprob, $0.topLogprobs) }
@@ -107,6 +113,8 @@ struct CompletionRoutes {
                 throw Generation.apiError(error)
             }
         }
+        lifetime.close()
+        if let end = lifetime.ended { throw RequestLifetime.error(end) }
         if logprobs != nil {
             for i in choices.indices {
                 if echoLogprobs && promptSeen[i] == 0 {  // a one-token prompt has no rows to score

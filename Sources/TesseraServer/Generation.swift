@@ -37,8 +37,11 @@ struct Generation {
         return ResolvedAdapters(applied: applied, key: keys.isEmpty ? nil : keys.joined(separator: "+"))
     }
 
-    /// Sampling parameters from the request's fields; out-of-range values are 400s naming the field.
-    func parameters(_ f: SamplingFields, maxTokens: Int?, defaultMaxTokens: Int, promptTokens: Int, minTokens: Int) throws -> SamplingParameters {
+    /// Sampling parameters from the request's fields; out-of-range values are 400s naming the field. `max_tokens`
+    /// is bounded by the server's `--max-tokens-limit` and the tenant's own ceiling; without it, a request gets the
+    /// route's default within those bounds.
+    func parameters(_ f: SamplingFields, maxTokens: Int?, defaultMaxTokens: Int, promptTokens: Int, minTokens: Int,
+                    tenant: Tenant) throws -> SamplingParameters {
         var p = SamplingParameters()
         p.temperature = f.temperature ?? 1
         p.topP = f.top_p ?? 1
@@ -51,13 +54,21 @@ struct Generation {
         p.ignoreEOS = f.ignore_eos ?? false
         if let seed = f.seed { p.seed = UInt64(bitPattern: seed) }
         let context = state.contextLength
+        let serverCap = state.limits.maxTokens ?? context
         if let m = maxTokens {
             guard m >= minTokens else { throw APIError.invalid("max_tokens must be at least \(minTokens), got \(m)", param: "max_tokens") }
+            // Past the context (no cap set) is OpenAI's context_length_exceeded, below.
+            guard state.limits.maxTokens == nil || m <= serverCap else {
+                throw APIError.invalid("max_tokens is \(m); this server allows at most \(serverCap)", param: "max_tokens", code: "max_tokens_exceeded")
+            }
+            if let ceiling = tenant.maxTokens, m > ceiling {
+                throw APIError.invalid("max_tokens is \(m); tenant '\(tenant.name)' may ask for at most \(ceiling)", param: "max_tokens", code: "max_tokens_exceeded")
+            }
             guard promptTokens + m <= context else { throw contextExceeded(prompt: promptTokens, completion: m) }
             p.maxTokens = m
         } else {
             guard promptTokens < context else { throw contextExceeded(prompt: promptTokens, completion: nil) }
-            p.maxTokens = min(defaultMaxTokens, context - promptTokens)
+            p.maxTokens = min(defaultMaxTokens, serverCap, tenant.maxTokens ?? .max, context - promptTokens)
         }
         do { try p.validate() } catch { throw APIError.invalid(error.message, param: error.field) }
         return p
@@ -104,8 +115,9 @@ struct Generation {
     }
 
     /// Events of several streams as one, tagged with the stream's index. Ending the merged stream (the client went
-    /// away) ends the others, which cancels their requests in the engine.
-    static func merge(_ streams: [AsyncStream<EngineEvent>]) -> AsyncStream<(Int, EngineEvent)> {
+    /// away, the request's time ran out, the task reading it was cancelled) ends the others, which cancels their
+    /// requests in the engine.
+    static func merge(_ streams: [AsyncStream<EngineEvent>], until lifetime: RequestLifetime) -> AsyncStream<(Int, EngineEvent)> {
         let (merged, continuation) = AsyncStream.makeStream(of: (Int, EngineEvent).self)
         let remaining = Counter(streams.count)
         let tasks = streams.enumerated().map { index, stream in
@@ -115,6 +127,7 @@ struct Generation {
             }
         }
         continuation.onTermination = { _ in tasks.forEach { $0.cancel() } }
+        lifetime.onEnd { continuation.finish() }
         return merged
     }
 }

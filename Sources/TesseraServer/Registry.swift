@@ -55,21 +55,27 @@ public final class Registry: Sendable {
             try db.execute(sql: "INSERT INTO tenant (id, name, weight, keyHash, createdAt, revoked) VALUES (?, ?, 1, x'', ?, 1)",
                            arguments: [Self.sharedTenantID, "_shared", Date()])
         }
+        m.registerMigration("v5-max-tokens") { db in
+            try db.alter(table: "tenant") { t in t.add(column: "maxTokens", .integer) }
+        }
         return m
     }
 
     /// Owner of the adapters every tenant may use.
     public static let sharedTenantID = "shared"
 
-    /// A new tenant and its API key (returned once; only its hash is kept).
-    public func createTenant(name: String, weight: Double = 1) throws(RegistryError) -> (tenant: Tenant, key: String) {
+    /// A new tenant and its API key (returned once; only its hash is kept). `configure` sets its limits in the same
+    /// transaction, so a crash never leaves a tenant without the limits it was created with.
+    public func createTenant(name: String, weight: Double = 1,
+                             configure: (inout Tenant) throws(RegistryError) -> Void = { _ in }) throws(RegistryError) -> (tenant: Tenant, key: String) {
         guard Tenant.isValidName(name) else {
             throw RegistryError("tenant name '\(name)' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         guard weight.isFinite, weight > 0, weight <= 1000 else { throw RegistryError("tenant weight must be in (0, 1000], got \(weight)") }
         let id = APIKey.randomID(length: 12)
         let (key, hash) = APIKey.make(tenantID: id)
-        let tenant = Tenant(id: id, name: name, weight: weight, keyHash: hash, createdAt: Date(), revoked: false)
+        var tenant = Tenant(id: id, name: name, weight: weight, keyHash: hash, createdAt: Date(), revoked: false)
+        try configure(&tenant)
         do {
             try db.write { db in
                 guard try Tenant.filter(Column("name") == name).fetchCount(db) == 0 else {

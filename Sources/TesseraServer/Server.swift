@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// The HTTP API: one function builds the router, so tests run the same routes in-process (Hummingbird's habit,
@@ -37,4 +38,11 @@ public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
     vllmAdmin.post("/load_lora_adapter") { try await LoRAAdminRoutes(state: try backend.ready(), root: backend.loraDirectory).load($0, $1) }
     vllmAdmin.post("/unload_lora_adapter") { try await LoRAAdminRoutes(state: try backend.ready(), root: backend.loraDirectory).unload($0, $1) }
     return router
+}
+
+/// HTTP/1.1 with a `HangUpDetector` on every connection (so abandoned requests are cancelled) and an idle timeout
+/// for connections that send nothing (between requests, or a request that stalls half-sent).
+public func httpServer(idleTimeoutSeconds: Double = 60) -> HTTPServerBuilder {
+    .http1(configuration: .init(additionalChannelHandlers: [HangUpDetector()],
+                                idleTimeout: idleTimeoutSeconds > 0 ? .milliseconds(Int64(idleTimeoutSeconds * 1000)) : nil))
 }

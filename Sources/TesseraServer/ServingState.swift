@@ -16,13 +16,15 @@ public final class ServingState: Sendable {
     let limiter = TenantLimiter()
     /// Largest upload accepted (413 beyond).
     public let maxUploadBytes: Int
+    public let limits: RequestLimits
     /// The base model's id in the API (`model` field, `/v1/models`).
     public let modelID: String
     let chatTemplate: ChatTemplate?
     let created = Int(Date().timeIntervalSince1970)
 
     public init(model: any LanguageModel, tokenizer: Tokenizer, engine: Engine, registry: Registry, adapters: AdapterCache,
-                modelID: String, maxUploadBytes: Int = 256 << 20) {
+                modelID: String, maxUploadBytes: Int = 256 << 20, limits: RequestLimits = .init()) {
+        self.limits = limits
         self.model = model
         self.adapters = adapters
         self.maxUploadBytes = maxUploadBytes

@@ -17,6 +17,8 @@ public struct Tenant: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var requestsPerMinute: Int?
     public var tokensPerMinute: Int?
     public var maxConcurrent: Int?
+    /// Ceiling on a request's `max_tokens` (and the default when a request names none).
+    public var maxTokens: Int?
 
     /// Names of tenants and adapters (DESIGN 3.10): never paths, never more than 64 characters.
     public static func isValidName(_ name: String) -> Bool {

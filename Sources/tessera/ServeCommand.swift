@@ -51,6 +51,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to let running requests finish after SIGTERM before ending them with an error.")
     var drainTimeout = 30.0
 
+    @Option(name: .long, help: "Largest max_tokens a request may ask for (400 beyond; default: the model's context). Tenants may have lower ceilings (admin API).")
+    var maxTokensLimit: Int?
+
+    @Option(name: .long, help: "Seconds a completion may take from arrival to its last token; then it is cancelled and answered 408 (0: no limit).")
+    var requestTimeout = 600.0
+
+    @Option(name: .long, help: "Seconds a connection may stay silent (between requests, or mid-request) before it is closed (0: never).")
+    var idleTimeout = 60.0
+
+    func validate() throws {
+        if let m = maxTokensLimit, m < 1 { throw ValidationError("--max-tokens-limit must be at least 1") }
+        guard requestTimeout >= 0, requestTimeout.isFinite else { throw ValidationError("--request-timeout must be 0 or more seconds") }
+        guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds") }
+    }
+
     func run() async throws {
         var logger = Logger(label: "tessera")
         logger.logLevel = .info
@@ -66,15 +81,17 @@ struct ServeCommand: AsyncParsableCommand {
         let engineConfig = config
         let store = try runOrExit { try AdapterStore(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("adapters")) }
         let cacheBytes = adapterCacheBytes, uploadBytes = maxUploadBytes
+        let limits = RequestLimits(maxTokens: maxTokensLimit, timeoutSeconds: requestTimeout > 0 ? requestTimeout : nil)
         let modelService = ModelService(backend: backend, drainTimeout: .seconds(drainTimeout), logger: logger) {
             let (lm, tokenizer) = try loadModel(model)
             let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
             let adapters = AdapterCache(store: store, config: lm.config, budgetBytes: cacheBytes)
             return ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, adapters: adapters,
-                                modelID: id, maxUploadBytes: uploadBytes)
+                                modelID: id, maxUploadBytes: uploadBytes, limits: limits)
         }
         let app = Application(
             router: buildRouter(backend),
+            server: httpServer(idleTimeoutSeconds: idleTimeout),
             configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
             logger: logger)
         logger.info("listening on http://\(host):\(port); loading \(model.path)")

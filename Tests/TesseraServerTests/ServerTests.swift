@@ -20,6 +20,7 @@ import TesseraTokenizer
         let key: String
         /// A second tenant's key.
         let otherKey: String
+        let engine: Engine
 
         func post(_ uri: String, _ json: String, key: String? = nil) async throws -> TestResponse {
             try await client.execute(uri: uri, method: .post,
@@ -52,7 +53,7 @@ import TesseraTokenizer
         }
     }
 
-    static func withServer(_ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
+    static func withServer(limits: RequestLimits = .init(), _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-server-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let registry = try Registry(directory: dir)
@@ -65,10 +66,10 @@ import TesseraTokenizer
         let store = try AdapterStore(directory: dir.appendingPathComponent("adapters"))
         let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry,
                                  adapters: AdapterCache(store: store, config: model.config, budgetBytes: 64 << 20),
-                                 modelID: "smollm2-test", maxUploadBytes: 8 << 20)
+                                 modelID: "smollm2-test", maxUploadBytes: 8 << 20, limits: limits)
         let app = Application(router: buildRouter(Backend(registry: registry, state: state, adminKey: adminKey,
                                                            loraDirectory: AdapterAPITests.fixtures.path)))
-        try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey)) }
+        try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey, engine: engine)) }
     }
 
     static let adminKey = "admin-secret"

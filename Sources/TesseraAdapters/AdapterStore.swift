@@ -76,6 +76,33 @@ public struct AdapterStore: Sendable {
         (try? url(id)).map { FileManager.default.fileExists(atPath: $0.path) } ?? false
     }
 
+    /// What the directory holds: stored ids, and the temporaries of writes a crash cut short (never visible as
+    /// adapters, since only a finished write is renamed to its id).
+    public func contents() throws(AdapterError) -> (ids: [String], temporaries: [String]) {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
+            throw AdapterError("\(directory.path): cannot list (\(error.localizedDescription))")
+        }
+        var ids: [String] = [], temporaries: [String] = []
+        for name in names {
+            if name.hasPrefix("."), name.hasSuffix(".tmp") {
+                temporaries.append(name)
+            } else if name.hasSuffix(".tsa.zst"), case let id = String(name.dropLast(".tsa.zst".count)), Self.isValidID(id) {
+                ids.append(id)
+            }
+        }
+        return (ids, temporaries)
+    }
+
+    /// Removes a temporary left by an interrupted write (a name from `contents()`).
+    public func removeTemporary(_ name: String) throws(AdapterError) {
+        guard name.hasPrefix("."), name.hasSuffix(".tmp"), !name.contains("/") else { throw AdapterError("'\(name)' is not a temporary of the store") }
+        let path = directory.appendingPathComponent(name).path
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw AdapterError("\(path): cannot delete (\(String(cString: strerror(errno))))")
+        }
+    }
+
     public func delete(id: String) throws(AdapterError) {
         let target = try url(id)
         guard unlink(target.path) == 0 || errno == ENOENT else {

@@ -1,41 +1,34 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CKernels
 import Foundation
+import Synchronization
 
 /// Runs data-parallel work on the persistent compute threads (DESIGN 3.7). One caller at a time uses the threads;
 /// a second concurrent caller (tests run in parallel) runs its work inline instead of waiting.
-public final class ComputePool: @unchecked Sendable {
+public final class ComputePool: Sendable {
     public static let shared = ComputePool(threads: {
         if let s = ProcessInfo.processInfo.environment["TESSERA_THREADS"], let n = Int(s), n > 0 { return n }
         return System.coreCount
     }())
 
-    private let pool: OpaquePointer
-    private var busy = pthread_mutex_t()
+    // The C pool is used by one caller at a time (`busy`), which is what makes sharing its pointer safe.
+    nonisolated(unsafe) private let pool: OpaquePointer
+    private let busy = Atomic<Bool>(false)
     public let threads: Int
 
     public init(threads: Int) {
         pool = tk_pool_create(Int32(threads))
         self.threads = Int(tk_pool_size(pool))
-        pthread_mutex_init(&busy, nil)
     }
 
-    deinit {
-        tk_pool_destroy(pool)
-        pthread_mutex_destroy(&busy)
-    }
+    deinit { tk_pool_destroy(pool) }
 
     /// Calls body(thread, threadCount) on every worker and returns when all have finished.
     public func run(_ body: (Int, Int) -> Void) {
-        guard threads > 1, pthread_mutex_trylock(&busy) == 0 else {
+        guard threads > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             body(0, 1)
             return
         }
-        defer { pthread_mutex_unlock(&busy) }
+        defer { busy.store(false, ordering: .releasing) }
         withoutActuallyEscaping(body) { body in
             var box = body
             withUnsafeMutablePointer(to: &box) { ptr in

@@ -160,6 +160,24 @@ public final class Registry: Sendable {
         }
     }
 
+    /// Every adapter version's store id, of every tenant.
+    public func allStoreIDs() throws(RegistryError) -> Set<String> {
+        do { return Set(try db.read { try String.fetchAll($0, sql: "SELECT storeID FROM adapter") }) } catch {
+            throw RegistryError("registry read failed: \(error)")
+        }
+    }
+
+    /// Drops the rows of adapter versions whose files are gone (start-up recovery only).
+    public func deleteAdapterRows(storeIDs: [String]) throws(RegistryError) {
+        do {
+            try db.write { db in
+                for id in storeIDs { try db.execute(sql: "DELETE FROM adapter WHERE storeID = ?", arguments: [id]) }
+            }
+        } catch {
+            throw RegistryError("cannot drop adapter rows: \(error)")
+        }
+    }
+
     public func tenant(named name: String) throws(RegistryError) -> Tenant? {
         do { return try db.read { try Tenant.filter(Column("name") == name).fetchOne($0) } } catch { throw RegistryError("registry read failed: \(error)") }
     }

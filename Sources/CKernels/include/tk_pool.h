@@ -1,7 +1,8 @@
 #ifndef TK_POOL_H
 #define TK_POOL_H
-// The compute thread pool (DESIGN 3.7): persistent threads; the calling thread is worker 0. Workers spin briefly
-// between tasks (a forward pass issues hundreds of short ones) and then park, so an idle server burns no CPU.
+// The compute thread pool (DESIGN 3.7): persistent threads; the calling thread works too. Workers spin briefly
+// between tasks (a forward pass issues hundreds of short ones) and then park, so an idle server burns no CPU. A
+// task's parts go to whichever thread is running, so a worker whose core another process holds delays nothing.
 
 #include <stdint.h>
 
@@ -11,7 +12,8 @@ typedef struct tk_pool tk_pool;
 /// A pool of `nthreads` workers in all, the caller included (so nthreads - 1 new threads). NULL on failure.
 tk_pool *tk_pool_create(int nthreads);
 int tk_pool_size(const tk_pool *pool);
-/// Runs fn(ctx, i, n) for i in 0..<n, i = 0 on the calling thread; returns when all are done. One caller at a time.
+/// Runs fn(ctx, i, n) once for each i in 0..<n, on whichever threads claim them first (the caller claims too, so
+/// it may run several); returns when all are done. One caller at a time.
 void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx);
 void tk_pool_destroy(tk_pool *pool);
 

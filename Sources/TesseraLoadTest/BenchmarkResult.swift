@@ -161,6 +161,7 @@ public struct BenchmarkResult: Sendable {
         o += [("scenario", .string(s.name)),
               ("endpoint", .string(s.endpoint)),
               ("http2", .bool(s.http2)),
+              ("retried_requests", .number(Double(run.retriedRequests))),
               ("failures", .object(failures.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) })),
               ("fairness", fairness.map { .number($0) } ?? .null),
               ("fairness_window_s", fairnessWindow.map { .array([.number($0.0), .number($0.1)]) } ?? .null),

@@ -21,7 +21,7 @@ public struct LoadRunner: Sendable {
         let counters = LiveCounters()
         let gate = s.max_concurrency.map { ConcurrencyGate($0) }
         let runID = "lt-" + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
-        let cpu0 = processCPUSeconds()
+        let cpu0 = processCPUSeconds(), retried0 = transport.retriedRequests
         let start = monotonicSeconds()
         let startedAt = Date()
         let runner = RequestRunner(transport: transport, scenario: s, baseModel: baseModel, keys: keys, runID: runID,
@@ -83,10 +83,12 @@ public struct LoadRunner: Sendable {
         await ticker?.value
         let chunks = Double(counters.snapshot.chunks)
         if let progress { progress(Self.progressLine(counters, elapsed: duration, total: s.num_prompts, tokensPerSecond: chunks / duration) + "\n") }
-        return RunRecord(scenario: s, outcomes: outcomes, duration: duration, startedAt: startedAt,
-                         clientCPUSeconds: processCPUSeconds() - cpu0, sendLag: lag,
-                         tenantNames: s.tenants.isEmpty ? ["default"] : s.tenants.map(\.name),
-                         tenantWeights: s.tenants.isEmpty ? [1] : s.tenants.map(\.weight))
+        var record = RunRecord(scenario: s, outcomes: outcomes, duration: duration, startedAt: startedAt,
+                               clientCPUSeconds: processCPUSeconds() - cpu0, sendLag: lag,
+                               tenantNames: s.tenants.isEmpty ? ["default"] : s.tenants.map(\.name),
+                               tenantWeights: s.tenants.isEmpty ? [1] : s.tenants.map(\.weight))
+        record.retriedRequests = transport.retriedRequests - retried0
+        return record
     }
 
     /// Chunks with choices count as tokens here (one token each on every server we know), as for

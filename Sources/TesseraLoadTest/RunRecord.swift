@@ -12,6 +12,8 @@ public struct RunRecord: Sendable {
     public var sendLag: [Double]
     public var tenantNames: [String]
     public var tenantWeights: [Double]
+    /// Requests the transport sent again on a new connection (the server had closed a kept-alive one).
+    public var retriedRequests = 0
 
     public init(scenario: Scenario, outcomes: [RequestOutcome], duration: Double, startedAt: Date, clientCPUSeconds: Double,
                 sendLag: [Double], tenantNames: [String], tenantWeights: [Double]) {

@@ -45,6 +45,12 @@ public protocol Transport: Sendable {
     /// Cancelling the calling task abandons the request (HTTP/1.1 closes the connection, HTTP/2 resets the stream).
     func send(_ request: HTTPRequestSpec) async throws -> HTTPStreamingResponse
     func shutdown() async
+    /// Requests sent again because the server had closed the connection they were given (not failures).
+    var retriedRequests: Int { get }
+}
+
+extension Transport {
+    public var retriedRequests: Int { 0 }
 }
 
 /// Splits `http://host:port/prefix` into its parts; only plain http (a load tester runs beside the server or its

@@ -75,6 +75,22 @@ import TesseraLoadTest
         #expect(r.fairness != nil)
     }
 
+    /// A server that closes each kept-alive connection right after its response (without saying so) fails nothing:
+    /// a request handed such a connection goes again on a new one.
+    @Test func connectionsTheServerClosedAreNotFailures() async throws {
+        let server = try await MockServer.start(http2: false, closeAfterResponse: true)
+        var s = Scenario()
+        s.num_prompts = 24
+        s.max_concurrency = 4
+        s.random_input_len = 4
+        s.random_output_len = 3
+        s.model = "mock-base"
+        let outcome = try await LoadTest(scenario: s, baseURL: server.baseURL, environment: ["OPENAI_API_KEY": "k"]).run()
+        await server.stop()
+        let r = try #require(outcome.results.first)
+        #expect(r.completed == 24 && r.failed == 0)
+    }
+
     @Test func failuresAreCountedByKind() async throws {
         let server = try await MockServer.start(http2: false)
         var s = Scenario()

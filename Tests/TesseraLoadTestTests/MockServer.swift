@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdHTTP2
 import NIOCore
+import NIOHTTPTypes
 
 /// An OpenAI-compatible server with a Tessera-like adapters and admin API, in process, over HTTP/1.1 or cleartext
 /// HTTP/2. It streams `max_tokens` chunks a few milliseconds apart, and records what the load tester sent.
@@ -32,14 +33,18 @@ final class MockServer: @unchecked Sendable {
     var tenants: [String] { lock.withLock { _tenants } }
     var revoked: [String] { lock.withLock { _revoked } }
 
-    /// `idleTimeout`: HTTP/2 connections idle that long are closed by the server (GOAWAY).
-    static func start(http2: Bool, idleTimeout: Duration? = nil) async throws -> MockServer {
+    /// `idleTimeout`: HTTP/2 connections idle that long are closed by the server (GOAWAY). `closeAfterResponse`:
+    /// every HTTP/1.1 connection is closed right after its first response, without a `Connection: close` header
+    /// (as llama.cpp's server does after a stream).
+    static func start(http2: Bool, idleTimeout: Duration? = nil, closeAfterResponse: Bool = false) async throws -> MockServer {
         let server = MockServer()
         let router = Router()
         server.routes(router)
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let app = Application(
-            router: router, server: http2 ? .plaintextHTTP2(configuration: .init(idleTimeout: idleTimeout)) : .http1(),
+            router: router,
+            server: http2 ? .plaintextHTTP2(configuration: .init(idleTimeout: idleTimeout))
+                : .http1(configuration: .init(additionalChannelHandlers: closeAfterResponse ? [CloseAfterResponse()] : [])),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in readyContinuation.yield(channel.localAddress?.port ?? 0) })
         server.task = Task { try await app.run() }
@@ -138,5 +143,17 @@ final class MockServer: @unchecked Sendable {
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
             try await writer.finish(nil)
         })
+    }
+}
+
+/// Closes the connection once a response has been written, saying nothing about it beforehand.
+final class CloseAfterResponse: ChannelOutboundHandler, RemovableChannelHandler, Sendable {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        context.writeAndFlush(data, promise: promise)
+        context.close(promise: nil)
     }
 }

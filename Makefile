@@ -3,7 +3,7 @@ SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 CONFIG ?= release
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup build serve test bench loadtest fixtures clean
+.PHONY: setup build serve test bench loadtest soak crash-test fuzz fixtures clean
 
 setup:
 	@scripts/setup
@@ -39,6 +39,21 @@ bench: build
 	tools/bench/setup-venv
 	BENCH_OUT=$(or $(BENCH_OUT),/dev/null) .venv-bench/bin/python tools/bench/compare.py .build/$(CONFIG)/tessera \
 		.venv-bench/bin/python $(MODEL) $(ROUNDS)
+
+# Mixed traffic of every adapter kind, uploads, deletes, hung-up clients and over-limit requests against one server;
+# per-minute figures; fails on any 5xx or RSS growth past the bound after warm-up (tools/soak/soak.py). Not in `test`.
+SOAK_MINUTES ?= 30
+soak: build
+	python3 tools/soak/soak.py .build/$(CONFIG)/tessera $(SOAK_MINUTES) $(or $(SOAK_WARMUP),5) $(SOAK_RESULT)
+
+# SIGKILL at random points of uploads, deletes, key rotations and tenant creation; the invariants after every restart.
+KILLS ?= 50
+crash-test: build
+	python3 tools/crash/kill_test.py .build/$(CONFIG)/tessera $(KILLS)
+
+# libFuzzer + ASan/UBSan on every parser of untrusted bytes, FUZZ_SECONDS (default 120) per target (Fuzz/run).
+fuzz: setup
+	Fuzz/run $(TARGETS)
 
 # Rebuilds the committed parity fixtures with transformers + llama.cpp (dev-only; needs a few GB of PyPI packages).
 fixtures:

@@ -71,6 +71,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Fuzz targets for every parser of untrusted bytes (`make fuzz`), and their replay in the tests.
+        .target(name: "TesseraFuzzTargets", dependencies: ["TesseraServer", "TesseraAdapters", "TesseraFormats", "TesseraTokenizer"],
+                path: "Fuzz/Targets"),
+        .executableTarget(name: "tessera-fuzz", dependencies: ["TesseraFuzzTargets"], path: "Fuzz/Driver"),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["TesseraFuzzTargets", "TesseraTestSupport"]),
         .target(name: "TesseraTestSupport", dependencies: ["TesseraFormats"], path: "Tests/TesseraTestSupport"),
         .testTarget(name: "TesseraKernelsTests", dependencies: ["TesseraKernels", "TesseraTestSupport"]),
         .testTarget(

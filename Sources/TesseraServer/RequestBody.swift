@@ -13,8 +13,12 @@ enum RequestBody {
         } catch {
             throw APIError(.contentTooLarge, "request body is over the limit of \(limit) bytes")
         }
+        return try decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
             throw APIError.invalid(describe(error), param: param(error))
         } catch {

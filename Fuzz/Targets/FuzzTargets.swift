@@ -1,0 +1,101 @@
+import Foundation
+import TesseraAdapters
+import TesseraFormats
+import TesseraServer
+import TesseraTokenizer
+
+/// What a fuzz target made of one input: read it, or refused it with a message. Anything else (a crash, a trap,
+/// a hang, a sanitizer report) is the bug the fuzzer looks for.
+public enum FuzzOutcome: Equatable, Sendable {
+    case accepted
+    case refused(String)
+}
+
+/// One entry point per parser of untrusted bytes (issue: reliability). `make fuzz` runs each under libFuzzer with
+/// address and undefined-behaviour sanitizers; `FuzzRegressionTests` replays the committed corpora through the same
+/// functions in the normal build.
+public enum FuzzTargets {
+    public static let all: [String: @Sendable (Data) -> FuzzOutcome] = [
+        "gguf": gguf, "safetensors": safetensors, "tar": tar, "upload": upload, "multipart": multipart,
+        "requests": requests, "jinja": jinja, "tokenizer": tokenizer,
+    ]
+
+    static func outcome(_ body: () throws -> Void) -> FuzzOutcome {
+        do {
+            try body()
+            return .accepted
+        } catch {
+            return .refused("\(error)")
+        }
+    }
+
+    /// A GGUF file: header, metadata, tensor infos, then every tensor's bytes and the tokenizer's metadata.
+    static func gguf(_ data: Data) -> FuzzOutcome {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fuzz-\(getpid()).gguf").path
+        guard FileManager.default.createFile(atPath: path, contents: data) else { return .refused("cannot write \(path)") }
+        defer { unlink(path) }
+        return outcome {
+            let file = try GGUFFile(file: try MappedFile(path: path))
+            for name in file.tensorNames.prefix(64) {
+                let info = try file.info(name)
+                let bytes = try file.data(info)
+                if bytes.count <= 1 << 20 { _ = try? file.floats(name) }
+            }
+            _ = try? Tokenizer(gguf: file)
+        }
+    }
+
+    /// A safetensors file, and every tensor read as floats.
+    static func safetensors(_ data: Data) -> FuzzOutcome {
+        outcome {
+            let s = try Safetensors(bytes: data, name: "fuzz.safetensors")
+            for name in s.tensors.keys.sorted().prefix(64) { _ = try s.floats(name) }
+        }
+    }
+
+    static func tar(_ data: Data) -> FuzzOutcome {
+        outcome { _ = try Tar.files(data) }
+    }
+
+    /// An uploaded archive: .tar or .tar.zst (bounded decompression), unpacked to the two PEFT files.
+    static func upload(_ data: Data) -> FuzzOutcome {
+        outcome { _ = try AdapterUpload.unpack(archive: data, limit: 1 << 20) }
+    }
+
+    /// First line: the Content-Type; the rest: the multipart body.
+    static func multipart(_ data: Data) -> FuzzOutcome {
+        outcome { try UntrustedInput.parseUploadForm(data) }
+    }
+
+    static func requests(_ data: Data) -> FuzzOutcome {
+        UntrustedInput.decodeRequestBodies(data)
+        return .accepted
+    }
+
+    /// A chat template, parsed and rendered over a fixed conversation.
+    static func jinja(_ data: Data) -> FuzzOutcome {
+        outcome {
+            let template = try ChatTemplate(String(decoding: data, as: UTF8.self))
+            _ = try template.render(messages: [("system", "Be brief."), ("user", "Hi <b>there</b>"), ("assistant", "Hello!"), ("user", "2+2?")],
+                                    addGenerationPrompt: true, context: ["bos_token": .string("<s>")])
+        }
+    }
+
+    /// Any text through the default model's tokenizer; byte-level BPE must give the text back.
+    static func tokenizer(_ data: Data) -> FuzzOutcome {
+        guard let t = defaultTokenizer else { return .refused("the default model is needed (TESSERA_MODEL or models/)") }
+        let text = String(decoding: data, as: UTF8.self)
+        let ids = t.encode(text, parseSpecial: false)
+        precondition(t.decode(ids) == text, "decode(encode(text)) != text for \(Array(data))")
+        _ = t.encode(text, addSpecial: true, parseSpecial: true)
+        return .accepted
+    }
+
+    static let defaultTokenizer: Tokenizer? = {
+        let path = ProcessInfo.processInfo.environment["TESSERA_MODEL"] ?? URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard let file = try? GGUFFile(file: MappedFile(path: path)) else { return nil }
+        return try? Tokenizer(gguf: file)
+    }()
+}

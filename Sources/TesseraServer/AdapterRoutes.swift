@@ -82,6 +82,7 @@ struct AdapterRoutes {
             try? state.store.delete(id: id)
             await state.adapters.remove(id: id)  // requests in flight keep the weights they hold
         }
+        state.metrics.forget(tenant: tenant.name, model: name, adapterKeys: ids)
         return try .json(DeletedInfo(id: name))
     }
 

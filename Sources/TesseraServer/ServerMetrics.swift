@@ -35,6 +35,15 @@ public final class ServerMetrics: Sendable {
         names.withLock { $0[adapterKey] = name }
     }
 
+    /// A deleted adapter's series and names go with it, so adapters made and removed all day do not grow `/metrics`
+    /// (nor the server's memory) without bound.
+    func forget(tenant: String, model: String, adapterKeys: [String]) {
+        names.withLock { n in for k in adapterKeys { n[k] = nil } }
+        for name in ["tessera_requests", "tessera_prompt_tokens", "tessera_generation_tokens"] {
+            registry.unregisterCounter(counter(name, tenant: tenant, model: model))
+        }
+    }
+
     /// One engine request's timings and counts, per tenant and model.
     final class Recorder: @unchecked Sendable {  // used by one route handler at a time
         let metrics: ServerMetrics

@@ -48,7 +48,11 @@ import TesseraTestSupport
             #expect(try await h.upload([("name", Data("my-lora".utf8))] + Self.files("lora")).status == .created)
             let lorasAdd = try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"hi","max_tokens":2,"adapters":[{"name":"other","weight":0.5},{"name":"my-lora","weight":0.5}]}"#)
             #expect(lorasAdd.status == .ok, "\(String(buffer: lorasAdd.body))")
+            let before = String(buffer: try await h.client.execute(uri: "/metrics", method: .get).body)
+            #expect(before.contains(#"model="my-lora""#))
             #expect(try await h.delete("/v1/adapters/my-lora").status == .ok)
+            let after = String(buffer: try await h.client.execute(uri: "/metrics", method: .get).body)
+            #expect(!after.contains(#"model="my-lora""#), "a deleted adapter's series leave /metrics")
             #expect(try await h.post("/v1/completions", #"{"model":"my-lora","prompt":"hi"}"#).status == .notFound)
         }
     }

@@ -154,7 +154,7 @@ def client(tenants, adapters, stop, rng):
                 if status == 201:
                     with lock:
                         adapters[tenant["name"]].add(name)
-            elif op < 0.19 and len(names) > 3:
+            elif op < 0.20 and len(names) > 6:  # as many deletes as uploads: the adapter population holds steady
                 name = rng.choice(names)
                 with lock:
                     adapters[tenant["name"]].discard(name)

@@ -203,6 +203,12 @@ public struct Tokenizer: Sendable {
         }
     }
 
+    /// Bytes the vocabulary has no byte-level token for (SmolLM2 lacks a few C0 controls and rare UTF-8 lead
+    /// bytes). `encode` drops them, as Hugging Face's BPE drops what it cannot encode; everything else round-trips.
+    public var bytesWithoutToken: Set<UInt8> {
+        Set((0..<256).filter { ids[String(ByteLevel.byteToScalar[$0])] == nil }.map { UInt8($0) })
+    }
+
     /// The bytes token `id` stands for; empty for ids outside the vocabulary.
     public func bytes(of id: Int32) -> [UInt8] {
         id >= 0 && Int(id) < tokenBytes.count ? tokenBytes[Int(id)] : []

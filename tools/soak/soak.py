@@ -72,10 +72,11 @@ def multipart(name, kind):
     return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
+    """VmRSS, or RssAnon (heap) / RssFile (the mapped model's pages touched so far)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -214,24 +215,25 @@ for th in threads:
     th.start()
 rows = []
 started = time.monotonic()
-print("| minute | served | errors by kind | p50 s | p99 s | RSS MiB |")
-print("| --- | --- | --- | --- | --- | --- |", flush=True)
+print("| minute | served | errors by kind | p50 s | p99 s | RSS MiB | anon MiB | file MiB |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
 died = False
 while time.monotonic() - started < MINUTES * 60:
     time.sleep(max(0.0, 60 * (len(rows) + 1) - (time.monotonic() - started)))
     if proc.poll() is not None:
         died = True
         break
-    rss = rss_mib(proc.pid)
+    rss, anon, mapped = rss_mib(proc.pid), rss_mib(proc.pid, "RssAnon"), rss_mib(proc.pid, "RssFile")
     with lock:
         m = minutes[-1]
         minutes.append(Minute())
     lat = sorted(m.latencies)
     p50 = statistics.median(lat) if lat else 0
     p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else 0
-    rows.append({"minute": len(rows) + 1, "served": m.served, "errors": m.errors, "p50_s": p50, "p99_s": p99, "rss_mib": rss})
+    rows.append({"minute": len(rows) + 1, "served": m.served, "errors": m.errors, "p50_s": p50, "p99_s": p99, "rss_mib": rss,
+                 "anon_mib": anon, "file_mib": mapped})
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(m.errors.items())) or "none"
-    print(f"| {len(rows)} | {m.served} | {errors} | {p50:.2f} | {p99:.2f} | {rss:.0f} |", flush=True)
+    print(f"| {len(rows)} | {m.served} | {errors} | {p50:.2f} | {p99:.2f} | {rss:.0f} | {anon:.0f} | {mapped:.0f} |", flush=True)
 stop.set()
 for th in threads:
     th.join(timeout=130)

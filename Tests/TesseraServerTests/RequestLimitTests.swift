@@ -50,8 +50,6 @@ import TesseraServer
             let text = String(buffer: stream.body)
             #expect(stream.status == .ok && text.contains("request_timeout") && text.hasSuffix("data: [DONE]\n\n"))
             #expect(h.engine.stats.running == 0 && h.engine.stats.waiting == 0, "the engine dropped both requests' sequences")
-            let quick = try await h.post("/v1/completions", #"{"model":"smollm2-test","prompt":"hi","max_tokens":2}"#)
-            #expect(quick.status == .ok, "a request within the limit is unaffected")
         }
     }
 }

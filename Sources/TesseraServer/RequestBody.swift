@@ -6,14 +6,17 @@ enum RequestBody {
     static let jsonLimit = 4 << 20
 
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = jsonLimit) async throws -> T {
-        let buffer: ByteBuffer
+        try decode(type, from: try await collect(request, limit: limit, what: "request body"))
+    }
+
+    /// The whole body, or 413 naming `what` past `limit` bytes.
+    static func collect(_ request: Request, limit: Int, what: String) async throws -> Data {
         do {
             var request = request
-            buffer = try await request.collectBody(upTo: limit)
+            return Data(try await request.collectBody(upTo: limit).readableBytesView)
         } catch {
-            throw APIError(.contentTooLarge, "request body is over the limit of \(limit) bytes")
+            throw APIError(.contentTooLarge, "\(what) is over the limit of \(limit) bytes")
         }
-        return try decode(type, from: Data(buffer.readableBytesView))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {

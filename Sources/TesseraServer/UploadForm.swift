@@ -14,16 +14,8 @@ struct UploadForm {
     static let maxHeaderBytes = 8 << 10
 
     static func read(_ request: Request, limit: Int) async throws -> UploadForm {
-        let contentType = request.headers[.contentType]
-        let boundary = try Self.boundary(contentType: contentType)
-        let body: ByteBuffer
-        do {
-            var request = request
-            body = try await request.collectBody(upTo: limit)
-        } catch {
-            throw APIError(.contentTooLarge, "upload is over the limit of \(limit) bytes")
-        }
-        return try parse(Data(body.readableBytesView), boundary: boundary)
+        let boundary = try Self.boundary(contentType: request.headers[.contentType])
+        return try parse(try await RequestBody.collect(request, limit: limit, what: "upload"), boundary: boundary)
     }
 
     /// The boundary of a `multipart/form-data` Content-Type.

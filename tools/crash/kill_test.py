@@ -13,7 +13,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,42 +23,18 @@ import urllib.error
 import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from live_server import KINDS, free_port, multipart  # noqa: E402
+import live_server  # noqa: E402
+
 TESSERA, KILLS = sys.argv[1], int(sys.argv[2])
 rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 13)
-FIXTURES = os.path.join(os.path.dirname(__file__), "../../Tests/TesseraAdaptersTests/Fixtures")
-KINDS = ["lora", "lora_patterns", "dora", "prompt_tuning", "p_tuning", "prefix_tuning"]
 ADMIN = "admin-" + uuid.uuid4().hex
 data = tempfile.mkdtemp(prefix="tessera-kill-")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def call(port, method, path, key, body=None, content_type="application/json", timeout=30):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def multipart(name, kind):
-    boundary = uuid.uuid4().hex
-    d = os.path.join(FIXTURES, kind)
-    body = b""
-    for field, value, filename in [("name", name.encode(), None),
-                                   ("adapter_config", open(os.path.join(d, "adapter_config.json"), "rb").read(), "adapter_config.json"),
-                                   ("adapter_model", open(os.path.join(d, "adapter_model.safetensors"), "rb").read(), "adapter_model.safetensors")]:
-        disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
-    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+def call(port, method, path, key, body=None, content_type="application/json"):
+    return live_server.call(f"http://127.0.0.1:{port}", method, path, key, body, content_type)
 
 
 class World:

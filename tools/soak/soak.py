@@ -26,24 +26,18 @@ import urllib.error
 import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../lib"))
+from live_server import KINDS, free_port, multipart  # noqa: E402
+import live_server  # noqa: E402
+
 TESSERA, MINUTES = sys.argv[1], float(sys.argv[2])
 WARMUP = float(sys.argv[3]) if len(sys.argv) > 3 else min(5.0, MINUTES / 3)
 RESULT = sys.argv[4] if len(sys.argv) > 4 else None
 RSS_SLACK_MIB = float(os.environ.get("RSS_SLACK_MIB", "64"))
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", "6"))
-FIXTURES = os.path.join(os.path.dirname(__file__), "../../Tests/TesseraAdaptersTests/Fixtures")
-KINDS = ["lora", "lora_patterns", "dora", "prompt_tuning", "p_tuning", "prefix_tuning"]
 ADMIN = "admin-" + uuid.uuid4().hex
 CEILING = 48
 data = tempfile.mkdtemp(prefix="tessera-soak-")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 PORT = free_port()
@@ -51,25 +45,7 @@ BASE = f"http://127.0.0.1:{PORT}"
 
 
 def call(method, path, key, body=None, ctype="application/json", timeout=120):
-    req = urllib.request.Request(BASE + path, data=body, method=method,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def multipart(name, kind):
-    boundary = uuid.uuid4().hex
-    d = os.path.join(FIXTURES, kind)
-    body = b""
-    for field, value, filename in [("name", name.encode(), None),
-                                   ("adapter_config", open(os.path.join(d, "adapter_config.json"), "rb").read(), "adapter_config.json"),
-                                   ("adapter_model", open(os.path.join(d, "adapter_model.safetensors"), "rb").read(), "adapter_model.safetensors")]:
-        disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
-    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    return live_server.call(BASE, method, path, key, body, ctype, timeout)
 
 
 def rss_mib(pid, field="VmRSS"):

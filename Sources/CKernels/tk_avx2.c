@@ -110,5 +110,120 @@ TARGET void tk_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n,
     float inv = 1.0f / sqrtf(ss / (float)n + eps);
     for (i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
 }
-#endif
 
+/// e^x to about 2 ulp (Cephes' expf polynomial, as exp512); 2^n is applied in two halves so that n in [-128, 128]
+/// never leaves the exponent field's range.
+TARGET INLINE __m256 exp256(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)), _mm256_set1_ps(-88.3762626647949f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i ni = _mm256_cvtps_epi32(n), n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23)));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23)));
+}
+
+TARGET void tk_silu_mul_avx2(float *gate, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 s = _mm256_div_ps(g, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+/// The four sums of a0..a3's lanes, in order.
+TARGET INLINE __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/// Attention for one query head over `span` positions: with 16 registers, one head's query (hd = 8 * NV) stays in
+/// registers while keys stream by, four positions per horizontal sum; then the weighted values.
+TARGET INLINE void attend_head(const float *q, int64_t span, const float *k, const float *v, const int32_t *blocks,
+                               int64_t block_tokens, int64_t kv_width, const int NV, float scale, float *out,
+                               float *scores) {
+    __m256 qv[16];
+    for (int c = 0; c < NV; c++) qv[c] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * c), _mm256_set1_ps(scale));
+    __m256 maxv = _mm256_set1_ps(-INFINITY);
+    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        int64_t i = 0;
+        for (; i + 4 <= run; i += 4) {
+            __m256 a[4];
+            for (int j = 0; j < 4; j++) {
+                const float *kr = kb + (i + j) * kv_width;
+                a[j] = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
+                for (int c = 1; c < NV; c++) a[j] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a[j]);
+            }
+            const __m128 s = hsum4(a[0], a[1], a[2], a[3]);
+            _mm_storeu_ps(scores + p0 + i, s);
+            maxv = _mm256_max_ps(maxv, _mm256_set_m128(s, s));
+        }
+        for (; i < run; i++) {
+            const float *kr = kb + i * kv_width;
+            __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
+            for (int c = 1; c < NV; c++) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a);
+            const float s = hsum8(a);
+            scores[p0 + i] = s;
+            maxv = _mm256_max_ps(maxv, _mm256_set1_ps(s));
+        }
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(maxv), _mm256_extractf128_ps(maxv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    const float maxs = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    const __m256 m = _mm256_set1_ps(maxs);
+    __m256 sumv = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= span; p += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + p), m));
+        _mm256_storeu_ps(scores + p, e);
+        sumv = _mm256_add_ps(sumv, e);
+    }
+    float sum = hsum8(sumv);
+    for (; p < span; p++) {
+        scores[p] = expf(scores[p] - maxs);
+        sum += scores[p];
+    }
+    __m256 o[16];
+    for (int c = 0; c < NV; c++) o[c] = _mm256_setzero_ps();
+    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+        const float *vb = v + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        for (int64_t i = 0; i < run; i++) {
+            const __m256 w = _mm256_set1_ps(scores[p0 + i]);
+            for (int c = 0; c < NV; c++) o[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vb + i * kv_width + 8 * c), o[c]);
+        }
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (int c = 0; c < NV; c++) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o[c], inv));
+}
+
+TARGET void tk_attention_avx2(const float *q, int64_t start, const float *keys, const float *values,
+                              const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
+                              int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
+    const int group = heads / kv_heads;
+    const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t item = i0; item < i1; item += stride) {
+        const int64_t r = item / kv_heads, span = start + r + 1;
+        const int g = (int)(item % kv_heads);
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *qh = q + r * q_width + (int64_t)h * hd, *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
+            float *oh = out + r * q_width + (int64_t)h * hd;
+            if (hd == 64) attend_head(qh, span, kg, vg, blocks, block_tokens, kv_width, 8, scale, oh, scores);
+            else attend_head(qh, span, kg, vg, blocks, block_tokens, kv_width, 16, scale, oh, scores);
+        }
+    }
+}
+#endif

@@ -35,6 +35,31 @@ static void dequant_q4_1_f32s(const uint8_t *b, float *y) {
     }
 }
 
+static void dequant_q5(const uint8_t *b, float *y, int with_min) {
+    float d = tk_fp16_to_fp32(rd16(b)), m = with_min ? tk_fp16_to_fp32(rd16(b + 2)) : 0;
+    uint32_t qh;
+    memcpy(&qh, b + (with_min ? 4 : 2), 4);
+    const uint8_t *qs = b + (with_min ? 8 : 6);
+    for (int j = 0; j < 16; j++) {
+        int lo = (qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4), hi = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+        if (with_min) {
+            y[j] = lo * d + m;
+            y[j + 16] = hi * d + m;
+        } else {
+            y[j] = (lo - 16) * d;
+            y[j + 16] = (hi - 16) * d;
+        }
+    }
+}
+
+static void dequant_iq4_nl(const uint8_t *b, float *y) {
+    float d = tk_fp16_to_fp32(rd16(b));
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * tk_iq4nl_values[b[2 + j] & 0xF];
+        y[j + 16] = d * tk_iq4nl_values[b[2 + j] >> 4];
+    }
+}
+
 static void dequant_q8_0(const uint8_t *b, float *y) {
     float d = tk_fp16_to_fp32(rd16(b));
     const int8_t *qs = (const int8_t *)(b + 2);
@@ -51,11 +76,11 @@ static inline void q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *
     }
 }
 
-static void dequant_q4_k(const uint8_t *b, float *y) {
+/// Q4_K, and Q5_K when `qh` (its 32 bytes of fifth bits) is given.
+static void dequant_k(const uint8_t *b, const uint8_t *qh, const uint8_t *q, float *y) {
     float d = tk_fp16_to_fp32(rd16(b));
     float dmin = tk_fp16_to_fp32(rd16(b + 2));
     const uint8_t *scales = b + 4;
-    const uint8_t *q = b + 16;
     int is = 0;
     for (int j = 0; j < TK_QK_K; j += 64) {
         uint8_t sc, m;
@@ -63,8 +88,8 @@ static void dequant_q4_k(const uint8_t *b, float *y) {
         float d1 = d * sc, m1 = dmin * m;
         q4k_scale_min(is + 1, scales, &sc, &m);
         float d2 = d * sc, m2 = dmin * m;
-        for (int l = 0; l < 32; l++) y[l] = d1 * (q[l] & 0xF) - m1;
-        for (int l = 0; l < 32; l++) y[l + 32] = d2 * (q[l] >> 4) - m2;
+        for (int l = 0; l < 32; l++) y[l] = d1 * ((q[l] & 0xF) | (qh ? ((qh[l] >> is) & 1) << 4 : 0)) - m1;
+        for (int l = 0; l < 32; l++) y[l + 32] = d2 * ((q[l] >> 4) | (qh ? ((qh[l] >> (is + 1)) & 1) << 4 : 0)) - m2;
         y += 64;
         q += 32;
         is += 2;
@@ -110,8 +135,12 @@ void tk_dequantize_row_generic(int type, const void *src, float *dst, int64_t n)
         case TK_Q4_0: dequant_q4_0(p, dst); break;
         case TK_Q4_1: dequant_q4_1(p, dst); break;
         case TK_Q4_1_F32S: dequant_q4_1_f32s(p, dst); break;
+        case TK_Q5_0: dequant_q5(p, dst, 0); break;
+        case TK_Q5_1: dequant_q5(p, dst, 1); break;
+        case TK_IQ4_NL: dequant_iq4_nl(p, dst); break;
         case TK_Q8_0: dequant_q8_0(p, dst); break;
-        case TK_Q4_K: dequant_q4_k(p, dst); break;
+        case TK_Q4_K: dequant_k(p, NULL, p + 16, dst); break;
+        case TK_Q5_K: dequant_k(p, p + 16, p + 48, dst); break;
         case TK_Q6_K: dequant_q6_k(p, dst); break;
         }
     }

@@ -14,20 +14,18 @@ void tk_add(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-static const tk_ops generic_ops = {TK_LEVEL_GENERIC, tk_matmul_rows_generic, tk_quantize_rows_generic,
+static const tk_ops generic_ops = {TK_LEVEL_GENERIC, 0, tk_matmul_rows_generic, tk_quantize_rows_generic,
                                    tk_matmul_q8_rows_generic, tk_rmsnorm_generic, tk_silu_mul_generic,
                                    tk_attention_generic, tk_lora_rows_generic, tk_to_fp16_generic};
 #if defined(__x86_64__)
-// AVX2 keeps the scalar SiLU: it is the fallback level, and SiLU is a small part of a step.
-// The int8 kernels need AVX-512 VNNI; below it they run as the generic twin (tk_repacked_type only makes panel
-// layouts where VNNI is present, so that is for tests).
-static const tk_ops avx2_ops = {TK_LEVEL_AVX2, tk_matmul_rows_avx2, tk_quantize_rows_generic,
-                                tk_matmul_q8_rows_generic, tk_rmsnorm_avx2, tk_silu_mul_generic, tk_attention_generic,
-                                tk_lora_rows_generic, tk_to_fp16_generic};
-static const tk_ops avx512_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_quantize_rows_generic,
-                                  tk_matmul_q8_rows_generic, tk_rmsnorm_avx512, tk_silu_mul_avx512,
+// AVX-512 without VNNI takes AVX2's int8 kernels (vpmaddubsw), and their layouts.
+static const tk_ops avx2_ops = {TK_LEVEL_AVX2, 0, tk_matmul_rows_avx2, tk_quantize_rows_avx2,
+                                tk_matmul_q8_rows_avx2, tk_rmsnorm_avx2, tk_silu_mul_avx2, tk_attention_avx2,
+                                tk_lora_rows_avx2, tk_to_fp16_avx2};
+static const tk_ops avx512_ops = {TK_LEVEL_AVX512, 0, tk_matmul_rows_avx512, tk_quantize_rows_avx2,
+                                  tk_matmul_q8_rows_avx2, tk_rmsnorm_avx512, tk_silu_mul_avx512,
                                   tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
-static const tk_ops avx512_vnni_ops = {TK_LEVEL_AVX512, tk_matmul_rows_avx512, tk_quantize_rows_avx512,
+static const tk_ops avx512_vnni_ops = {TK_LEVEL_AVX512, 1, tk_matmul_rows_avx512, tk_quantize_rows_avx512,
                                        tk_matmul_q8_rows_avx512, tk_rmsnorm_avx512, tk_silu_mul_avx512,
                                        tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
 #endif
@@ -80,5 +78,6 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
 
 tk_attention_fn tk_attention_for(const tk_ops *ops, int heads, int kv_heads, int hd) {
     if (ops->level >= TK_LEVEL_AVX512 && (hd == 64 || hd == 128) && heads / kv_heads <= 8) return ops->attention;
+    if (ops->level == TK_LEVEL_AVX2 && (hd == 64 || hd == 128)) return ops->attention;
     return tk_attention_generic;
 }

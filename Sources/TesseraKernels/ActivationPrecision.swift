@@ -3,27 +3,28 @@ import Foundation
 
 /// How activations enter the weight matmuls (DESIGN 3.3).
 public enum ActivationPrecision: String, Sendable, CaseIterable, CustomStringConvertible {
-    /// Quantized per block of 32 to int8 and multiplied with VNNI integer dot products, as llama.cpp does: the
-    /// fastest; logprobs move from the fp32 reference about as much as llama.cpp's do (0.05 nats per token).
+    /// Quantized per block of 32 to int8 and multiplied with integer dot products (VNNI's vpdpbusd, or AVX2's
+    /// vpmaddubsw), as llama.cpp does: the fastest; logprobs move from the fp32 reference about as much as
+    /// llama.cpp's do (0.05 nats per token).
     case int8
-    /// int8 plus the int8 residual (about 16-bit activations), two VNNI dot products per weight: logprobs within
-    /// ~1e-4 nats of fp32 activations. The default where VNNI is present.
+    /// int8 plus the int8 residual (about 16-bit activations), two integer dot products per weight: logprobs within
+    /// ~3e-4 nats of fp32 activations. The default at the AVX2 and AVX-512 levels.
     case int16
-    /// Kept in fp32 against the dequantized weights: the exact path (and the only one without AVX-512 VNNI).
+    /// Kept in fp32 against the dequantized weights: the exact path (and the generic level's).
     case fp32
 
-    /// int16 where the selected kernels are AVX-512 and the CPU has VNNI, else fp32; `TESSERA_ACTIVATIONS` chooses.
+    /// int16 at the SIMD levels, fp32 at the generic one; `TESSERA_ACTIVATIONS` chooses.
     public static let selected: ActivationPrecision = {
-        let vnni = CPULevel.selected == .avx512 && tk_cpu_has_vnni() != 0
+        let integer = CPULevel.selected != .generic
         guard let env = ProcessInfo.processInfo.environment["TESSERA_ACTIVATIONS"], !env.isEmpty else {
-            return vnni ? .int16 : .fp32
+            return integer ? .int16 : .fp32
         }
         guard let wanted = ActivationPrecision(rawValue: env) else {
             FileHandle.standardError.write(Data("TESSERA_ACTIVATIONS=\(env) is not one of int8, int16, fp32; using the default\n".utf8))
-            return vnni ? .int16 : .fp32
+            return integer ? .int16 : .fp32
         }
-        guard wanted == .fp32 || vnni else {
-            FileHandle.standardError.write(Data("TESSERA_ACTIVATIONS=\(env) needs AVX-512 VNNI; using fp32\n".utf8))
+        guard wanted == .fp32 || integer else {
+            FileHandle.standardError.write(Data("TESSERA_ACTIVATIONS=\(env) needs the avx2 or avx512 level; using fp32\n".utf8))
             return .fp32
         }
         return wanted

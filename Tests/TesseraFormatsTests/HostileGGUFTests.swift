@@ -19,7 +19,7 @@ import TesseraFormats
 
     @Test func theUntouchedFileOpens() throws {
         let f = try open(Self.original)
-        #expect(f.tensorNames.count == 8)
+        #expect(f.tensorNames.count == 12)
     }
 
     @Test func everyTruncationIsAnError() throws {
@@ -108,8 +108,8 @@ import TesseraFormats
 
     @Test func unsupportedTypeFailsOnlyWhenRead() throws {
         let f = try GGUFFile(path: {
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-q5-\(UUID().uuidString).gguf")
-            try! tensorFile(dims: [32], type: 6, offset: 0, dataBytes: 32).write(to: url)
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-q2k-\(UUID().uuidString).gguf")
+            try! tensorFile(dims: [256], type: 10, offset: 0, dataBytes: 96).write(to: url)  // Q2_K
             return url.path
         }())
         #expect(throws: FormatError.self) { try f.floats("t") }

@@ -6,8 +6,8 @@ import TesseraTestSupport
 /// Every SIMD level this machine supports against the generic twin, on random data with odd sizes.
 @Suite struct KernelTests {
     static let simdLevels = CPULevel.supported.filter { $0 != .generic }
-    /// GGML type ids: F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K, BF16.
-    static let types: [Int32] = [0, 1, 2, 3, 8, 12, 14, 30]
+    /// GGML type ids: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16.
+    static let types: [Int32] = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 20, 30]
 
     func close(_ a: [Float], _ b: [Float], relative: Float = 2e-5) -> Bool {
         let scale = max(1, b.map(abs).max() ?? 1)
@@ -22,7 +22,7 @@ import TesseraTestSupport
 
     @Test(arguments: types)
     func matmulAgreesWithGenericAtEveryLevel(type: Int32) {
-        let blockValues = [12, 14].contains(type) ? 256 : [2, 3, 8].contains(type) ? 32 : 1
+        let blockValues = [12, 13, 14].contains(type) ? 256 : [2, 3, 6, 7, 8, 20].contains(type) ? 32 : 1
         let shapes = blockValues == 1 ? [(5, 37), (9, 100)] : [(7, blockValues * 3), (13, blockValues * 2)]
         for (rows, columns) in shapes {
             for tokens in [1, 3, 4, 5, 9, 100] {

@@ -11,11 +11,11 @@ func randomWeights(type: Int32, rows: Int, columns: Int, seed: UInt64) -> [UInt8
     case 1: for _ in 0..<(rows * columns) { out += half(rng.float()) }
     case 30: for _ in 0..<(rows * columns) { let b = rng.float().bitPattern >> 16; out += [UInt8(b & 0xff), UInt8(b >> 8)] }
     default:
-        let blockBytes: [Int32: Int] = [2: 18, 3: 20, 8: 34, 12: 144, 14: 210]
-        let blockValues: [Int32: Int] = [2: 32, 3: 32, 8: 32, 12: 256, 14: 256]
+        let blockBytes: [Int32: Int] = [2: 18, 3: 20, 6: 22, 7: 24, 8: 34, 12: 144, 13: 176, 14: 210, 20: 18]
+        let blockValues: [Int32: Int] = [2: 32, 3: 32, 6: 32, 7: 32, 8: 32, 12: 256, 13: 256, 14: 256, 20: 32]
         for _ in 0..<(rows * columns / blockValues[type]!) {
             var block = (0..<blockBytes[type]!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            let scales: [Int] = type == 14 ? [208] : type == 2 || type == 8 ? [0] : [0, 2]
+            let scales: [Int] = type == 14 ? [208] : [2, 6, 8, 20].contains(type) ? [0] : [0, 2]
             for s in scales { block.replaceSubrange(s..<s + 2, with: half(rng.float() * 0.05)) }
             out += block
         }

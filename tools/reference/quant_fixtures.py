@@ -26,11 +26,9 @@ def random_blocks(qtype, nblocks):
     block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, size=(nblocks, type_size), dtype=np.uint8)
     scales = lambda n: fp16_bytes(rng.uniform(-0.05, 0.05, size=(nblocks, n))).reshape(nblocks, 2 * n)
-    if qtype in (T.Q4_0, T.Q8_0):
+    if qtype in (T.Q4_0, T.Q8_0, T.Q5_0, T.IQ4_NL):
         raw[:, 0:2] = scales(1)
-    elif qtype == T.Q4_1:
-        raw[:, 0:4] = scales(2)
-    elif qtype == T.Q4_K:
+    elif qtype in (T.Q4_1, T.Q5_1, T.Q4_K, T.Q5_K):
         raw[:, 0:4] = scales(2)
     elif qtype == T.Q6_K:
         raw[:, 208:210] = scales(1)
@@ -40,7 +38,7 @@ def random_blocks(qtype, nblocks):
 writer = gguf.GGUFWriter(str(out / "quants.gguf"), arch="test")
 expected = {}
 for qtype, cols in [(T.F32, 40), (T.F16, 40), (T.BF16, 40), (T.Q8_0, 96), (T.Q4_0, 96), (T.Q4_1, 96),
-                    (T.Q4_K, 512), (T.Q6_K, 512)]:
+                    (T.Q5_0, 96), (T.Q5_1, 96), (T.IQ4_NL, 96), (T.Q4_K, 512), (T.Q5_K, 512), (T.Q6_K, 512)]:
     name = f"t_{qtype.name.lower()}"
     if qtype == T.F32:
         data = rng.standard_normal((ROWS, cols)).astype(np.float32)

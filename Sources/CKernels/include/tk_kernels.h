@@ -33,6 +33,7 @@ void tk_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, floa
 
 /// gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
 void tk_silu_mul_generic(float *gate, const float *up, int64_t n);
+void tk_silu_mul_avx2(float *gate, const float *up, int64_t n);
 void tk_silu_mul_avx512(float *gate, const float *up, int64_t n);
 
 /// y[i] += x[i] (memory-bound; the compiler's vectorization is enough).
@@ -49,6 +50,9 @@ typedef void (*tk_attention_fn)(const float *q, int64_t start, const float *keys
 void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values,
                           const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
                           int64_t i1, int64_t stride, float *out, float *scores);
+void tk_attention_avx2(const float *q, int64_t start, const float *keys, const float *values,
+                       const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
+                       int64_t i1, int64_t stride, float *out, float *scores);
 void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
                          const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
                          int64_t i1, int64_t stride, float *out, float *scores);
@@ -74,18 +78,23 @@ typedef void (*tk_quantize_fn)(const float *x, int64_t ldx, int64_t nt, int64_t 
                                float *sx);
 void tk_quantize_rows_generic(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
                               float *sx);
+void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
+                           float *sx);
 void tk_quantize_rows_avx512(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
                              float *sx);
 
-/// y[t*ldy + r] = W[r] . x[t] for a panel-layout W (TK_U4_X16, TK_U8_X16), rows r0..<r1 (multiples of 16), from
-/// activations quantized by tk_quantize_fn (q2 NULL or not, as quantized). Per block b: y = fma((float)I, d*dx, y)
-/// then y = fma(m, sx, y), I the exact integer dot product of the block with q (or 256*q + q2); the same operations
-/// in the same order at every level and for any nt, so every level gives the same bits and a row's result does not
-/// depend on the batch.
+/// y[t*ldy + r] = W[r] . x[t] for a panel-layout W (TK_U4_X16, TK_U5_X16, TK_U8_X16, TK_S8_X16), rows r0..<r1
+/// (multiples of 16), from activations quantized by tk_quantize_fn (q2 NULL or not, as quantized). Per block b:
+/// y = fma((float)I, d*dx, y) then y = fma(m, sx, y), I the exact integer dot product of the block with q (or
+/// 256*q + q2); for S8, y = fma((float)I_lo, d*dx, y) then y = fma((float)I_hi, m*dx, y) over the two 16-column
+/// halves. The same operations in the same order at every level and for any nt, so every level gives the same bits
+/// and a row's result does not depend on the batch. The AVX2 kernel takes every layout but U8 (VNNI's) at speed.
 typedef void (*tk_matmul_q8_fn)(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                                 const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
 void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                                const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
+                            const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
 void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                               const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
 
@@ -107,16 +116,21 @@ typedef void (*tk_lora_fn)(const tk_lora_item *items, int64_t n_items, int64_t r
                            int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
 void tk_lora_rows_generic(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
                           int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
+void tk_lora_rows_avx2(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
+                       int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
 void tk_lora_rows_avx512(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
                          int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch);
 
 /// y[i] = fp16(x[i]), rounding to nearest even (finite inputs; every level gives the same bits).
 typedef void (*tk_to_fp16_fn)(const float *x, uint16_t *y, int64_t n);
 void tk_to_fp16_generic(const float *x, uint16_t *y, int64_t n);
+void tk_to_fp16_avx2(const float *x, uint16_t *y, int64_t n);
 void tk_to_fp16_avx512(const float *x, uint16_t *y, int64_t n);
 
 typedef struct {
     int level;
+    /// Whether the int8 kernels are VNNI ones (unsigned 8-bit weight layouts; see tk_repacked_type).
+    int vnni;
     tk_matmul_fn matmul_rows;
     tk_quantize_fn quantize_rows;
     tk_matmul_q8_fn matmul_q8_rows;

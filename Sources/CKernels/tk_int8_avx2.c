@@ -1,0 +1,220 @@
+// The int8 kernels with AVX2 (vpmaddubsw: 32 byte products per instruction, summed in pairs to int16, then vpmaddwd
+// to int32), for x86-64 machines without AVX-512 VNNI. Twins of tk_int8_generic.c, bit for bit.
+//
+// vpmaddubsw multiplies unsigned bytes by signed ones and saturates its int16 pair sums, so every sum kept in int16
+// is bounded here: activations are in [-128, 127]; 4-bit weights (pair <= 3840) sum 8 groups of 4 columns in int16
+// before widening, 5-bit ones (pair <= 7936) 4 groups, and signed weights (S8, |s| <= 127) go through the sign
+// trick (|x| times s with x's sign, pair <= 32512) and widen after every group.
+#include "tk_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+enum { KIND_U4, KIND_U5, KIND_S8 };
+
+TARGET INLINE int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+TARGET INLINE float hmax_ps(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// 32 int32 values (4 registers, in order) saturated to int8, in order.
+TARGET INLINE __m256i pack_epi8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i v = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    // The packs interleave 128-bit lanes: dwords come out as a0 b0 c0 d0 a1 b1 c1 d1 (4 values each).
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+TARGET INLINE int sum_epi8(__m256i v) {
+    __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), v);
+    return hsum_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+TARGET void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2,
+                                  float *dx, float *sx) {
+    const int64_t nb = k / TK_QK;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t t = 0; t < nt; t++) {
+        for (int64_t b = 0; b < nb; b++) {
+            const float *v = x + t * ldx + b * TK_QK;
+            const int64_t at = t * k + b * TK_QK;
+            __m256 f[4], amax = _mm256_setzero_ps();
+            for (int i = 0; i < 4; i++) {
+                f[i] = _mm256_loadu_ps(v + 8 * i);
+                amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, f[i]));
+            }
+            const float m = hmax_ps(amax);
+            const float id = m > 0 ? 127.0f / m : 0.0f, d = m / 127.0f;
+            __m256i qi[4];
+            for (int i = 0; i < 4; i++) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(f[i], _mm256_set1_ps(id)));
+            const __m256i packed = pack_epi8(qi[0], qi[1], qi[2], qi[3]);
+            _mm256_storeu_si256((__m256i *)(q + at), packed);
+            const int sum = sum_epi8(packed);
+            if (q2) {
+                // The residual at 1/256 of the step, with the generic twin's operations (a product, then a difference).
+                __m256i ri[4];
+                for (int i = 0; i < 4; i++) {
+                    __m256 r = _mm256_sub_ps(f[i], _mm256_mul_ps(_mm256_cvtepi32_ps(qi[i]), _mm256_set1_ps(d)));
+                    ri[i] = _mm256_cvtps_epi32(_mm256_mul_ps(r, _mm256_set1_ps(id * 256.0f)));
+                }
+                const __m256i packed2 = pack_epi8(ri[0], ri[1], ri[2], ri[3]);
+                _mm256_storeu_si256((__m256i *)(q2 + at), packed2);
+                dx[t * nb + b] = d / 256.0f;
+                sx[t * nb + b] = dx[t * nb + b] * (float)(256 * sum + sum_epi8(packed2));
+            } else {
+                dx[t * nb + b] = d;
+                sx[t * nb + b] = d * (float)sum;
+            }
+        }
+    }
+}
+
+/// Byte i of the result is 0x10 where bit i of `bits` is set, else 0.
+TARGET INLINE __m256i fifth_bits(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)bits),
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select), _mm256_set1_epi8(0x10));
+}
+
+/// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one panel block.
+TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *blk, int g, int h) {
+    if (KIND == KIND_S8) return _mm256_loadu_si256((const __m256i *)(blk + 128 + 64 * g + 32 * h));
+    __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 128 + 64 * (g / 2) + 32 * h));
+    v = _mm256_and_si256(g % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0F));
+    if (KIND == KIND_U5) v = _mm256_or_si256(v, fifth_bits(blk + 384 + 16 * (g / 2) + 8 * (g % 2) + 4 * h));
+    return v;
+}
+
+/// NH half-panels (8 rows each, one per lane; half-panel j is half j%2 of panel j/2) x NT tokens. Per block, the
+/// exact integer dot product of each (row, token) (I = 256*I1 + I2 with the residual), then the twin's fmas.
+TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, int64_t panel_bytes, int64_t nb,
+                          const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y,
+                          int64_t ldy, const int NH, const int NT) {
+    const int64_t block_bytes = KIND == KIND_U4 ? 384 : KIND == KIND_U5 ? 448 : 640;
+    // Groups summed in int16 before widening (see the bounds at the top of the file).
+    const int G = KIND == KIND_U4 ? 8 : KIND == KIND_U5 ? 4 : 1;
+    const int parts = KIND == KIND_S8 ? 2 : 1;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4][4];
+    UNROLL for (int j = 0; j < NH; j++)
+        UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        if (NT <= 2) {  // decode waits on memory: fetch ahead, as the VNNI kernels do
+            UNROLL for (int j = 0; j < NH; j += 2) {
+                const char *ahead = (const char *)(panel + (j / 2) * panel_bytes + (b + 4) * block_bytes);
+                for (int l = 0; l < block_bytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
+            }
+        }
+        UNROLL for (int part = 0; part < parts; part++) {
+            const int g0 = part * 4, g1 = parts == 2 ? g0 + 4 : 8;
+            __m256i i1[4][4], i2[4][4], p1[4][4], p2[4][4];
+            UNROLL for (int j = 0; j < NH; j++)
+                UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
+            UNROLL for (int g = g0; g < g1; g++) {
+                __m256i w[4];
+                UNROLL for (int j = 0; j < NH; j++)
+                    w[j] = group_bytes(KIND, panel + (j / 2) * panel_bytes + b * block_bytes, g, j % 2);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int64_t at = t * k + b * TK_QK + 4 * g;
+                    int32_t xa, xr = 0;
+                    memcpy(&xa, q + at, 4);
+                    if (DUAL) memcpy(&xr, q2 + at, 4);
+                    const __m256i xb = _mm256_set1_epi32(xa), rb = _mm256_set1_epi32(xr);
+                    UNROLL for (int j = 0; j < NH; j++) {
+                        if (KIND == KIND_S8) {
+                            p1[j][t] = _mm256_maddubs_epi16(_mm256_abs_epi8(xb), _mm256_sign_epi8(w[j], xb));
+                            if (DUAL) p2[j][t] = _mm256_maddubs_epi16(_mm256_abs_epi8(rb), _mm256_sign_epi8(w[j], rb));
+                        } else {
+                            p1[j][t] = _mm256_add_epi16(p1[j][t], _mm256_maddubs_epi16(w[j], xb));
+                            if (DUAL) p2[j][t] = _mm256_add_epi16(p2[j][t], _mm256_maddubs_epi16(w[j], rb));
+                        }
+                    }
+                }
+                if ((g - g0 + 1) % G == 0) {
+                    UNROLL for (int j = 0; j < NH; j++)
+                        UNROLL for (int t = 0; t < NT; t++) {
+                            i1[j][t] = _mm256_add_epi32(i1[j][t], _mm256_madd_epi16(p1[j][t], ones));
+                            p1[j][t] = _mm256_setzero_si256();
+                            if (DUAL) {
+                                i2[j][t] = _mm256_add_epi32(i2[j][t], _mm256_madd_epi16(p2[j][t], ones));
+                                p2[j][t] = _mm256_setzero_si256();
+                            }
+                        }
+                }
+            }
+            UNROLL for (int j = 0; j < NH; j++) {
+                const uint8_t *blk = panel + (j / 2) * panel_bytes + b * block_bytes;
+                const __m256 d = _mm256_loadu_ps((const float *)(blk + 32 * (j % 2)));
+                const __m256 m = _mm256_loadu_ps((const float *)(blk + 64 + 32 * (j % 2)));
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
+                    const __m256 step = _mm256_set1_ps(dx[t * nb + b]);
+                    if (KIND == KIND_S8) {
+                        acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(part ? m : d, step), acc[j][t]);
+                    } else {
+                        acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, step), acc[j][t]);
+                        acc[j][t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sx[t * nb + b]), acc[j][t]);
+                    }
+                }
+            }
+        }
+    }
+    UNROLL for (int j = 0; j < NH; j++)
+        UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * j, acc[j][t]);
+}
+
+TARGET static void halves_any(int kind, const uint8_t *panel, int64_t panel_bytes, int64_t nb, const int8_t *q,
+                              const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y, int64_t ldy,
+                              int nh, int nt) {
+#define C(K, D, NH, NT) case (K * 512 + D * 256 + NH * 16 + NT): \
+    halves(K, D, panel, panel_bytes, nb, q, q2, k, dx, sx, y, ldy, NH, NT); return;
+#define SHAPES(K, D) C(K, D, 4, 1) C(K, D, 2, 1) C(K, D, 2, 2)
+    switch (kind * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
+        SHAPES(KIND_U4, 0) SHAPES(KIND_U5, 0) SHAPES(KIND_S8, 0) SHAPES(KIND_U4, 1) SHAPES(KIND_U5, 1) SHAPES(KIND_S8, 1)
+    }
+#undef SHAPES
+#undef C
+}
+
+TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
+                                   const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y,
+                                   int64_t ldy) {
+    if (type == TK_U8_X16) {  // VNNI's layout: its 8-bit unsigned bytes would saturate vpmaddubsw
+        tk_matmul_q8_rows_generic(type, w, k, r0, r1, q, q2, dx, sx, nt, y, ldy);
+        return;
+    }
+    const int kind = type == TK_U4_X16 ? KIND_U4 : type == TK_U5_X16 ? KIND_U5 : KIND_S8;
+    const int64_t nb = k / TK_QK, panel_bytes = nb * tk_block_bytes(type) * TK_PANEL;
+    const uint8_t *base = (const uint8_t *)w;
+    // One token: two panels per pass, so each broadcast feeds four registers of rows. More tokens: one panel
+    // (two halves) by two tokens, the panel's blocks staying in L1 across token pairs.
+    for (int64_t r = r0; r < r1;) {
+        const int np = nt == 1 && r1 - r >= 2 * TK_PANEL ? 2 : 1;
+        const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
+        for (int64_t t = 0; t < nt;) {
+            const int n = nt - t >= 2 ? 2 : 1;
+            halves_any(kind, panel, panel_bytes, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
+                       y + t * ldy + r, ldy, 2 * np, n);
+            t += n;
+        }
+        r += TK_PANEL * np;
+    }
+}
+#endif

@@ -33,12 +33,14 @@ test: setup
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	tools/e2e/run .build/$(CONFIG)/tessera
 
-# Tessera against llama.cpp (llama-cpp-python, 2 threads) on the same file; medians of ROUNDS alternating runs.
+# Tessera against llama.cpp's llama-bench and llama-batched-bench on the same file, 2 threads, at the avx2 level and
+# (where the CPU has it) the avx512 one, each against llama.cpp built for that level; medians of ROUNDS alternating
+# runs. The default file (with the mixed-adapter ratios), then the Q4_K_M file llama-quantize makes from it.
 ROUNDS ?= 3
 bench: build
-	tools/bench/setup-venv
-	BENCH_OUT=$(or $(BENCH_OUT),/dev/null) .venv-bench/bin/python tools/bench/compare.py .build/$(CONFIG)/tessera \
-		.venv-bench/bin/python $(MODEL) $(ROUNDS)
+	tools/bench/setup-llama
+	MIXED=1 BENCH_OUT=$(or $(BENCH_OUT),/dev/null) python3 tools/bench/compare.py .build/$(CONFIG)/tessera $(MODEL) $(ROUNDS)
+	python3 tools/bench/compare.py .build/$(CONFIG)/tessera models/SmolLM2-135M-Instruct.Q4_K_M.gguf $(ROUNDS)
 
 # Mixed traffic of every adapter kind, uploads, deletes, hung-up clients and over-limit requests against one server;
 # per-minute figures; fails on any 5xx or RSS growth past the bound after warm-up (tools/soak/soak.py). Not in `test`.

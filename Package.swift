@@ -86,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraModelTests",
-            dependencies: ["TesseraModel", "TesseraTokenizer", "TesseraFormats", "TesseraTestSupport"],
+            dependencies: ["TesseraModel", "TesseraTokenizer", "TesseraFormats", "TesseraKernels", "TesseraTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

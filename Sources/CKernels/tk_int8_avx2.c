@@ -15,6 +15,8 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("clang loop unroll(full)")
 
+
+
 enum { KIND_U4, KIND_U5, KIND_S8 };
 
 TARGET INLINE int hsum_epi32(__m256i v) {
@@ -112,7 +114,7 @@ TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, 
     const int G = KIND == KIND_U4 ? 8 : KIND == KIND_U5 ? 4 : 1;
     const int parts = KIND == KIND_S8 ? 2 : 1;
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4][4];
+    __m256 acc[2][2];
     UNROLL for (int j = 0; j < NH; j++)
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -124,11 +126,11 @@ TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, 
         }
         UNROLL for (int part = 0; part < parts; part++) {
             const int g0 = part * 4, g1 = parts == 2 ? g0 + 4 : 8;
-            __m256i i1[4][4], i2[4][4], p1[4][4], p2[4][4];
+            __m256i i1[2][2], i2[2][2], p1[2][2], p2[2][2];
             UNROLL for (int j = 0; j < NH; j++)
                 UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
             UNROLL for (int g = g0; g < g1; g++) {
-                __m256i w[4];
+                __m256i w[2];
                 UNROLL for (int j = 0; j < NH; j++)
                     w[j] = group_bytes(KIND, panel + (j / 2) * panel_bytes + b * block_bytes, g, j % 2);
                 UNROLL for (int t = 0; t < NT; t++) {
@@ -185,7 +187,7 @@ TARGET static void halves_any(int kind, const uint8_t *panel, int64_t panel_byte
                               int nh, int nt) {
 #define C(K, D, NH, NT) case (K * 512 + D * 256 + NH * 16 + NT): \
     halves(K, D, panel, panel_bytes, nb, q, q2, k, dx, sx, y, ldy, NH, NT); return;
-#define SHAPES(K, D) C(K, D, 4, 1) C(K, D, 2, 1) C(K, D, 2, 2)
+#define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 2, 2)
     switch (kind * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
         SHAPES(KIND_U4, 0) SHAPES(KIND_U5, 0) SHAPES(KIND_S8, 0) SHAPES(KIND_U4, 1) SHAPES(KIND_U5, 1) SHAPES(KIND_S8, 1)
     }
@@ -203,18 +205,17 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     const int kind = type == TK_U4_X16 ? KIND_U4 : type == TK_U5_X16 ? KIND_U5 : KIND_S8;
     const int64_t nb = k / TK_QK, panel_bytes = nb * tk_block_bytes(type) * TK_PANEL;
     const uint8_t *base = (const uint8_t *)w;
-    // One token: two panels per pass, so each broadcast feeds four registers of rows. More tokens: one panel
-    // (two halves) by two tokens, the panel's blocks staying in L1 across token pairs.
-    for (int64_t r = r0; r < r1;) {
-        const int np = nt == 1 && r1 - r >= 2 * TK_PANEL ? 2 : 1;
+    // One panel (two halves) by up to two tokens, the panel's blocks staying in L1 across token pairs. Two panels
+    // per pass would share each broadcast more, but their accumulators no longer fit the 16 registers (measured:
+    // the spills cost a third of the single-token speed).
+    for (int64_t r = r0; r < r1; r += TK_PANEL) {
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         for (int64_t t = 0; t < nt;) {
             const int n = nt - t >= 2 ? 2 : 1;
             halves_any(kind, panel, panel_bytes, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
-                       y + t * ldy + r, ldy, 2 * np, n);
+                       y + t * ldy + r, ldy, 2, n);
             t += n;
         }
-        r += TK_PANEL * np;
     }
 }
 #endif

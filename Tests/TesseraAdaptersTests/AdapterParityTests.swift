@@ -31,7 +31,15 @@ import TesseraTestSupport
     /// adapter); int16 activations add their quantization, which grows with how far an adapter pushes the
     /// activations (these random adapters move logprobs by 0.2 to 3.8 nats): measured mean 2.5e-4 to 1.2e-3, max up to
     /// 1.1e-2. llama.cpp's own distance from the reference on the base model is 0.051 mean, 0.50 max.
-    static var tolerance: (Double, Double) { ActivationPrecision.selected == .fp32 ? (1e-4, 1e-3) : (2e-3, 2e-2) }
+    static var tolerance: (Double, Double) {
+        switch ActivationPrecision.selected {
+        case .fp32: (1e-4, 1e-3)
+        case .int16: (2e-3, 2e-2)
+        // llama.cpp's precision; virtual tokens and prefix entries, far larger than token embeddings, lose most to
+        // it (measured: LoRA 0.057, prompt tuning 0.086, P-tuning 0.12, prefix tuning 0.23 mean; max 3.5).
+        case .int8: (0.3, 4.0)
+        }
+    }
 
     static func load(_ name: String, precision: LowRankDelta.Precision = .selected) throws -> LoadedAdapter {
         try PEFTAdapter.load(directory: fixtures.appendingPathComponent(name).path, model: model, precision: precision)
@@ -99,7 +107,7 @@ import TesseraTestSupport
         // Deltas add linearly: two halves of an adapter are the whole of it.
         let halves = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0.5), AppliedAdapter(a, scale: 0.5)])
         let worst = zip(halves, onlyA).map { abs($0 - $1) }.max()!
-        #expect(worst < (ActivationPrecision.selected == .fp32 ? 1e-5 : 1e-3), "halves vs whole: \(worst)")
+        #expect(worst < [.fp32: 1e-5, .int16: 1e-3, .int8: 0.5][ActivationPrecision.selected]!, "halves vs whole: \(worst)")
         let dora = try Self.load("dora").weights
         #expect(throws: ModelError("sequence 0: only LoRA adapters compose; DoRA, prompt, P- and prefix tuning apply alone")) {
             try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a), AppliedAdapter(dora)])

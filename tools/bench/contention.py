@@ -3,7 +3,7 @@ on the same file, alternating, medians of ROUNDS: how much of its quiet speed ea
 neighbour holds the CPU (DESIGN 3.7).
 
 Usage: contention.py TESSERA LLAMA_BENCH MODEL [ROUNDS] [THREADS]
-  LLAMA_BENCH: llama.cpp's llama-bench binary (built beside ours, same flags as tools/bench/setup-venv).
+  LLAMA_BENCH: llama.cpp's llama-bench binary (tools/bench/setup-llama builds it in .bench/llama-LEVEL/).
 The load is one busy-looping process per core (plain Python, no I/O), started before and stopped after each run.
 """
 import json

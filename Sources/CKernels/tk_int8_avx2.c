@@ -3,9 +3,11 @@
 //
 // vpmaddubsw multiplies unsigned bytes by signed ones and saturates its int16 pair sums, so every sum kept in int16
 // is bounded here: activations are in [-128, 127]; 4-bit weights (pair <= 3840) sum 8 groups of 4 columns in int16
-// before widening, 5-bit ones (pair <= 7936) 4 groups, and signed weights (S8, |s| <= 127) go through the sign
-// trick (|x| times s with x's sign, pair <= 32512) and widen after every group.
+// before widening, 5-bit ones (pair <= 7936) 4 groups. Signed weights (S8) are widened to int16 instead and meet the
+// activations as int16 too (256*q + q2, or q), through vpmaddwd: one product pass serves both halves of int16
+// activations, exactly.
 #include "tk_kernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -95,24 +97,23 @@ TARGET INLINE __m256i fifth_bits(const uint8_t *p) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select), _mm256_set1_epi8(0x10));
 }
 
-/// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one panel block.
+/// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one U4 or U5 panel block.
 TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *blk, int g, int h) {
-    if (KIND == KIND_S8) return _mm256_loadu_si256((const __m256i *)(blk + 128 + 64 * g + 32 * h));
     __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 128 + 64 * (g / 2) + 32 * h));
     v = _mm256_and_si256(g % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0F));
     if (KIND == KIND_U5) v = _mm256_or_si256(v, fifth_bits(blk + 384 + 16 * (g / 2) + 8 * (g % 2) + 4 * h));
     return v;
 }
 
-/// NH half-panels (8 rows each, one per lane; half-panel j is half j%2 of panel j/2) x NT tokens. Per block, the
-/// exact integer dot product of each (row, token) (I = 256*I1 + I2 with the residual), then the twin's fmas.
+/// U4/U5 panels, NH half-panels (8 rows each, one per lane; half-panel j is half j%2 of panel j/2) x NT tokens. Per
+/// block, the exact integer dot product of each (row, token) (I = 256*I1 + I2 with the residual), then the twin's
+/// fmas.
 TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, int64_t panel_bytes, int64_t nb,
                           const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y,
                           int64_t ldy, const int NH, const int NT) {
-    const int64_t block_bytes = KIND == KIND_U4 ? 384 : KIND == KIND_U5 ? 448 : 640;
+    const int64_t block_bytes = KIND == KIND_U4 ? 384 : 448;
     // Groups summed in int16 before widening (see the bounds at the top of the file).
-    const int G = KIND == KIND_U4 ? 8 : KIND == KIND_U5 ? 4 : 1;
-    const int parts = KIND == KIND_S8 ? 2 : 1;
+    const int G = KIND == KIND_U4 ? 8 : 4;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2][2];
     UNROLL for (int j = 0; j < NH; j++)
@@ -124,62 +125,114 @@ TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, 
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
             }
         }
-        UNROLL for (int part = 0; part < parts; part++) {
-            const int g0 = part * 4, g1 = parts == 2 ? g0 + 4 : 8;
-            __m256i i1[2][2], i2[2][2], p1[2][2], p2[2][2];
+        __m256i i1[2][2], i2[2][2], p1[2][2], p2[2][2];
+        UNROLL for (int j = 0; j < NH; j++)
+            UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
+        UNROLL for (int g = 0; g < 8; g++) {
+            __m256i w[2];
             UNROLL for (int j = 0; j < NH; j++)
-                UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
-            UNROLL for (int g = g0; g < g1; g++) {
-                __m256i w[2];
-                UNROLL for (int j = 0; j < NH; j++)
-                    w[j] = group_bytes(KIND, panel + (j / 2) * panel_bytes + b * block_bytes, g, j % 2);
-                UNROLL for (int t = 0; t < NT; t++) {
-                    const int64_t at = t * k + b * TK_QK + 4 * g;
-                    int32_t xa, xr = 0;
-                    memcpy(&xa, q + at, 4);
-                    if (DUAL) memcpy(&xr, q2 + at, 4);
-                    const __m256i xb = _mm256_set1_epi32(xa), rb = _mm256_set1_epi32(xr);
-                    UNROLL for (int j = 0; j < NH; j++) {
-                        if (KIND == KIND_S8) {
-                            p1[j][t] = _mm256_maddubs_epi16(_mm256_abs_epi8(xb), _mm256_sign_epi8(w[j], xb));
-                            if (DUAL) p2[j][t] = _mm256_maddubs_epi16(_mm256_abs_epi8(rb), _mm256_sign_epi8(w[j], rb));
-                        } else {
-                            p1[j][t] = _mm256_add_epi16(p1[j][t], _mm256_maddubs_epi16(w[j], xb));
-                            if (DUAL) p2[j][t] = _mm256_add_epi16(p2[j][t], _mm256_maddubs_epi16(w[j], rb));
-                        }
-                    }
-                }
-                if ((g - g0 + 1) % G == 0) {
-                    UNROLL for (int j = 0; j < NH; j++)
-                        UNROLL for (int t = 0; t < NT; t++) {
-                            i1[j][t] = _mm256_add_epi32(i1[j][t], _mm256_madd_epi16(p1[j][t], ones));
-                            p1[j][t] = _mm256_setzero_si256();
-                            if (DUAL) {
-                                i2[j][t] = _mm256_add_epi32(i2[j][t], _mm256_madd_epi16(p2[j][t], ones));
-                                p2[j][t] = _mm256_setzero_si256();
-                            }
-                        }
+                w[j] = group_bytes(KIND, panel + (j / 2) * panel_bytes + b * block_bytes, g, j % 2);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const int64_t at = t * k + b * TK_QK + 4 * g;
+                int32_t xa, xr = 0;
+                memcpy(&xa, q + at, 4);
+                if (DUAL) memcpy(&xr, q2 + at, 4);
+                const __m256i xb = _mm256_set1_epi32(xa), rb = _mm256_set1_epi32(xr);
+                UNROLL for (int j = 0; j < NH; j++) {
+                    p1[j][t] = _mm256_add_epi16(p1[j][t], _mm256_maddubs_epi16(w[j], xb));
+                    if (DUAL) p2[j][t] = _mm256_add_epi16(p2[j][t], _mm256_maddubs_epi16(w[j], rb));
                 }
             }
-            UNROLL for (int j = 0; j < NH; j++) {
-                const uint8_t *blk = panel + (j / 2) * panel_bytes + b * block_bytes;
-                const __m256 d = _mm256_loadu_ps((const float *)(blk + 32 * (j % 2)));
-                const __m256 m = _mm256_loadu_ps((const float *)(blk + 64 + 32 * (j % 2)));
-                UNROLL for (int t = 0; t < NT; t++) {
-                    const __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
-                    const __m256 step = _mm256_set1_ps(dx[t * nb + b]);
-                    if (KIND == KIND_S8) {
-                        acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(part ? m : d, step), acc[j][t]);
-                    } else {
-                        acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, step), acc[j][t]);
-                        acc[j][t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sx[t * nb + b]), acc[j][t]);
+            if ((g + 1) % G == 0) {
+                UNROLL for (int j = 0; j < NH; j++)
+                    UNROLL for (int t = 0; t < NT; t++) {
+                        i1[j][t] = _mm256_add_epi32(i1[j][t], _mm256_madd_epi16(p1[j][t], ones));
+                        p1[j][t] = _mm256_setzero_si256();
+                        if (DUAL) {
+                            i2[j][t] = _mm256_add_epi32(i2[j][t], _mm256_madd_epi16(p2[j][t], ones));
+                            p2[j][t] = _mm256_setzero_si256();
+                        }
                     }
-                }
+            }
+        }
+        UNROLL for (int j = 0; j < NH; j++) {
+            const uint8_t *blk = panel + (j / 2) * panel_bytes + b * block_bytes;
+            const __m256 d = _mm256_loadu_ps((const float *)(blk + 32 * (j % 2)));
+            const __m256 m = _mm256_loadu_ps((const float *)(blk + 64 + 32 * (j % 2)));
+            UNROLL for (int t = 0; t < NT; t++) {
+                const __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
+                acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(dx[t * nb + b])), acc[j][t]);
+                acc[j][t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sx[t * nb + b]), acc[j][t]);
             }
         }
     }
     UNROLL for (int j = 0; j < NH; j++)
         UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * j, acc[j][t]);
+}
+
+/// S8 panels: rows of signed bytes widened to int16 (4 rows of 4 columns per register), activations as int16
+/// (256*q + q2, exact: |products| < 2^22) broadcast 4 columns at a time, vpmaddwd into pairs of int32 per row that
+/// one horizontal add and a permutation bring into row order at the end of each 16-column half. NT tokens of one
+/// panel (two halves of 8 rows).
+TARGET INLINE void halves_s8(const uint8_t *panel, int64_t nb, const int16_t *x16, int64_t k, const float *dx,
+                             float *y, int64_t ldy, const int NT) {
+    __m256 acc[2][2];
+    UNROLL for (int j = 0; j < 2; j++)
+        UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = panel + b * 640;
+        if (NT == 1) for (int l = 0; l < 640; l += 64) _mm_prefetch((const char *)(blk + 4 * 640 + l), _MM_HINT_T0);
+        UNROLL for (int part = 0; part < 2; part++) {
+            __m256i lo[2][2], hi[2][2];  // rows 0-3 and 4-7 of each half, two int32 per row
+            UNROLL for (int j = 0; j < 2; j++)
+                UNROLL for (int t = 0; t < NT; t++) lo[j][t] = hi[j][t] = _mm256_setzero_si256();
+            UNROLL for (int g = 4 * part; g < 4 * part + 4; g++) {
+                UNROLL for (int j = 0; j < 2; j++) {
+                    const uint8_t *w = blk + 128 + 64 * g + 32 * j;
+                    const __m256i wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w));
+                    const __m256i wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16)));
+                    UNROLL for (int t = 0; t < NT; t++) {
+                        int64_t x4;
+                        memcpy(&x4, x16 + t * k + b * TK_QK + 4 * g, 8);
+                        const __m256i xb = _mm256_set1_epi64x(x4);
+                        lo[j][t] = _mm256_add_epi32(lo[j][t], _mm256_madd_epi16(wl, xb));
+                        hi[j][t] = _mm256_add_epi32(hi[j][t], _mm256_madd_epi16(wh, xb));
+                    }
+                }
+            }
+            UNROLL for (int j = 0; j < 2; j++) {
+                const __m256 scale = _mm256_loadu_ps((const float *)(blk + 64 * part + 32 * j));
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const __m256i sum = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(lo[j][t], hi[j][t]), order);
+                    acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(scale, _mm256_set1_ps(dx[t * nb + b])),
+                                                acc[j][t]);
+                }
+            }
+        }
+    }
+    UNROLL for (int j = 0; j < 2; j++)
+        UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * j, acc[j][t]);
+}
+
+/// The int16 activations of S8's kernel for tokens [t0, t0+n): a buffer per thread, grown as needed and kept.
+TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, int64_t k, int64_t n) {
+    static _Thread_local int16_t *buffer;
+    static _Thread_local int64_t capacity;
+    if (n * k > capacity) {
+        int16_t *grown = (int16_t *)realloc(buffer, (size_t)(n * k) * sizeof(int16_t));
+        if (!grown) return NULL;
+        buffer = grown;
+        capacity = n * k;
+    }
+    int64_t i = 0;  // k is a multiple of 32
+    for (; i + 16 <= n * k; i += 16) {
+        __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + i)));
+        if (q2) v = _mm256_add_epi16(_mm256_slli_epi16(v, 8), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q2 + i))));
+        _mm256_storeu_si256((__m256i *)(buffer + i), v);
+    }
+    for (; i < n * k; i++) buffer[i] = (int16_t)(q2 ? 256 * q[i] + q2[i] : q[i]);
+    return buffer;
 }
 
 TARGET static void halves_any(int kind, const uint8_t *panel, int64_t panel_bytes, int64_t nb, const int8_t *q,
@@ -189,7 +242,7 @@ TARGET static void halves_any(int kind, const uint8_t *panel, int64_t panel_byte
     halves(K, D, panel, panel_bytes, nb, q, q2, k, dx, sx, y, ldy, NH, NT); return;
 #define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 2, 2)
     switch (kind * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
-        SHAPES(KIND_U4, 0) SHAPES(KIND_U5, 0) SHAPES(KIND_S8, 0) SHAPES(KIND_U4, 1) SHAPES(KIND_U5, 1) SHAPES(KIND_S8, 1)
+        SHAPES(KIND_U4, 0) SHAPES(KIND_U5, 0) SHAPES(KIND_U4, 1) SHAPES(KIND_U5, 1)
     }
 #undef SHAPES
 #undef C
@@ -205,6 +258,27 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     const int kind = type == TK_U4_X16 ? KIND_U4 : type == TK_U5_X16 ? KIND_U5 : KIND_S8;
     const int64_t nb = k / TK_QK, panel_bytes = nb * tk_block_bytes(type) * TK_PANEL;
     const uint8_t *base = (const uint8_t *)w;
+    if (kind == KIND_S8) {
+        // Tokens in slices of 64, so the widened activations stay a bounded buffer (and in L2).
+        for (int64_t t0 = 0; t0 < nt; t0 += 64) {
+            const int64_t n = nt - t0 < 64 ? nt - t0 : 64;
+            const int16_t *x16 = widened_activations(q + t0 * k, q2 ? q2 + t0 * k : NULL, k, n);
+            if (!x16) {  // out of memory for 64 rows of activations: the twin needs none
+                tk_matmul_q8_rows_generic(type, w, k, r0, r1, q + t0 * k, q2 ? q2 + t0 * k : NULL, dx + t0 * nb,
+                                          sx + t0 * nb, n, y + t0 * ldy, ldy);
+                continue;
+            }
+            for (int64_t r = r0; r < r1; r += TK_PANEL) {
+                const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
+                for (int64_t t = 0; t < n; t += 2) {
+                    float *out = y + (t0 + t) * ldy + r;
+                    if (n - t >= 2) halves_s8(panel, nb, x16 + t * k, k, dx + (t0 + t) * nb, out, ldy, 2);
+                    else halves_s8(panel, nb, x16 + t * k, k, dx + (t0 + t) * nb, out, ldy, 1);
+                }
+            }
+        }
+        return;
+    }
     // One panel (two halves) by up to two tokens, the panel's blocks staying in L1 across token pairs. Two panels
     // per pass would share each broadcast more, but their accumulators no longer fit the 16 registers (measured:
     // the spills cost a third of the single-token speed).

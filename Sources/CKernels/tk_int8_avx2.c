@@ -86,22 +86,17 @@ TARGET void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64
     }
 }
 
-/// Byte i of the result is 0x10 where bit i of `bits` is set, else 0.
-TARGET INLINE __m256i fifth_bits(const uint8_t *p) {
-    uint32_t bits;
-    memcpy(&bits, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)bits),
-        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select), _mm256_set1_epi8(0x10));
+/// 0x10 in each byte whose bit g is set (U5's fifth bits of group g), else 0.
+TARGET INLINE __m256i fifth_bits(__m256i bits, int g) {
+    const __m256i f = _mm256_and_si256(bits, _mm256_set1_epi8((char)(1 << g)));
+    return g < 4 ? _mm256_slli_epi16(f, 4 - g) : g > 4 ? _mm256_srli_epi16(f, g - 4) : f;
 }
 
 /// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one U4 or U5 panel block.
 TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *blk, int g, int h) {
     __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 128 + 64 * (g / 2) + 32 * h));
     v = _mm256_and_si256(g % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0F));
-    if (KIND == KIND_U5) v = _mm256_or_si256(v, fifth_bits(blk + 384 + 16 * (g / 2) + 8 * (g % 2) + 4 * h));
+    if (KIND == KIND_U5) v = _mm256_or_si256(v, fifth_bits(_mm256_loadu_si256((const __m256i *)(blk + 384 + 32 * h)), g));
     return v;
 }
 

@@ -59,10 +59,10 @@ TARGET INLINE void pair_bytes(const int KIND, const uint8_t *blk, int g, __m512i
     __m512i v = _mm512_loadu_si512(blk + 128 + 32 * g);
     *wa = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
     *wb = _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F));
-    if (KIND == KIND_U5) {  // the fifth bits are one mask bit per byte
-        __mmask64 ha, hb;
-        memcpy(&ha, blk + 384 + 8 * g, 8);
-        memcpy(&hb, blk + 392 + 8 * g, 8);
+    if (KIND == KIND_U5) {  // bit g of byte i is the fifth bit of group g's byte i
+        const __m512i bits = _mm512_loadu_si512(blk + 384);
+        const __mmask64 ha = _mm512_test_epi8_mask(bits, _mm512_set1_epi8((char)(1 << g)));
+        const __mmask64 hb = _mm512_test_epi8_mask(bits, _mm512_set1_epi8((char)(2 << g)));
         *wa = _mm512_mask_add_epi8(*wa, ha, *wa, _mm512_set1_epi8(0x10));
         *wb = _mm512_mask_add_epi8(*wb, hb, *wb, _mm512_set1_epi8(0x10));
     }

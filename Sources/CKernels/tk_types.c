@@ -218,10 +218,7 @@ static void put_panel_value(int type, uint8_t *out, int lane, int c, uint8_t v) 
     }
     uint8_t *byte = out + 128 + 64 * (group / 2) + at;
     *byte = group % 2 ? (uint8_t)((*byte & 0x0F) | ((v & 0xF) << 4)) : (uint8_t)((*byte & 0xF0) | (v & 0xF));
-    if (type == TK_U5_X16) {
-        uint8_t *bits = out + 384 + 16 * (group / 2) + 8 * (group % 2) + at / 8;
-        *bits = (uint8_t)((*bits & ~(1u << (at % 8))) | (((v >> 4) & 1u) << (at % 8)));
-    }
+    if (type == TK_U5_X16) out[384 + at] = (uint8_t)((out[384 + at] & ~(1u << group)) | (((v >> 4) & 1u) << group));
 }
 
 int tk_repack(int type, int target, const void *src, void *dst, int64_t rows, int64_t k) {
@@ -264,7 +261,7 @@ int tk_panel_value(int type, const uint8_t *block, int lane, int c) {
     if (type == TK_S8_X16) return (int8_t)block[128 + 64 * group + at];
     const uint8_t byte = block[128 + 64 * (group / 2) + at];
     int v = group % 2 ? byte >> 4 : byte & 0x0F;
-    if (type == TK_U5_X16) v |= ((block[384 + 16 * (group / 2) + 8 * (group % 2) + at / 8] >> (at % 8)) & 1) << 4;
+    if (type == TK_U5_X16) v |= ((block[384 + at] >> group) & 1) << 4;
     return v;
 }
 

@@ -24,8 +24,8 @@ typedef enum {
     /// 16 fp32 d, 16 fp32 m (row r's weight = d[r] * u + m[r], u unsigned), then the 16 rows' u values as vpdpbusd
     /// wants them: groups of 4 columns, 4 bytes per row, rows in order (64 bytes per group of 4 columns).
     /// U4: 4-bit u (Q4_0, Q4_1), two groups per 64 bytes (group 2i in the low nibbles, 2i+1 in the high): 384 bytes.
-    /// U5: 5-bit u (Q5_0, Q5_1, Q5_K): U4's 384 bytes for the low nibbles, then 64 bytes of fifth bits, 16 per
-    /// pair of groups: 8 for the low-nibble group, 8 for the high-nibble one, bit i of those 64 = byte i of the pair.
+    /// U5: 5-bit u (Q5_0, Q5_1, Q5_K): U4's 384 bytes for the low nibbles, then 64 bytes of fifth bits: byte
+    /// 4*row + c%4 holds, in bit g, the fifth bit of column 4g + c%4 of that row (one load serves the 8 groups).
     /// U8: 8-bit u (Q8_0 + 128, for VNNI): 640 bytes.
     /// S8: signed bytes s in [-127, 127] (Q8_0 and IQ4_NL below VNNI, Q6_K everywhere): the weight is d[r] * s for
     /// columns 0-15 of the block and m[r] * s for columns 16-31 (two scales, since Q6_K's blocks are 16 wide).

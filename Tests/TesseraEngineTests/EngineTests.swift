@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TesseraEngine
 import TesseraModel
@@ -160,12 +161,18 @@ import TesseraTokenizer
         var p = SamplingParameters.greedy(maxTokens: 1200)
         p.ignoreEOS = true
         let stream = try engine.submit(EngineRequest(prompt: Self.tokenizer.encode("Count to a thousand:"), parameters: p))
+        // Cancelled once it is reading: a reader not yet scheduled (the whole suite runs in parallel on 2 cores)
+        // could otherwise find the 1200 tokens already made.
+        let seen = Atomic<Int>(0)
         let reader = Task {
             var n = 0
-            for await _ in stream { n += 1 }
+            for await _ in stream {
+                n += 1
+                seen.store(n, ordering: .relaxed)
+            }
             return n
         }
-        #expect(Self.eventually { engine.stats.running == 1 })
+        #expect(Self.eventually { engine.stats.running == 1 && seen.load(ordering: .relaxed) > 0 })
         reader.cancel()
         #expect(await reader.value < 1200)
         #expect(Self.eventually { engine.stats.running == 0 && engine.pool.usage == 0 })

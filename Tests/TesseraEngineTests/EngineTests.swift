@@ -172,25 +172,26 @@ import TesseraTokenizer
             }
             return n
         }
-        #expect(Self.eventually { engine.stats.running == 1 && seen.load(ordering: .relaxed) > 0 })
+        #expect(await Self.eventually { engine.stats.running == 1 && seen.load(ordering: .relaxed) > 0 })
         reader.cancel()
         #expect(await reader.value < 1200)
-        #expect(Self.eventually { engine.stats.running == 0 && engine.pool.usage == 0 })
+        #expect(await Self.eventually { engine.stats.running == 0 && engine.pool.usage == 0 })
         // Dropping the stream of a request that has not finished frees it too.
         var dropped: AsyncStream<EngineEvent>? = try engine.submit(EngineRequest(prompt: [1, 2, 3], parameters: p))
         #expect(dropped != nil)
         dropped = nil
-        #expect(Self.eventually { engine.stats.running + engine.stats.waiting == 0 && engine.pool.usage == 0 })
+        #expect(await Self.eventually { engine.stats.running + engine.stats.waiting == 0 && engine.pool.usage == 0 })
     }
 
     /// Polls until `condition` holds (true) or 30 s pass (false): the engine thread works at its own pace. It
     /// sleeps the thread rather than the task, so a busy cooperative pool (tests run in parallel) cannot make it
     /// look late.
-    static func eventually(_ condition: () -> Bool) -> Bool {
+    /// Polls without holding a thread of the cooperative pool (2 on this machine), which the tasks under test need.
+    static func eventually(_ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(30)
         while !condition() {
             guard ContinuousClock.now < deadline else { return false }
-            usleep(1000)
+            try? await Task.sleep(for: .milliseconds(1))
         }
         return true
     }
@@ -214,10 +215,10 @@ import TesseraTokenizer
         big.ignoreEOS = true
         #expect(kind(EngineRequest(prompt: [1], parameters: big)) == .tooLarge, "64 MiB hold fewer positions than the context")
         // One runs (one sequence per step), two wait, the fourth is refused rather than buffered.
-        var long = SamplingParameters.greedy(maxTokens: 200)
+        var long = SamplingParameters.greedy(maxTokens: 1000)  // long enough to be seen running on a loaded machine
         long.ignoreEOS = true
         let running = try engine.submit(EngineRequest(prompt: [1, 2], parameters: long))
-        #expect(Self.eventually { engine.stats.running == 1 })
+        #expect(await Self.eventually { engine.stats.running == 1 })
         let waiting = try (0..<2).map { _ in try engine.submit(EngineRequest(prompt: [1, 2], parameters: long)) }
         #expect(kind(EngineRequest(prompt: [1, 2], parameters: long)) == .queueFull)
         engine.stopAccepting()

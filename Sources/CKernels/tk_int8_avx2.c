@@ -17,8 +17,6 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("clang loop unroll(full)")
 
-
-
 enum { KIND_U4, KIND_U5, KIND_S8 };
 
 TARGET INLINE int hsum_epi32(__m256i v) {

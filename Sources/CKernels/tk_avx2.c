@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "tk_avx2_reduce.h"
 
 #define TARGET __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
@@ -13,13 +14,6 @@ TARGET INLINE __m256 h2f_broadcast8(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return _mm256_set1_ps(_cvtsh_ss(h));
-}
-
-TARGET INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 TARGET static void dequant_row_q4_1(const uint8_t *p, float *y, int64_t n) {
@@ -70,7 +64,7 @@ TARGET INLINE void block(const float *const *w, const float *x, int64_t ldx, flo
     }
     for (int t = 0; t < NT; t++)
         for (int r = 0; r < NR; r++) {
-            float s = hsum8(acc[r][t]);
+            float s = tk_hsum8(acc[r][t]);
             for (int64_t j = i; j < k; j++) s += w[r][j] * x[t * ldx + j];
             y[t * ldy + r] = s;
         }
@@ -105,7 +99,7 @@ TARGET void tk_rmsnorm_avx2(const float *x, const float *w, float *y, int64_t n,
     __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) { __m256 v = _mm256_loadu_ps(x + i); acc = _mm256_fmadd_ps(v, v, acc); }
-    float ss = hsum8(acc);
+    float ss = tk_hsum8(acc);
     for (; i < n; i++) ss += x[i] * x[i];
     float inv = 1.0f / sqrtf(ss / (float)n + eps);
     for (i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
@@ -175,14 +169,12 @@ TARGET INLINE void attend_head(const float *q, int64_t span, const float *k, con
             const float *kr = kb + i * kv_width;
             __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
             for (int c = 1; c < NV; c++) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a);
-            const float s = hsum8(a);
+            const float s = tk_hsum8(a);
             scores[p0 + i] = s;
             maxv = _mm256_max_ps(maxv, _mm256_set1_ps(s));
         }
     }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(maxv), _mm256_extractf128_ps(maxv, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    const float maxs = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    const float maxs = tk_hmax8(maxv);
     const __m256 m = _mm256_set1_ps(maxs);
     __m256 sumv = _mm256_setzero_ps();
     int64_t p = 0;
@@ -191,7 +183,7 @@ TARGET INLINE void attend_head(const float *q, int64_t span, const float *k, con
         _mm256_storeu_ps(scores + p, e);
         sumv = _mm256_add_ps(sumv, e);
     }
-    float sum = hsum8(sumv);
+    float sum = tk_hsum8(sumv);
     for (; p < span; p++) {
         scores[p] = expf(scores[p] - maxs);
         sum += scores[p];

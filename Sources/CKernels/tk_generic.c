@@ -66,16 +66,6 @@ static void dequant_q8_0(const uint8_t *b, float *y) {
     for (int j = 0; j < 32; j++) y[j] = qs[j] * d;
 }
 
-static inline void q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 /// Q4_K, and Q5_K when `qh` (its 32 bytes of fifth bits) is given.
 static void dequant_k(const uint8_t *b, const uint8_t *qh, const uint8_t *q, float *y) {
     float d = tk_fp16_to_fp32(rd16(b));
@@ -84,9 +74,9 @@ static void dequant_k(const uint8_t *b, const uint8_t *qh, const uint8_t *q, flo
     int is = 0;
     for (int j = 0; j < TK_QK_K; j += 64) {
         uint8_t sc, m;
-        q4k_scale_min(is, scales, &sc, &m);
+        tk_k_scale_min(is, scales, &sc, &m);
         float d1 = d * sc, m1 = dmin * m;
-        q4k_scale_min(is + 1, scales, &sc, &m);
+        tk_k_scale_min(is + 1, scales, &sc, &m);
         float d2 = d * sc, m2 = dmin * m;
         for (int l = 0; l < 32; l++) y[l] = d1 * ((q[l] & 0xF) | (qh ? ((qh[l] >> is) & 1) << 4 : 0)) - m1;
         for (int l = 0; l < 32; l++) y[l + 32] = d2 * ((q[l] >> 4) | (qh ? ((qh[l] >> (is + 1)) & 1) << 4 : 0)) - m2;

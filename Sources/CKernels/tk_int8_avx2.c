@@ -12,26 +12,13 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "tk_avx2_reduce.h"
 
 #define TARGET __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("clang loop unroll(full)")
 
 enum { KIND_U4, KIND_U5, KIND_S8 };
-
-TARGET INLINE int hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
-TARGET INLINE float hmax_ps(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /// 32 int32 values (4 registers, in order) saturated to int8, in order.
 TARGET INLINE __m256i pack_epi8(__m256i a, __m256i b, __m256i c, __m256i d) {
@@ -42,7 +29,7 @@ TARGET INLINE __m256i pack_epi8(__m256i a, __m256i b, __m256i c, __m256i d) {
 
 TARGET INLINE int sum_epi8(__m256i v) {
     __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), v);
-    return hsum_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    return tk_hsum8_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
 TARGET void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2,
@@ -58,7 +45,7 @@ TARGET void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64
                 f[i] = _mm256_loadu_ps(v + 8 * i);
                 amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, f[i]));
             }
-            const float m = hmax_ps(amax);
+            const float m = tk_hmax8(amax);
             const float id = m > 0 ? 127.0f / m : 0.0f, d = m / 127.0f;
             __m256i qi[4];
             for (int i = 0; i < 4; i++) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(f[i], _mm256_set1_ps(id)));

@@ -4,6 +4,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "tk_avx2_reduce.h"
 
 #define TARGET __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
@@ -11,17 +12,6 @@
 TARGET INLINE __m256 load8(const void *row, int type, int64_t c) {
     if (type == TK_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
     return _mm256_loadu_ps((const float *)row + c);
-}
-
-TARGET INLINE float value(const void *row, int type, int64_t c) {
-    return type == TK_F16 ? tk_fp16_to_fp32(((const uint16_t *)row)[c]) : ((const float *)row)[c];
-}
-
-TARGET INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /// scratch[j] = weight * dot(A[j], x) for j < rank, ranks in groups of 4 so a chunk of x feeds 4 accumulators.
@@ -41,8 +31,8 @@ TARGET static void shrink(const tk_lora_item *item, const float *x, int64_t k, f
             for (int j = 0; j < g; j++) acc[j] = _mm256_fmadd_ps(load8(rows[j], item->type, c), xv, acc[j]);
         }
         for (int j = 0; j < g; j++) {
-            float t = hsum8(acc[j]);
-            for (int64_t c = k8; c < k; c++) t += value(rows[j], item->type, c) * x[c];
+            float t = tk_hsum8(acc[j]);
+            for (int64_t c = k8; c < k; c++) t += tk_lora_value(rows[j], item->type, c) * x[c];
             scratch[j0 + j] = item->weight * t;
         }
     }
@@ -65,7 +55,7 @@ TARGET void tk_lora_rows_avx2(const tk_lora_item *items, int64_t n_items, int64_
                 const __m256 s = _mm256_set1_ps(scratch[j]);
                 for (int64_t c = 0; c < n8; c += 8)
                     _mm256_storeu_ps(yr + c, _mm256_fmadd_ps(s, load8(row, item->type, c), _mm256_loadu_ps(yr + c)));
-                for (int64_t c = n8; c < n; c++) yr[c] += scratch[j] * value(row, item->type, c);
+                for (int64_t c = n8; c < n; c++) yr[c] += scratch[j] * tk_lora_value(row, item->type, c);
             }
             if (item->dora) {
                 for (int64_t c = 0; c < n8; c += 8)

@@ -1,10 +1,6 @@
 // Per-row LoRA deltas, portable C: the twin the AVX-512 kernel is tested against (tk_lora_avx512.c).
 #include "tk_kernels.h"
 
-static inline float lora_value(const void *m, int type, int64_t i) {
-    return type == TK_F16 ? tk_fp16_to_fp32(((const uint16_t *)m)[i]) : ((const float *)m)[i];
-}
-
 void tk_lora_rows_generic(const tk_lora_item *items, int64_t n_items, int64_t r0, int64_t r1, const float *x,
                           int64_t ldx, int64_t k, float *y, int64_t ldy, int64_t n, float *scratch) {
     for (int64_t it = 0; it < n_items; it++) {
@@ -16,12 +12,12 @@ void tk_lora_rows_generic(const tk_lora_item *items, int64_t n_items, int64_t r0
             float *yr = y + r * ldy;
             for (int j = 0; j < item->rank; j++) {
                 float t = 0;
-                for (int64_t c = 0; c < k; c++) t += lora_value(item->a, item->type, j * k + c) * xr[c];
+                for (int64_t c = 0; c < k; c++) t += tk_lora_value(item->a, item->type, j * k + c) * xr[c];
                 scratch[j] = item->weight * t;
             }
             for (int64_t c = 0; c < n; c++) {
                 float v = yr[c];
-                for (int j = 0; j < item->rank; j++) v += scratch[j] * lora_value(item->bt, item->type, j * n + c);
+                for (int j = 0; j < item->rank; j++) v += scratch[j] * tk_lora_value(item->bt, item->type, j * n + c);
                 yr[c] = item->dora ? item->dora[c] * v : v;
             }
         }

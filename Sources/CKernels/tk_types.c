@@ -114,7 +114,7 @@ static void fifth_bits(const uint8_t *qh, uint8_t u[32]) {
     for (int j = 0; j < 32; j++) u[j] |= (uint8_t)(((h >> j) & 1) << 4);
 }
 
-static void k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+void tk_k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     if (j < 4) {
         *sc = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -177,7 +177,7 @@ static void panel_block(int type, int is_signed, const uint8_t *row, int64_t b, 
         p = row + (b / 8) * (q5 ? 176 : 144);
         const int j = (int)(b % 8);
         uint8_t sc, mn;
-        k_scale_min(j, p + 4, &sc, &mn);
+        tk_k_scale_min(j, p + 4, &sc, &mn);
         *d = half_at(p) * (float)sc;
         *m = -(half_at(p + 2) * (float)mn);
         const uint8_t *qs = p + (q5 ? 48 : 16) + 32 * (j / 2);

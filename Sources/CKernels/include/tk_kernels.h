@@ -108,6 +108,11 @@ typedef struct {
     float weight;       ///< the sequence's weight for this adapter (1 for DoRA)
 } tk_lora_item;
 
+/// Value i of a LoRA factor stored as `type` (TK_F32 or TK_F16).
+static inline float tk_lora_value(const void *m, int type, int64_t i) {
+    return type == TK_F16 ? tk_fp16_to_fp32(((const uint16_t *)m)[i]) : ((const float *)m)[i];
+}
+
 /// Adds LoRA deltas to rows [r0, r1) of y ([., n], ldy) from x ([., k], ldx): for each item in order, for each of
 /// its rows in range, t = A x[r], then y[r] = y[r] + sum_j (weight * t[j]) * Bt[j] (j in order), then for DoRA
 /// y[r] = dora * y[r]. A row's numbers depend only on that row and its items, never on the other rows, the range or

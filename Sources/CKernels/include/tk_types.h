@@ -48,6 +48,9 @@ typedef enum {
 #define TK_QK 32
 #define TK_QK_K 256
 
+/// Scale and min of sub-block j (0..7) from Q4_K/Q5_K's 12 packed bytes of 6-bit values.
+void tk_k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m);
+
 /// Values per block of `type` (1 for plain floats), or 0 when the type is unknown.
 int tk_block_values(int type);
 /// Bytes per block of `type`, or 0 when the type is unknown.

@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraEngineTests",
-            dependencies: ["TesseraEngine", "TesseraModel", "TesseraTokenizer", "TesseraTestSupport"]
+            dependencies: ["TesseraEngine", "TesseraKernels", "TesseraModel", "TesseraTokenizer", "TesseraTestSupport"]
         ),
         .testTarget(
             name: "TesseraServerTests",

@@ -80,7 +80,7 @@ import TesseraTokenizer
         return (g.tokens, g.text)
     }
 
-    static func engine(_ configure: (inout Engine.Configuration) -> Void = { _ in }) -> Engine {
+    static func engine(model: any LanguageModel = model, _ configure: (inout Engine.Configuration) -> Void = { _ in }) -> Engine {
         var c = Engine.Configuration()
         c.kvCacheBytes = 64 << 20
         configure(&c)
@@ -156,13 +156,14 @@ import TesseraTokenizer
     }
 
     @Test func cancellingFreesTheSequence() async throws {
-        let engine = Self.engine()
-        defer { engine.close() }
+        // Three passes (prefill, two decodes), then the engine is held: the request is certainly still running when
+        // its reader goes away, however slow or fast the machine is.
+        let gated = GatedModel(Self.model, allowing: 3)
+        let engine = Self.engine(model: gated)
+        defer { gated.open(); engine.close() }
         var p = SamplingParameters.greedy(maxTokens: 1200)
         p.ignoreEOS = true
         let stream = try engine.submit(EngineRequest(prompt: Self.tokenizer.encode("Count to a thousand:"), parameters: p))
-        // Cancelled once it is reading: a reader not yet scheduled (the whole suite runs in parallel on 2 cores)
-        // could otherwise find the 1200 tokens already made.
         let seen = Atomic<Int>(0)
         let reader = Task {
             var n = 0
@@ -172,10 +173,13 @@ import TesseraTokenizer
             }
             return n
         }
-        #expect(await Self.eventually { engine.stats.running == 1 && seen.load(ordering: .relaxed) > 0 })
+        #expect(await Self.eventually { seen.load(ordering: .relaxed) == 3 })
+        #expect(engine.stats.running == 1)
         reader.cancel()
-        #expect(await reader.value < 1200)
-        #expect(await Self.eventually { engine.stats.running == 0 && engine.pool.usage == 0 })
+        #expect(await reader.value == 3)
+        #expect(await Self.eventually { engine.stats.running == 0 })
+        gated.open()  // the held pass still holds the cache's blocks
+        #expect(await Self.eventually { engine.pool.usage == 0 })
         // Dropping the stream of a request that has not finished frees it too.
         var dropped: AsyncStream<EngineEvent>? = try engine.submit(EngineRequest(prompt: [1, 2, 3], parameters: p))
         #expect(dropped != nil)
@@ -183,10 +187,9 @@ import TesseraTokenizer
         #expect(await Self.eventually { engine.stats.running + engine.stats.waiting == 0 && engine.pool.usage == 0 })
     }
 
-    /// Polls until `condition` holds (true) or 30 s pass (false): the engine thread works at its own pace. It
-    /// sleeps the thread rather than the task, so a busy cooperative pool (tests run in parallel) cannot make it
-    /// look late.
-    /// Polls without holding a thread of the cooperative pool (2 on this machine), which the tasks under test need.
+    /// Polls until `condition` holds (true) or 30 s pass (false), without holding a thread of the cooperative pool
+    /// (2 on this machine), which the tasks under test need. What it waits for is certain to happen (the tests gate
+    /// the engine); the deadline only turns a bug into a failure instead of a hang.
     static func eventually(_ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(30)
         while !condition() {
@@ -197,11 +200,13 @@ import TesseraTokenizer
     }
 
     @Test func refusalsAreTyped() async throws {
-        let engine = Self.engine {
+        // One pass, then the engine is held: the first request stays running while the others queue.
+        let gated = GatedModel(Self.model, allowing: 1)
+        let engine = Self.engine(model: gated) {
             $0.maxSequencesPerStep = 1
             $0.maxWaiting = 2
         }
-        defer { engine.close() }
+        defer { gated.open(); engine.close() }
         func kind(_ r: EngineRequest) -> EngineError.Kind? {
             do { _ = try engine.submit(r) } catch { return error.kind }
             return nil
@@ -215,10 +220,11 @@ import TesseraTokenizer
         big.ignoreEOS = true
         #expect(kind(EngineRequest(prompt: [1], parameters: big)) == .tooLarge, "64 MiB hold fewer positions than the context")
         // One runs (one sequence per step), two wait, the fourth is refused rather than buffered.
-        var long = SamplingParameters.greedy(maxTokens: 1000)  // long enough to be seen running on a loaded machine
+        var long = SamplingParameters.greedy(maxTokens: 100)
         long.ignoreEOS = true
         let running = try engine.submit(EngineRequest(prompt: [1, 2], parameters: long))
-        #expect(await Self.eventually { engine.stats.running == 1 })
+        #expect(await Self.eventually { gated.passes == 1 })
+        #expect(engine.stats.running == 1)
         let waiting = try (0..<2).map { _ in try engine.submit(EngineRequest(prompt: [1, 2], parameters: long)) }
         #expect(kind(EngineRequest(prompt: [1, 2], parameters: long)) == .queueFull)
         engine.stopAccepting()

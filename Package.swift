@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         .target(name: "CKernels"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .target(name: "TesseraKernels", dependencies: ["CKernels"]),
         .target(name: "TesseraFormats", dependencies: ["TesseraKernels"]),
@@ -32,6 +33,10 @@ let package = Package(
         .target(name: "TesseraModel", dependencies: ["TesseraKernels", "TesseraFormats"]),
         .target(name: "TesseraAdapters", dependencies: ["TesseraModel", "TesseraFormats", "TesseraKernels", "CZstd"]),
         .target(name: "TesseraEngine", dependencies: ["TesseraModel", "TesseraTokenizer"]),
+        .target(
+            name: "TesseraTraining",
+            dependencies: ["TesseraModel", "TesseraKernels", "TesseraFormats", "TesseraTokenizer", "COpenBLAS"]
+        ),
         .target(
             name: "TesseraServer",
             dependencies: [
@@ -114,6 +119,10 @@ let package = Package(
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]
+        ),
+        .testTarget(
+            name: "TesseraTrainingTests",
+            dependencies: ["TesseraTraining", "TesseraModel", "TesseraKernels", "TesseraTokenizer", "TesseraTestSupport"]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TesseraTestSupport", "tessera"]),
     ],

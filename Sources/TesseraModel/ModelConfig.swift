@@ -16,6 +16,24 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var ropeTheta: Float
     public var rmsEps: Float
 
+    /// A shape given directly (tests build tiny random models with it).
+    public init(architecture: String = "llama", name: String = "", layers: Int, hidden: Int, ffn: Int, heads: Int,
+                kvHeads: Int, vocab: Int, contextLength: Int, ropeTheta: Float = 10000, rmsEps: Float = 1e-5) {
+        precondition(hidden % heads == 0 && heads % kvHeads == 0 && (hidden / heads) % 2 == 0)
+        self.architecture = architecture
+        self.name = name
+        self.layers = layers
+        self.hidden = hidden
+        self.ffn = ffn
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = hidden / heads
+        self.vocab = vocab
+        self.contextLength = contextLength
+        self.ropeTheta = ropeTheta
+        self.rmsEps = rmsEps
+    }
+
     /// Reads `{arch}.*` keys; every value is range-checked so a hostile file cannot ask for absurd buffers.
     public init(gguf: GGUFFile, vocab: Int) throws(ModelError) {
         do {

@@ -1,24 +1,24 @@
 import Foundation
 
 /// Rotary position embedding in the Hugging Face `rotate_half` layout: dimension i pairs with i + headDim/2.
-struct RoPE: Sendable {
-    let headDim: Int
+public struct RoPE: Sendable {
+    public let headDim: Int
     /// theta^(-2i/headDim) for i < headDim/2, computed in fp32 like transformers does.
-    let inverseFrequencies: [Float]
+    public let inverseFrequencies: [Float]
 
-    init(headDim: Int, theta: Float) {
+    public init(headDim: Int, theta: Float) {
         self.headDim = headDim
         inverseFrequencies = (0..<headDim / 2).map { i in 1 / pow(theta, Float(2 * i) / Float(headDim)) }
     }
 
     /// Cosines and sines of positions start..<start+rows, [rows, headDim/2] each; computed once per forward pass
     /// and used by every layer.
-    struct Table {
-        let cos: [Float]
-        let sin: [Float]
+    public struct Table: Sendable {
+        public let cos: [Float]
+        public let sin: [Float]
     }
 
-    func table(start: Int, rows: Int) -> Table {
+    public func table(start: Int, rows: Int) -> Table {
         let half = headDim / 2
         var c = [Float](repeating: 0, count: rows * half), s = c
         for r in 0..<rows {
@@ -32,15 +32,18 @@ struct RoPE: Sendable {
         return Table(cos: c, sin: s)
     }
 
-    /// Rotates every head of rows row..<row+rows of x ([_, heads*headDim]) by the table's positions.
-    func apply(_ x: inout [Float], row first: Int, rows: Int, heads: Int, table t: Table) {
+    /// Rotates every head of rows row..<row+rows of x ([_, heads*headDim]) by the table's positions (backwards with
+    /// `inverse`).
+    public func apply(_ x: inout [Float], row first: Int, rows: Int, heads: Int, table t: Table, inverse: Bool = false) {
         let half = headDim / 2
         x.withUnsafeMutableBufferPointer { xp in
             for r in 0..<rows {
                 for h in 0..<heads {
                     let v = xp.baseAddress! + ((first + r) * heads + h) * headDim
                     for i in 0..<half {
-                        let a = v[i], b = v[half + i], c = t.cos[r * half + i], s = t.sin[r * half + i]
+                        // The inverse (the rotation's transpose) carries gradients back through RoPE.
+                        let a = v[i], b = v[half + i], c = t.cos[r * half + i]
+                        let s = inverse ? -t.sin[r * half + i] : t.sin[r * half + i]
                         v[i] = a * c - b * s
                         v[half + i] = b * c + a * s
                     }

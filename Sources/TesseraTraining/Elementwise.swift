@@ -1,0 +1,48 @@
+import Foundation
+
+/// The trainer's row-wise operations and their backward passes, in fp32 (DESIGN 3.12).
+enum Elementwise {
+    /// y = x / rms(x) * w per row of `width`; returns each row's 1/rms for the backward pass.
+    static func rmsNorm(_ x: [Float], _ w: [Float], width: Int, eps: Float, _ y: inout [Float]) -> [Float] {
+        let rows = x.count / width
+        var inv = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            var ss: Float = 0
+            for i in 0..<width { ss += x[r * width + i] * x[r * width + i] }
+            let s = 1 / (ss / Float(width) + eps).squareRoot()
+            inv[r] = s
+            for i in 0..<width { y[r * width + i] = x[r * width + i] * s * w[i] }
+        }
+        return inv
+    }
+
+    /// dx += the gradient through y = x * s * w, s = 1/sqrt(mean(x²) + eps):
+    /// dx_i = s·w_i·dy_i − x_i·s³·(Σ_j w_j·dy_j·x_j)/n.
+    static func rmsNormBackward(_ x: [Float], _ w: [Float], inv: [Float], width: Int, _ dy: [Float], _ dx: inout [Float]) {
+        for r in 0..<inv.count {
+            let s = inv[r]
+            var dot: Float = 0
+            for i in 0..<width { dot += w[i] * dy[r * width + i] * x[r * width + i] }
+            let c = s * s * s * dot / Float(width)
+            for i in 0..<width { dx[r * width + i] += s * w[i] * dy[r * width + i] - x[r * width + i] * c }
+        }
+    }
+
+    /// a = silu(g) · u.
+    static func siluMultiply(_ g: [Float], _ u: [Float]) -> [Float] {
+        var a = [Float](repeating: 0, count: g.count)
+        for i in g.indices { a[i] = g[i] / (1 + exp(-g[i])) * u[i] }
+        return a
+    }
+
+    /// dg = da·u·σ(g)(1 + g(1 − σ(g))), du = da·silu(g).
+    static func siluMultiplyBackward(_ g: [Float], _ u: [Float], _ da: [Float]) -> (dg: [Float], du: [Float]) {
+        var dg = [Float](repeating: 0, count: g.count), du = dg
+        for i in g.indices {
+            let s = 1 / (1 + exp(-g[i]))
+            dg[i] = da[i] * u[i] * s * (1 + g[i] * (1 - s))
+            du[i] = da[i] * g[i] * s
+        }
+        return (dg, du)
+    }
+}

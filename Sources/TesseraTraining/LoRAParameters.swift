@@ -1,0 +1,92 @@
+import Foundation
+import TesseraModel
+
+/// What a LoRA adapter trains: rank, scaling and the projections it adapts (PEFT's `LoraConfig`).
+public struct LoRAOptions: Sendable, Equatable {
+    public var rank = 16
+    public var alpha: Float = 32
+    /// Scale alpha/sqrt(r) instead of alpha/r.
+    public var rsLoRA = false
+    public var targets: [Projection] = Projection.allCases
+    /// PEFT's `lora_dropout`, on the adapter's input only.
+    public var dropout: Float = 0
+
+    public init() {}
+
+    public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+}
+
+/// The trainable tensors of a LoRA adapter, fp32 (DESIGN 3.12): per adapted (layer, projection), A [rank, inputs]
+/// and B [outputs, rank], y += scale · B(A x).
+public struct LoRAParameters: Sendable {
+    public let options: LoRAOptions
+    public let config: ModelConfig
+    /// A, B, A, B, ... in (layer, projection) order.
+    public var tensors: [[Float]]
+    /// [layer][projection] -> index of A in `tensors` (B follows it).
+    let slots: [[Int?]]
+
+    /// PEFT's initialization: A uniform in ±1/sqrt(inputs) (kaiming-uniform with a = sqrt 5), B zero, so training
+    /// starts from the base.
+    public init(config: ModelConfig, options: LoRAOptions, seed: UInt64) {
+        var rng = SplitMixRandom(seed: seed)
+        var tensors: [[Float]] = []
+        var slots = [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: config.layers)
+        for l in 0..<config.layers {
+            for p in Projection.allCases where options.targets.contains(p) {
+                let (outputs, inputs) = p.shape(config)
+                let bound = 1 / Float(inputs).squareRoot()
+                slots[l][p.rawValue] = tensors.count
+                tensors.append((0..<options.rank * inputs).map { _ in Float(rng.uniform(-1, 1)) * bound })
+                tensors.append([Float](repeating: 0, count: outputs * options.rank))
+            }
+        }
+        self.init(config: config, options: options, tensors: tensors, slots: slots)
+    }
+
+    init(config: ModelConfig, options: LoRAOptions, tensors: [[Float]], slots: [[Int?]]) {
+        self.config = config
+        self.options = options
+        self.tensors = tensors
+        self.slots = slots
+    }
+
+    /// Index of (layer, projection)'s A in `tensors`, if adapted.
+    func slot(_ layer: Int, _ p: Projection) -> Int? { slots[layer][p.rawValue] }
+
+    /// PEFT's tensor names and shapes, in `tensors` order.
+    public var names: [(name: String, shape: [Int])] {
+        var out: [(String, [Int])] = []
+        for l in 0..<config.layers {
+            for p in Projection.allCases where slots[l][p.rawValue] != nil {
+                let (outputs, inputs) = p.shape(config)
+                let prefix = "base_model.model.model.layers.\(l).\(p.peftModule)"
+                out.append(("\(prefix).lora_A.weight", [options.rank, inputs]))
+                out.append(("\(prefix).lora_B.weight", [outputs, options.rank]))
+            }
+        }
+        return out
+    }
+
+    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
+}
+
+/// SplitMix64: small, seedable, the same stream on every machine (shuffling, initialization, dropout).
+public struct SplitMixRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi).
+    public mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
+        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import TesseraKernels
+import TesseraModel
+
+/// Forward and backward over the frozen base with a trainable LoRA adapter, fp32 (DESIGN 1, inside the trainer).
+/// The forward pass keeps only each layer's input; the backward pass recomputes one layer at a time from it
+/// (gradient checkpointing), so memory grows with layers × tokens × hidden, not with the attention maps.
+/// Sequences are concatenated rows, each attending causally to its own rows only.
+public struct LoRAPass: Sendable {
+    let base: BaseWeights
+    let rope: RoPE
+    let lora: LoRAParameters
+
+    public init(base: BaseWeights, lora: LoRAParameters) {
+        self.base = base
+        self.lora = lora
+        rope = RoPE(headDim: base.config.headDim, theta: base.config.ropeTheta)
+    }
+
+    /// The batch's rows: where each sequence starts and how long it is.
+    struct Rows {
+        let starts: [Int]
+        let lengths: [Int]
+        var count: Int { (starts.last ?? 0) + (lengths.last ?? 0) }
+
+        init(_ batch: [TrainingExample]) {
+            var starts: [Int] = [], n = 0
+            for e in batch {
+                starts.append(n)
+                n += e.tokens.count
+            }
+            self.starts = starts
+            lengths = batch.map(\.tokens.count)
+        }
+    }
+
+    /// Sum over the batch of weight × negative log-likelihood of every trained token, and the gradients of
+    /// (that sum / `normalizer`) added into `gradients` (shaped like `lora.tensors`).
+    public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double, into gradients: inout [[Float]]) -> Double {
+        let c = base.config, rows = Rows(batch), n = rows.count
+        guard n > 0 else { return 0 }
+        let tables = rows.lengths.map { rope.table(start: 0, rows: $0) }
+        var x = [Float](repeating: 0, count: n * c.hidden)  // [n, hidden]
+        x.withUnsafeMutableBufferPointer { xp in
+            var r = 0
+            for e in batch {
+                for t in e.tokens {
+                    base.embedding.dequantizeRow(Int(t), into: xp.baseAddress! + r * c.hidden)
+                    r += 1
+                }
+            }
+        }
+        var inputs: [[Float]] = []  // [layers][n, hidden]: what backward recomputes each layer from
+        for l in 0..<c.layers {
+            inputs.append(x)
+            x = layer(l, x, rows: rows, tables: tables).output
+        }
+        var (loss, dx) = head(x, batch, rows: rows, normalizer: normalizer)
+        for l in (0..<c.layers).reversed() {
+            dx = layerBackward(l, inputs[l], rows: rows, tables: tables, dOutput: dx, gradients: &gradients)
+        }
+        return loss
+    }
+
+    // MARK: - Layers
+
+    /// What a layer's backward pass needs from its forward pass.
+    struct Saved {
+        var output: [Float] = []
+        var xn1: [Float] = [], inv1: [Float] = []
+        var q: [Float] = [], k: [Float] = [], v: [Float] = []  // q and k rotated
+        var hq: [Float]?, hk: [Float]?, hv: [Float]?, ho: [Float]?, hg: [Float]?, hu: [Float]?, hd: [Float]?
+        var probabilities: [[Float]] = []  // [sequence][heads * T * T]
+        var attn: [Float] = []
+        var x2: [Float] = []
+        var xn2: [Float] = [], inv2: [Float] = []
+        var gate: [Float] = [], up: [Float] = [], act: [Float] = []
+    }
+
+    func layer(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table]) -> Saved {
+        let c = base.config, n = rows.count, b = base.layers[l]
+        var s = Saved()
+        s.xn1 = [Float](repeating: 0, count: x.count)
+        s.inv1 = Elementwise.rmsNorm(x, b.attnNorm, width: c.hidden, eps: c.rmsEps, &s.xn1)
+        (s.q, s.hq) = linear(l, .q, s.xn1, n: n)
+        (s.k, s.hk) = linear(l, .k, s.xn1, n: n)
+        (s.v, s.hv) = linear(l, .v, s.xn1, n: n)
+        for (i, t) in tables.enumerated() {
+            rope.apply(&s.q, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t)
+            rope.apply(&s.k, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t)
+        }
+        (s.attn, s.probabilities) = Attention.forward(q: s.q, k: s.k, v: s.v, rows: rows, config: c)
+        let (o, ho) = linear(l, .o, s.attn, n: n)
+        s.ho = ho
+        s.x2 = x
+        for i in s.x2.indices { s.x2[i] += o[i] }
+        s.xn2 = [Float](repeating: 0, count: x.count)
+        s.inv2 = Elementwise.rmsNorm(s.x2, b.ffnNorm, width: c.hidden, eps: c.rmsEps, &s.xn2)
+        (s.gate, s.hg) = linear(l, .gate, s.xn2, n: n)
+        (s.up, s.hu) = linear(l, .up, s.xn2, n: n)
+        s.act = Elementwise.siluMultiply(s.gate, s.up)
+        let (d, hd) = linear(l, .down, s.act, n: n)
+        s.hd = hd
+        s.output = s.x2
+        for i in s.output.indices { s.output[i] += d[i] }
+        return s
+    }
+
+    /// The gradient of the layer's input, given its output's; the adapter's gradients are added into `gradients`.
+    func layerBackward(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table], dOutput: [Float],
+                       gradients: inout [[Float]]) -> [Float] {
+        let c = base.config, n = rows.count, b = base.layers[l]
+        let s = layer(l, x, rows: rows, tables: tables)
+        // down, then SiLU · up
+        var dAct = [Float](repeating: 0, count: n * c.ffn)
+        linearBackward(l, .down, input: s.act, h: s.hd, dy: dOutput, n: n, dx: &dAct, gradients: &gradients)
+        let (dGate, dUp) = Elementwise.siluMultiplyBackward(s.gate, s.up, dAct)
+        var dxn2 = [Float](repeating: 0, count: n * c.hidden)
+        linearBackward(l, .gate, input: s.xn2, h: s.hg, dy: dGate, n: n, dx: &dxn2, gradients: &gradients)
+        linearBackward(l, .up, input: s.xn2, h: s.hu, dy: dUp, n: n, dx: &dxn2, gradients: &gradients)
+        var dx2 = dOutput  // the residual
+        Elementwise.rmsNormBackward(s.x2, b.ffnNorm, inv: s.inv2, width: c.hidden, dxn2, &dx2)
+        // attention
+        var dAttn = [Float](repeating: 0, count: n * c.heads * c.headDim)
+        linearBackward(l, .o, input: s.attn, h: s.ho, dy: dx2, n: n, dx: &dAttn, gradients: &gradients)
+        var (dq, dk, dv) = Attention.backward(q: s.q, k: s.k, v: s.v, probabilities: s.probabilities, dOut: dAttn,
+                                             rows: rows, config: c)
+        for (i, t) in tables.enumerated() {
+            rope.apply(&dq, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t, inverse: true)
+            rope.apply(&dk, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t, inverse: true)
+        }
+        var dxn1 = [Float](repeating: 0, count: n * c.hidden)
+        linearBackward(l, .q, input: s.xn1, h: s.hq, dy: dq, n: n, dx: &dxn1, gradients: &gradients)
+        linearBackward(l, .k, input: s.xn1, h: s.hk, dy: dk, n: n, dx: &dxn1, gradients: &gradients)
+        linearBackward(l, .v, input: s.xn1, h: s.hv, dy: dv, n: n, dx: &dxn1, gradients: &gradients)
+        var dx = dx2
+        Elementwise.rmsNormBackward(x, b.attnNorm, inv: s.inv1, width: c.hidden, dxn1, &dx)
+        return dx
+    }
+
+    // MARK: - Projections with the adapter
+
+    /// y = x Wᵀ + scale · (x Aᵀ) Bᵀ; also returns h = x Aᵀ [n, rank] when the projection is adapted.
+    func linear(_ l: Int, _ p: Projection, _ x: [Float], n: Int) -> ([Float], [Float]?) {
+        let w = base.layers[l][p]
+        var y = [Float](repeating: 0, count: n * w.rows)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Dense.forward(w, xp.baseAddress!, tokens: n, $0.baseAddress!) } }
+        guard let i = lora.slot(l, p) else { return (y, nil) }
+        let r = lora.options.rank
+        var h = [Float](repeating: 0, count: n * r)
+        Dense.gemm(false, true, m: n, n: r, k: w.columns, x, lda: w.columns, lora.tensors[i], ldb: w.columns, beta: 0, &h, ldc: r)
+        Dense.gemm(false, true, m: n, n: w.rows, k: r, alpha: lora.options.scale, h, lda: r, lora.tensors[i + 1], ldb: r,
+                   beta: 1, &y, ldc: w.rows)
+        return (y, h)
+    }
+
+    /// dx += dy W + scale · (dy B) A; dA += scale · (dy B)ᵀ x, dB += scale · dyᵀ h.
+    func linearBackward(_ l: Int, _ p: Projection, input x: [Float], h: [Float]?, dy: [Float], n: Int, dx: inout [Float],
+                        gradients: inout [[Float]]) {
+        let w = base.layers[l][p]
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { Dense.backward(w, dp.baseAddress!, tokens: n, $0.baseAddress!) } }
+        guard let i = lora.slot(l, p), let h else { return }
+        let r = lora.options.rank, scale = lora.options.scale
+        Dense.gemm(true, false, m: w.rows, n: r, k: n, alpha: scale, dy, lda: w.rows, h, ldb: r, beta: 1,
+                   &gradients[i + 1], ldc: r)
+        var dh = [Float](repeating: 0, count: n * r)
+        Dense.gemm(false, false, m: n, n: r, k: w.rows, alpha: scale, dy, lda: w.rows, lora.tensors[i + 1], ldb: r,
+                   beta: 0, &dh, ldc: r)
+        Dense.gemm(true, false, m: r, n: w.columns, k: n, dh, lda: r, x, ldb: w.columns, beta: 1, &gradients[i],
+                   ldc: w.columns)
+        Dense.gemm(false, false, m: n, n: w.columns, k: r, dh, lda: r, lora.tensors[i], ldb: w.columns, beta: 1, &dx,
+                   ldc: w.columns)
+    }
+
+    // MARK: - Head and loss
+
+    /// Rows predicting a trained token: (row, target token, weight).
+    static func targets(_ batch: [TrainingExample], rows: Rows) -> [(row: Int, token: Int32, weight: Float)] {
+        var out: [(Int, Int32, Float)] = []
+        for (i, e) in batch.enumerated() {
+            for j in 1..<max(1, e.tokens.count) where e.weights[j] > 0 {
+                out.append((rows.starts[i] + j - 1, e.tokens[j], e.weights[j]))
+            }
+        }
+        return out
+    }
+
+    /// The final norm, the (tied) head and the weighted cross-entropy, in chunks of rows so the logits of the whole
+    /// batch ([tokens, vocab]) never exist at once. Returns the weighted NLL sum and the gradient of the residual.
+    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double) -> (Double, [Float]) {
+        let c = base.config, width = c.hidden, vocab = c.vocab
+        let targets = Self.targets(batch, rows: rows)
+        var dx = [Float](repeating: 0, count: x.count)
+        var loss = 0.0
+        let chunk = 64
+        var start = 0
+        while start < targets.count {
+            let part = targets[start..<min(start + chunk, targets.count)], m = part.count
+            var xs = [Float](repeating: 0, count: m * width)
+            for (j, t) in part.enumerated() {
+                for i in 0..<width { xs[j * width + i] = x[t.row * width + i] }
+            }
+            var xn = xs
+            let inv = Elementwise.rmsNorm(xs, base.outputNorm, width: width, eps: c.rmsEps, &xn)
+            var logits = [Float](repeating: 0, count: m * vocab)
+            xn.withUnsafeBufferPointer { xp in
+                logits.withUnsafeMutableBufferPointer { Dense.forward(base.output, xp.baseAddress!, tokens: m, $0.baseAddress!) }
+            }
+            // logits become d(loss)/d(logits): (softmax − onehot) · weight / normalizer
+            for (j, t) in part.enumerated() {
+                let row = j * vocab
+                var maxLogit = -Float.infinity
+                for v in 0..<vocab { maxLogit = max(maxLogit, logits[row + v]) }
+                var sum = 0.0
+                for v in 0..<vocab { sum += Double(exp(logits[row + v] - maxLogit)) }
+                let lse = Double(maxLogit) + log(sum)
+                loss += Double(t.weight) * (lse - Double(logits[row + Int(t.token)]))
+                let g = Float(Double(t.weight) / normalizer)
+                for v in 0..<vocab { logits[row + v] = Float(exp(Double(logits[row + v]) - lse)) * g }
+                logits[row + Int(t.token)] -= g
+            }
+            var dxn = [Float](repeating: 0, count: m * width)
+            logits.withUnsafeBufferPointer { lp in
+                dxn.withUnsafeMutableBufferPointer { Dense.backward(base.output, lp.baseAddress!, tokens: m, $0.baseAddress!) }
+            }
+            var dxs = [Float](repeating: 0, count: m * width)
+            Elementwise.rmsNormBackward(xs, base.outputNorm, inv: inv, width: width, dxn, &dxs)
+            for (j, t) in part.enumerated() {
+                for i in 0..<width { dx[t.row * width + i] += dxs[j * width + i] }
+            }
+            start += m
+        }
+        return (loss, dx)
+    }
+}

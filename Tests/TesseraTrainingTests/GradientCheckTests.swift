@@ -1,0 +1,83 @@
+import Testing
+import TesseraModel
+import TesseraTestSupport
+import TesseraTraining
+
+/// Backward against central finite differences on a tiny random model (DESIGN 5: gradients are checked twice).
+/// Each check moves one tensor of layer 0's adapter along a random direction: its gradient has come back through
+/// every op of both layers (head, norms, SwiGLU, attention, RoPE, residuals), so a wrong backward anywhere shows.
+@Suite struct GradientCheckTests {
+    static let base = TinyBase()
+
+    static func batch(_ c: ModelConfig) -> [TrainingExample] {
+        var rng = SplitMix(7)
+        return [7, 5, 1].map { n in
+            let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(c.vocab)) }
+            let weights = (0..<n).map { j -> Float in [0, 1, 0.5][Int(rng.next() % 3)] * (j == 0 ? 0 : 1) }
+            return TrainingExample(tokens: tokens, weights: weights)
+        }
+    }
+
+    /// An adapter with every tensor random (B too, or A's gradients would be zero).
+    static func randomLoRA(_ c: ModelConfig, _ options: LoRAOptions) -> LoRAParameters {
+        var lora = LoRAParameters(config: c, options: options, seed: 3)
+        var rng = SplitMix(11)
+        for i in lora.tensors.indices { lora.tensors[i] = rng.floats(lora.tensors[i].count).map { $0 * 0.5 } }
+        return lora
+    }
+
+    static func objective(_ lora: LoRAParameters, _ batch: [TrainingExample], _ normalizer: Double) -> Double {
+        var scratch = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
+        return LoRAPass(base: base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
+    }
+
+    @Test(arguments: [false, true]) func loraGradientsMatchFiniteDifferences(rsLoRA: Bool) {
+        let c = Self.base.config
+        var options = LoRAOptions()
+        options.rank = 3
+        options.alpha = 6
+        options.rsLoRA = rsLoRA
+        let lora = Self.randomLoRA(c, options)
+        let batch = Self.batch(c)
+        let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
+        var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
+        _ = LoRAPass(base: Self.base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        var rng = SplitMix(5)
+        let names = lora.names
+        for i in lora.tensors.indices where names[i].name.contains("layers.0.") || names[i].name.contains("layers.1.mlp.down") {
+            let direction = rng.floats(lora.tensors[i].count)
+            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            // Central differences at two steps, extrapolated (Richardson): the curvature's error cancels too.
+            func central(_ eps: Float) -> Double {
+                var plus = lora, minus = lora
+                for j in direction.indices {
+                    plus.tensors[i][j] += eps * direction[j]
+                    minus.tensors[i][j] -= eps * direction[j]
+                }
+                return (Self.objective(plus, batch, normalizer) - Self.objective(minus, batch, normalizer)) / Double(2 * eps)
+            }
+            let numeric = (4 * central(5e-3) - central(1e-2)) / 3
+            #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")
+        }
+    }
+
+    /// The loss is a mean over the trained tokens of the whole step: splitting a batch and summing the parts'
+    /// gradients (with the step's normalizer) gives the batch's gradients.
+    @Test func accumulationEqualsOneBatch() {
+        let c = Self.base.config
+        var options = LoRAOptions()
+        options.rank = 2
+        let lora = Self.randomLoRA(c, options)
+        let batch = Self.batch(c)
+        let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
+        let pass = LoRAPass(base: Self.base.weights, lora: lora)
+        var whole = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
+        let wholeLoss = pass.lossAndGradients(batch, normalizer: normalizer, into: &whole)
+        var parts = whole.map { [Float](repeating: 0, count: $0.count) }
+        let partLoss = batch.reduce(0.0) { $0 + pass.lossAndGradients([$1], normalizer: normalizer, into: &parts) }
+        #expect(abs(wholeLoss - partLoss) < 1e-4 * wholeLoss)
+        for (a, b) in zip(whole, parts) {
+            for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-5 + 1e-4 * abs(x)) }
+        }
+    }
+}

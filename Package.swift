@@ -68,6 +68,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "TesseraServer", "TesseraLoadTest", "TesseraEngine", "TesseraAdapters", "TesseraModel", "TesseraTokenizer", "TesseraFormats",
+                "TesseraTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +123,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraTrainingTests",
-            dependencies: ["TesseraTraining", "TesseraModel", "TesseraKernels", "TesseraTokenizer", "TesseraTestSupport"]
+            dependencies: [
+                "TesseraTraining", "TesseraModel", "TesseraKernels", "TesseraTokenizer", "TesseraFormats", "TesseraAdapters",
+                "TesseraTestSupport",
+            ],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TesseraTestSupport", "tessera"]),
     ],

@@ -27,7 +27,9 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         let down: WeightMatrix  // [hidden, ffn]
     }
 
-    public init(gguf: GGUFFile) throws(ModelError) {
+    /// `repack: false` keeps every matrix as the file has it (the trainer reads rows through the mapping, so a
+    /// trainer beside a server adds no second copy of the base).
+    public init(gguf: GGUFFile, repack: Bool = true) throws(ModelError) {
         self.gguf = gguf
         do {
             let embd = try gguf.matrix("token_embd.weight")
@@ -55,7 +57,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             // The head gets the kernels' layout too; a tied head's stored copy stays mapped for embedding lookups.
             let tied = gguf.tensors["output.weight"] == nil
             let head = tied ? embedding : try matrix("output.weight", c.vocab, c.hidden)
-            if let (r, buffer) = head.repacked() {
+            if repack, let (r, buffer) = head.repacked() {
                 output = r
                 owned.append(buffer)
                 if !tied { copied.insert("output.weight") }
@@ -64,7 +66,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             }
             /// The matrix in the layout the selected kernels prefer; the stored copy's pages are released after.
             func fast(_ m: WeightMatrix, _ name: String) -> WeightMatrix {
-                guard let (r, buffer) = m.repacked() else { return m }
+                guard repack, let (r, buffer) = m.repacked() else { return m }
                 owned.append(buffer)
                 copied.insert(name)
                 return r

@@ -52,3 +52,8 @@ enum Dense {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
+
+/// The trainer's compute threads (OpenBLAS's).
+public enum TrainingThreads {
+    public static func set(_ n: Int) { Dense.setThreads(n) }
+}

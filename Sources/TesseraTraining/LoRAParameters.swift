@@ -7,6 +7,7 @@ public struct LoRAOptions: Sendable, Equatable {
     public var alpha: Float = 32
     /// Scale alpha/sqrt(r) instead of alpha/r.
     public var rsLoRA = false
+    /// In `Projection` order.
     public var targets: [Projection] = Projection.allCases
     /// PEFT's `lora_dropout`, on the adapter's input only.
     public var dropout: Float = 0

@@ -37,6 +37,16 @@ public struct LoRAPass: Sendable {
     /// Sum over the batch of weight × negative log-likelihood of every trained token, and the gradients of
     /// (that sum / `normalizer`) added into `gradients` (shaped like `lora.tensors`).
     public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double, into gradients: inout [[Float]]) -> Double {
+        run(batch, normalizer: normalizer, gradients: &gradients)
+    }
+
+    /// The weighted NLL sum alone (validation): the forward pass, no backward.
+    public func loss(_ batch: [TrainingExample]) -> Double {
+        var none: [[Float]] = []
+        return run(batch, normalizer: nil, gradients: &none)
+    }
+
+    private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]]) -> Double {
         let c = base.config, rows = Rows(batch), n = rows.count
         guard n > 0 else { return 0 }
         let tables = rows.lengths.map { rope.table(start: 0, rows: $0) }
@@ -56,6 +66,7 @@ public struct LoRAPass: Sendable {
             x = layer(l, x, rows: rows, tables: tables).output
         }
         var (loss, dx) = head(x, batch, rows: rows, normalizer: normalizer)
+        guard normalizer != nil else { return loss }
         for l in (0..<c.layers).reversed() {
             dx = layerBackward(l, inputs[l], rows: rows, tables: tables, dOutput: dx, gradients: &gradients)
         }
@@ -186,8 +197,9 @@ public struct LoRAPass: Sendable {
     }
 
     /// The final norm, the (tied) head and the weighted cross-entropy, in chunks of rows so the logits of the whole
-    /// batch ([tokens, vocab]) never exist at once. Returns the weighted NLL sum and the gradient of the residual.
-    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double) -> (Double, [Float]) {
+    /// batch ([tokens, vocab]) never exist at once. Returns the weighted NLL sum and the gradient of the residual
+    /// (of the sum / `normalizer`; none without a normalizer).
+    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?) -> (Double, [Float]) {
         let c = base.config, width = c.hidden, vocab = c.vocab
         let targets = Self.targets(batch, rows: rows)
         var dx = [Float](repeating: 0, count: x.count)
@@ -215,9 +227,14 @@ public struct LoRAPass: Sendable {
                 for v in 0..<vocab { sum += Double(exp(logits[row + v] - maxLogit)) }
                 let lse = Double(maxLogit) + log(sum)
                 loss += Double(t.weight) * (lse - Double(logits[row + Int(t.token)]))
+                guard let normalizer else { continue }
                 let g = Float(Double(t.weight) / normalizer)
                 for v in 0..<vocab { logits[row + v] = Float(exp(Double(logits[row + v]) - lse)) * g }
                 logits[row + Int(t.token)] -= g
+            }
+            guard normalizer != nil else {
+                start += m
+                continue
             }
             var dxn = [Float](repeating: 0, count: m * width)
             logits.withUnsafeBufferPointer { lp in

@@ -5,6 +5,6 @@ struct TesseraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Multi-tenant adapter-serving inference server.",
-        subcommands: [ServeCommand.self, TenantsCommand.self, GenerateCommand.self, ScoreCommand.self, TokenizeCommand.self, BenchCommand.self, LoadTestCommand.self]
+        subcommands: [ServeCommand.self, TenantsCommand.self, GenerateCommand.self, ScoreCommand.self, TokenizeCommand.self, BenchCommand.self, TrainCommand.self, LoadTestCommand.self]
     )
 }

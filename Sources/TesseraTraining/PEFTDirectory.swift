@@ -1,0 +1,131 @@
+import Foundation
+import TesseraFormats
+import TesseraModel
+
+/// A LoRA adapter as `peft` saves it: `adapter_config.json` and `adapter_model.safetensors` (F32 tensors named
+/// `base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight`), so `peft`, `tessera serve` and `--init-adapter`
+/// all read what the trainer writes.
+public enum PEFTDirectory {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
+        init(_ message: String) { description = message }
+    }
+
+    /// Writes the adapter to `path` atomically: a sibling temporary directory, every file synced, then renamed over
+    /// whatever was there, so a crash leaves either the old adapter or the new one.
+    public static func write(_ lora: LoRAParameters, to path: String, baseModel: String) throws(Error) {
+        let o = lora.options
+        var config: [String: Any] = [
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": o.rank, "lora_alpha": Double(o.alpha),
+            "lora_dropout": Double(o.dropout), "use_rslora": o.rsLoRA, "use_dora": false, "bias": "none",
+            "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true,
+            "target_modules": Projection.allCases.filter { o.targets.contains($0) }.map(\.description).sorted(),
+            "base_model_name_or_path": baseModel, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
+        ]
+        config["modules_to_save"] = NSNull()
+        config["layers_to_transform"] = NSNull()
+        let json: Data
+        do {
+            json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        } catch {
+            throw Error("cannot encode adapter_config.json: \(error)")
+        }
+        let tensors = zip(lora.names, lora.tensors).map { (name: $0.name, shape: $0.shape, values: $1) }
+        let weights = Safetensors.encode(tensors, metadata: ["format": "pt"])
+        try writeAtomically(path, files: ["adapter_config.json": json, "adapter_model.safetensors": weights])
+    }
+
+    static func writeAtomically(_ path: String, files: [String: Data]) throws(Error) {
+        let fm = FileManager.default
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let parent = url.deletingLastPathComponent()
+        let temporary = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
+        do {
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+            try? fm.removeItem(at: temporary)
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+            for (name, data) in files {
+                let file = temporary.appendingPathComponent(name)
+                guard fm.createFile(atPath: file.path, contents: data) else { throw Error("cannot write \(file.path)") }
+                try sync(file.path)
+            }
+            try sync(temporary.path)
+            if fm.fileExists(atPath: url.path) {
+                try fm.moveItem(at: url, to: old)
+                try fm.moveItem(at: temporary, to: url)
+                try fm.removeItem(at: old)
+            } else {
+                try fm.moveItem(at: temporary, to: url)
+            }
+            try sync(parent.path)
+        } catch let e as Error {
+            try? fm.removeItem(at: temporary)
+            throw e
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw Error("cannot write the adapter to \(path): \(error.localizedDescription)")
+        }
+    }
+
+    private static func sync(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw Error("cannot open \(path) to sync it") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Error("fsync of \(path) failed") }
+    }
+
+    /// The fields of `adapter_config.json` a LoRA needs.
+    struct Config: Decodable {
+        var peftType: String
+        var r: Int?
+        var loraAlpha: Double?
+        var loraDropout: Double?
+        var useRslora: Bool?
+        var useDora: Bool?
+        var targetModules: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case peftType = "peft_type", r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
+            case useRslora = "use_rslora", useDora = "use_dora", targetModules = "target_modules"
+        }
+    }
+
+    /// Reads a LoRA adapter saved by `peft` (or by the trainer) to start training from: its config fixes rank,
+    /// scaling and targets; every adapted projection must be in every layer with the shapes of `config`.
+    public static func readLoRA(_ path: String, config c: ModelConfig) throws(Error) -> LoRAParameters {
+        let dir = URL(fileURLWithPath: path)
+        guard let json = FileManager.default.contents(atPath: dir.appendingPathComponent("adapter_config.json").path) else {
+            throw Error("\(path): no adapter_config.json")
+        }
+        let config: Config
+        do { config = try JSONDecoder().decode(Config.self, from: json) } catch { throw Error("\(path)/adapter_config.json: \(error)") }
+        guard config.peftType == "LORA" else { throw Error("\(path): peft_type \(config.peftType); only LORA adapters train here so far") }
+        guard config.useDora != true else { throw Error("\(path): DoRA adapters do not train here yet") }
+        guard let r = config.r, r > 0, let targets = config.targetModules, !targets.isEmpty else {
+            throw Error("\(path)/adapter_config.json: needs r and a list of target_modules")
+        }
+        var options = LoRAOptions()
+        options.rank = r
+        options.alpha = Float(config.loraAlpha ?? 8)
+        options.rsLoRA = config.useRslora ?? false
+        options.dropout = Float(config.loraDropout ?? 0)
+        options.targets = try targets.map { (name: String) throws(Error) -> Projection in
+            guard let p = Projection.allCases.first(where: { $0.description == name }) else {
+                throw Error("\(path): target module '\(name)' is not one of \(Projection.allCases.map(\.description).joined(separator: ", "))")
+            }
+            return p
+        }.sorted { $0.rawValue < $1.rawValue }
+        let file = dir.appendingPathComponent("adapter_model.safetensors")
+        guard let bytes = FileManager.default.contents(atPath: file.path) else { throw Error("\(path): no adapter_model.safetensors") }
+        let st: Safetensors
+        do { st = try Safetensors(bytes: bytes, name: file.lastPathComponent) } catch { throw Error("\(file.path): \(error)") }
+        var lora = LoRAParameters(config: c, options: options, seed: 0)
+        for (i, (name, shape)) in lora.names.enumerated() {
+            guard let t = st.tensors[name] else { throw Error("\(file.path): tensor '\(name)' is missing") }
+            guard t.shape == shape else { throw Error("\(file.path): tensor '\(name)' is \(t.shape), expected \(shape)") }
+            do { lora.tensors[i] = try st.floats(name) } catch { throw Error("\(file.path): \(error)") }
+        }
+        return lora
+    }
+}

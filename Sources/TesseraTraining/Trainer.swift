@@ -1,0 +1,122 @@
+import Foundation
+import TesseraModel
+
+/// The shared loop (TRL's shape: one loop, methods plug their loss in): seeded shuffling, micro-batches with
+/// gradient accumulation, one normalizer per optimizer step, clipping by global norm, the schedule, the optimizer,
+/// validation and events.
+public struct Trainer {
+    public struct Settings: Sendable {
+        public var epochs = 3
+        /// Overrides `epochs` when set.
+        public var maxSteps: Int?
+        public var batchSize = 8
+        public var gradientAccumulation = 1
+        public var learningRate: Float = 2e-4
+        public var schedule: LearningRateSchedule.Kind = .cosine
+        public var warmupRatio = 0.03
+        public var optimizer: Optimizer.Kind = .adamw
+        public var weightDecay: Float = 0
+        /// Clip the global gradient norm to this (0: no clipping).
+        public var maxGradNorm: Float = 1
+        public var seed: UInt64 = 42
+        /// Validation loss every this many steps (and at the end), when there is validation data.
+        public var evaluateEvery = 50
+
+        public init() {}
+    }
+
+    public enum Event: Sendable {
+        case step(step: Int, totalSteps: Int, loss: Double, learningRate: Float, gradNorm: Double, tokens: Int, tokensPerSecond: Double)
+        case validation(step: Int, loss: Double)
+    }
+
+    public let settings: Settings
+    public let base: BaseWeights
+    public private(set) var lora: LoRAParameters
+    public private(set) var optimizer: Optimizer
+
+    public init(base: BaseWeights, lora: LoRAParameters, settings: Settings) {
+        self.base = base
+        self.lora = lora
+        self.settings = settings
+        optimizer = Optimizer(kind: settings.optimizer, weightDecay: settings.weightDecay)
+    }
+
+    /// Examples per optimizer step.
+    public var examplesPerStep: Int { settings.batchSize * settings.gradientAccumulation }
+
+    public func totalSteps(examples: Int) -> Int {
+        settings.maxSteps ?? settings.epochs * max(1, (examples + examplesPerStep - 1) / examplesPerStep)
+    }
+
+    /// The order examples are visited in: each epoch a fresh seeded permutation, epochs back to back.
+    static func order(count: Int, steps: Int, perStep: Int, seed: UInt64) -> [Int] {
+        var out: [Int] = []
+        var epoch: UInt64 = 0
+        while out.count < steps * perStep {
+            var rng = SplitMixRandom(seed: seed &+ epoch &* 0x9E37_79B9)
+            var p = Array(0..<count)
+            for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            out += p
+            epoch += 1
+        }
+        return Array(out.prefix(steps * perStep))
+    }
+
+    /// Trains on `examples`; `events` hears every step and validation; `shouldStop` is asked between steps
+    /// (Ctrl-C). Returns the steps taken.
+    @discardableResult
+    public mutating func train(_ examples: [TrainingExample], validation: [TrainingExample] = [],
+                               events: (Event) -> Void, shouldStop: () -> Bool = { false }) -> Int {
+        let total = totalSteps(examples: examples.count)
+        let schedule = LearningRateSchedule(kind: settings.schedule, peak: settings.learningRate, totalSteps: total,
+                                            warmupRatio: settings.warmupRatio)
+        let order = Self.order(count: examples.count, steps: total, perStep: examplesPerStep, seed: settings.seed)
+        for step in 0..<total {
+            if shouldStop() { return step }
+            let started = Date()
+            let chosen = order[(step * examplesPerStep)..<((step + 1) * examplesPerStep)].map { examples[$0] }
+            let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
+            var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
+            var loss = 0.0
+            let pass = LoRAPass(base: base, lora: lora)
+            for micro in stride(from: 0, to: chosen.count, by: settings.batchSize) {
+                let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
+                loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients)
+            }
+            let norm = Self.clip(&gradients, maxNorm: settings.maxGradNorm)
+            let rate = schedule.rate(step)
+            optimizer.update(&lora.tensors, gradients, learningRate: rate)
+            let tokens = chosen.reduce(0) { $0 + $1.tokens.count }
+            events(.step(step: step + 1, totalSteps: total, loss: loss / max(normalizer, 1e-12), learningRate: rate,
+                         gradNorm: norm, tokens: tokens, tokensPerSecond: Double(tokens) / max(1e-9, Date().timeIntervalSince(started))))
+            if !validation.isEmpty, (step + 1) % settings.evaluateEvery == 0 || step + 1 == total {
+                events(.validation(step: step + 1, loss: evaluate(validation)))
+            }
+        }
+        return total
+    }
+
+    /// Mean weighted NLL of `examples` under the current adapter.
+    public func evaluate(_ examples: [TrainingExample]) -> Double {
+        let pass = LoRAPass(base: base, lora: lora)
+        var loss = 0.0, weight = 0.0
+        for start in stride(from: 0, to: examples.count, by: settings.batchSize) {
+            let batch = Array(examples[start..<min(start + settings.batchSize, examples.count)])
+            loss += pass.loss(batch)
+            weight += batch.reduce(0) { $0 + $1.trainedWeight }
+        }
+        return loss / max(weight, 1e-12)
+    }
+
+    /// Scales the gradients so their global L2 norm is at most `maxNorm` (0: never), as torch's
+    /// `clip_grad_norm_` does; returns the norm before clipping.
+    static func clip(_ gradients: inout [[Float]], maxNorm: Float) -> Double {
+        let norm = gradients.reduce(0.0) { s, g in g.reduce(s) { $0 + Double($1) * Double($1) } }.squareRoot()
+        if maxNorm > 0, norm > Double(maxNorm) {
+            let f = Float(Double(maxNorm) / (norm + 1e-6))
+            for i in gradients.indices { for j in gradients[i].indices { gradients[i][j] *= f } }
+        }
+        return norm
+    }
+}

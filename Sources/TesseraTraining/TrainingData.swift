@@ -1,0 +1,185 @@
+import Foundation
+import TesseraTokenizer
+
+/// A data file's error: which line, which field, what was wrong. Raised before any training starts.
+public struct TrainingDataError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let line: Int
+    public let field: String?
+    public let message: String
+
+    public var description: String { "\(file):\(line)\(field.map { ": '\($0)'" } ?? ""): \(message)" }
+}
+
+/// Turns JSONL rows into token sequences with per-token training weights (DESIGN 4, formats crib).
+/// `sft`: OpenAI chat rows `{"messages": [...]}` (an assistant message may carry `"weight": 0`) or
+/// `{"prompt", "completion"}` (strings, or message lists); the trained tokens are each weighted assistant message's
+/// content and the end-of-turn token that closes it, or the completion and EOS. `pretrain`: `{"text"}` rows, every
+/// token trained, EOS after each row.
+public struct TrainingData: Sendable {
+    public enum Method: String, Sendable, CaseIterable { case sft, pretrain }
+
+    public let tokenizer: Tokenizer
+    let template: ChatTemplate?
+    /// The token that closes a turn (ChatML's `<|im_end|>`), trained with the turn it closes.
+    let endOfTurn: Int32
+
+    public init(tokenizer: Tokenizer) throws(TokenizerError) {
+        self.tokenizer = tokenizer
+        template = try tokenizer.chatTemplate.map { source throws(TokenizerError) in try ChatTemplate(source) }
+        guard let end = tokenizer.id(of: "<|im_end|>") ?? tokenizer.eosID else {
+            throw TokenizerError("the tokenizer has neither <|im_end|> nor an end-of-sequence token to close turns with")
+        }
+        endOfTurn = end
+    }
+
+    /// Every row of the file, in order; rows longer than `maxLength` are cut there (or, with `packing`, pretraining
+    /// text is joined into sequences of exactly `maxLength`, the last one shorter).
+    public func load(_ path: String, method: Method, maxLength: Int, packing: Bool = false) throws(TrainingDataError) -> [TrainingExample] {
+        let name = (path as NSString).lastPathComponent
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingDataError(file: name, line: 0, field: nil, message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw TrainingDataError(file: name, line: 0, field: nil, message: "the file is not UTF-8 text")
+        }
+        var examples: [TrainingExample] = []
+        var stream: [Int32] = []  // packing: every row's tokens, EOS after each
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty { continue }
+            let number = index + 1
+            func fail(_ field: String?, _ message: String) -> TrainingDataError {
+                TrainingDataError(file: name, line: number, field: field, message: message)
+            }
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+                throw fail(nil, "not a JSON object")
+            }
+            let example: TrainingExample
+            switch method {
+            case .pretrain:
+                guard let text = object["text"] else { throw fail("text", "missing: pretraining rows are {\"text\": ...}") }
+                guard let text = text as? String else { throw fail("text", "must be a string") }
+                let tokens = tokenizer.encode(text, parseSpecial: false) + [tokenizer.eosID ?? endOfTurn]
+                if packing {
+                    stream += tokens
+                    continue
+                }
+                example = TrainingExample(tokens: tokens, weights: [Float](repeating: 1, count: tokens.count))
+            case .sft:
+                example = try sftExample(object, fail: fail)
+            }
+            let cut = example.tokens.count > maxLength
+                ? TrainingExample(tokens: Array(example.tokens.prefix(maxLength)), weights: Array(example.weights.prefix(maxLength)))
+                : example
+            guard cut.trainedTokens > 0 else {
+                throw fail(nil, example.trainedTokens > 0
+                    ? "nothing left to train on after cutting the row to --max-length \(maxLength) tokens"
+                    : "the row has no trained tokens (every assistant message has weight 0)")
+            }
+            examples.append(cut)
+        }
+        if packing {
+            var start = 0
+            while start + 1 < stream.count {
+                let tokens = Array(stream[start..<min(start + maxLength, stream.count)])
+                examples.append(TrainingExample(tokens: tokens, weights: [Float](repeating: 1, count: tokens.count)))
+                start += maxLength
+            }
+        }
+        guard !examples.isEmpty else { throw TrainingDataError(file: name, line: 0, field: nil, message: "the file has no rows") }
+        return examples
+    }
+
+    /// A message of a row, checked.
+    struct Message {
+        var role: String
+        var content: String
+        var weight: Float
+    }
+
+    private func messages(_ value: Any?, field: String, fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> [Message] {
+        guard let list = value as? [Any] else { throw fail(field, "must be a list of messages") }
+        var out: [Message] = []
+        for (i, item) in list.enumerated() {
+            let at = "\(field)[\(i)]"
+            guard let m = item as? [String: Any] else { throw fail(at, "must be an object with role and content") }
+            guard let role = m["role"] as? String else { throw fail("\(at).role", "missing or not a string") }
+            guard ["system", "user", "assistant"].contains(role) else {
+                throw fail("\(at).role", "'\(role)' is not one of system, user, assistant")
+            }
+            guard let content = m["content"] as? String else { throw fail("\(at).content", "missing or not a string") }
+            var weight: Float = 1
+            if let w = m["weight"] {
+                guard role == "assistant" else { throw fail("\(at).weight", "only assistant messages carry a weight") }
+                guard let n = w as? NSNumber, n.doubleValue == 0 || n.doubleValue == 1 else {
+                    throw fail("\(at).weight", "must be 0 or 1")
+                }
+                weight = n.floatValue
+            }
+            out.append(Message(role: role, content: content, weight: weight))
+        }
+        return out
+    }
+
+    private func sftExample(_ object: [String: Any], fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> TrainingExample {
+        if object["messages"] != nil {
+            let list = try messages(object["messages"], field: "messages", fail: fail)
+            guard list.contains(where: { $0.role == "assistant" }) else { throw fail("messages", "has no assistant message to train on") }
+            return try chat(list, fail: fail)
+        }
+        guard let prompt = object["prompt"], let completion = object["completion"] else {
+            throw fail(nil, "expected {\"messages\": [...]} or {\"prompt\", \"completion\"}")
+        }
+        if let p = prompt as? String, let c = completion as? String {
+            let promptTokens = tokenizer.encode(p, parseSpecial: false)
+            let completionTokens = tokenizer.encode(c, parseSpecial: false) + [tokenizer.eosID ?? endOfTurn]
+            return TrainingExample(tokens: promptTokens + completionTokens,
+                                   weights: [Float](repeating: 0, count: promptTokens.count) + [Float](repeating: 1, count: completionTokens.count))
+        }
+        var list = try messages(prompt, field: "prompt", fail: fail)
+        let answers = try messages(completion, field: "completion", fail: fail)
+        guard !answers.isEmpty, answers.allSatisfy({ $0.role == "assistant" }) else {
+            throw fail("completion", "must be assistant messages")
+        }
+        list += answers
+        return try chat(list, fail: fail)
+    }
+
+    /// The chat template over the conversation, cut into pieces at each assistant message: the text before its
+    /// content (untrained), its content and the end-of-turn token (trained with the message's weight), and so on.
+    private func chat(_ list: [Message], fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> TrainingExample {
+        guard let template else { throw fail("messages", "the model has no chat template to render messages with") }
+        func render(_ m: ArraySlice<Message>, generation: Bool) throws(TrainingDataError) -> String {
+            do {
+                return try template.render(messages: m.map { ($0.role, $0.content) }, addGenerationPrompt: generation, tokenizer: tokenizer)
+            } catch {
+                throw fail("messages", "the chat template failed: \(error.message)")
+            }
+        }
+        let endText = tokenizer.tokens[Int(endOfTurn)]
+        var tokens: [Int32] = [], weights: [Float] = []
+        func add(_ text: Substring, weight: Float) {
+            let t = tokenizer.encode(String(text), parseSpecial: true)
+            tokens += t
+            weights += [Float](repeating: weight, count: t.count)
+        }
+        var done = ""  // the conversation's text so far
+        for (i, m) in list.enumerated() where m.role == "assistant" {
+            let before = try render(list[..<i], generation: true)
+            let through = try render(list[...i], generation: false)
+            guard before.hasPrefix(done), through.hasPrefix(before),
+                  through.dropFirst(before.count).hasPrefix(m.content + endText) else {
+                throw fail("messages[\(i)]", "the chat template does not render this conversation turn by turn")
+            }
+            add(before.dropFirst(done.count), weight: 0)
+            add(Substring(m.content), weight: m.weight)
+            tokens.append(endOfTurn)
+            weights.append(m.weight)
+            done = before + m.content + endText
+        }
+        let full = try render(list[...], generation: false)
+        if full.count > done.count, full.hasPrefix(done) { add(full.dropFirst(done.count), weight: 0) }
+        return TrainingExample(tokens: tokens, weights: weights)
+    }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import TesseraModel
+import TesseraTokenizer
+import TesseraTraining
+
+/// `tessera train`: a PEFT adapter from a JSONL file, on the frozen quantized base (DESIGN 1, inside the trainer).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a PEFT adapter on the frozen quantized base.",
+        discussion: """
+            Defaults follow the PEFT/TRL LoRA recipe (rank 16, alpha 32, all linear projections, learning rate 2e-4, \
+            cosine schedule with 3% warmup, AdamW, gradient clipping at 1.0), so `tessera train --method sft --data F \
+            --output D` works as it is. With --json, stdout carries one JSON object per line: one per optimizer step \
+            (step, loss, learning_rate, grad_norm, tokens, tokens_per_s), validation events and a final summary.
+            """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "sft (chat or prompt/completion rows) or pretrain ({\"text\"} rows).")
+    var method: String = "sft"
+    @Option(help: "Training data, JSONL.") var data: String
+    @Option(help: "Validation data, JSONL (same format).") var validationData: String?
+    @Option(help: "Where the PEFT adapter directory is written at the end (atomically).") var output: String
+    @Option(help: "Start from this PEFT adapter; its config fixes kind, rank, alpha and targets.") var initAdapter: String?
+    @Option(help: "lora (the other kinds are not trainable yet).") var adapterType: String = "lora"
+    @Option(help: "LoRA rank.") var rank: Int = 16
+    @Option(help: "LoRA alpha.") var alpha: Double = 32
+    @Option(help: "Comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear.")
+    var targetModules: String = "all-linear"
+    @Flag(help: "Scale by alpha/sqrt(rank) instead of alpha/rank.") var useRslora = false
+    @Option(help: "Number of epochs.") var epochs: Int = 3
+    @Option(help: "Optimizer steps to take (instead of --epochs).") var maxSteps: Int?
+    @Option(help: "Sequences per micro-batch.") var batchSize: Int = 8
+    @Option(help: "Micro-batches per optimizer step.") var gradientAccumulationSteps: Int = 1
+    @Option(help: "Peak learning rate.") var learningRate: Double = 2e-4
+    @Option(help: "constant, linear or cosine.") var lrScheduler: String = "cosine"
+    @Option(help: "Share of the steps spent warming up from 0.") var warmupRatio: Double = 0.03
+    @Option(help: "Weight decay.") var weightDecay: Double = 0
+    @Option(help: "adamw or sgd.") var optimizer: String = "adamw"
+    @Option(help: "Clip the gradients' global norm to this (0: off).") var maxGradNorm: Double = 1
+    @Option(help: "Longer rows are cut (split with --packing).") var maxLength: Int = 1024
+    @Flag(help: "Join pretraining rows into sequences of --max-length.") var packing = false
+    @Option(help: "Seed of shuffling and initialization.") var seed: UInt64 = 42
+    @Option(help: "Validation loss every this many steps.") var evalSteps: Int = 50
+    @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
+    @Flag(help: "One JSON object per line on stdout.") var json = false
+
+    func validate() throws {
+        guard TrainingData.Method(rawValue: method) != nil else { throw ValidationError("--method must be sft or pretrain") }
+        guard adapterType == "lora" else { throw ValidationError("--adapter-type \(adapterType) is not trainable yet; lora is") }
+        guard Optimizer.Kind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd") }
+        guard LearningRateSchedule.Kind(rawValue: lrScheduler) != nil else {
+            throw ValidationError("--lr-scheduler must be constant, linear or cosine")
+        }
+        guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
+        guard batchSize > 0, gradientAccumulationSteps > 0, epochs > 0, maxLength > 1, evalSteps > 0 else {
+            throw ValidationError("--batch-size, --gradient-accumulation-steps, --epochs and --eval-steps must be positive, --max-length above 1")
+        }
+        guard maxSteps.map({ $0 > 0 }) ?? true else { throw ValidationError("--max-steps must be positive") }
+        guard learningRate >= 0, weightDecay >= 0, maxGradNorm >= 0, (0...1).contains(warmupRatio) else {
+            throw ValidationError("--learning-rate, --weight-decay and --max-grad-norm must not be negative, --warmup-ratio in 0...1")
+        }
+    }
+
+    func targets() throws -> [Projection] {
+        if targetModules == "all-linear" { return Projection.allCases }
+        return try targetModules.split(separator: ",").map { name in
+            let n = name.trimmingCharacters(in: .whitespaces)
+            guard let p = Projection.allCases.first(where: { $0.description == n }) else {
+                throw ValidationError("--target-modules: '\(n)' is not one of \(Projection.allCases.map(\.description).joined(separator: ", ")) or all-linear")
+            }
+            return p
+        }
+    }
+
+    func run() throws {
+        let gguf = try model.open()
+        let (llama, tokenizer) = try runOrExit { () throws -> (LlamaModel, Tokenizer) in
+            (try LlamaModel(gguf: gguf, repack: false), try Tokenizer(gguf: gguf))
+        }
+        let base = llama.baseWeights
+        TrainingThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let reader = try runOrExit { try TrainingData(tokenizer: tokenizer) }
+        let kind = TrainingData.Method(rawValue: method)!
+        let examples = try runOrExit { try reader.load(data, method: kind, maxLength: maxLength, packing: packing) }
+        let validation = try validationData.map { path in
+            try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing) }
+        } ?? []
+        let lora: LoRAParameters
+        if let initAdapter {
+            lora = try runOrExit { try PEFTDirectory.readLoRA(initAdapter, config: base.config) }
+        } else {
+            var options = LoRAOptions()
+            options.rank = rank
+            options.alpha = Float(alpha)
+            options.rsLoRA = useRslora
+            options.targets = try targets().sorted { $0.rawValue < $1.rawValue }
+            lora = LoRAParameters(config: base.config, options: options, seed: seed)
+        }
+        var settings = Trainer.Settings()
+        settings.epochs = epochs
+        settings.maxSteps = maxSteps
+        settings.batchSize = batchSize
+        settings.gradientAccumulation = gradientAccumulationSteps
+        settings.learningRate = Float(learningRate)
+        settings.schedule = LearningRateSchedule.Kind(rawValue: lrScheduler)!
+        settings.warmupRatio = warmupRatio
+        settings.optimizer = Optimizer.Kind(rawValue: optimizer)!
+        settings.weightDecay = Float(weightDecay)
+        settings.maxGradNorm = Float(maxGradNorm)
+        settings.seed = seed
+        settings.evaluateEvery = evalSteps
+        var trainer = Trainer(base: base, lora: lora, settings: settings)
+        let out = TrainingOutput(json: json)
+        out.start(examples: examples.count, tokens: examples.reduce(0) { $0 + $1.tokens.count },
+                  trained: examples.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
+                  steps: trainer.totalSteps(examples: examples.count))
+        let stop = StopSignal()
+        let started = Date()
+        let steps = trainer.train(examples, validation: validation, events: out.event, shouldStop: stop.requested)
+        let baseName = base.config.name.isEmpty ? (model.path as NSString).lastPathComponent : base.config.name
+        try runOrExit { try PEFTDirectory.write(trainer.lora, to: output, baseModel: baseName) }
+        out.finish(steps: steps, stopped: stop.requested(), output: output, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// SIGINT and SIGTERM ask the loop to stop after the current step (the adapter so far is then written).
+final class StopSignal: Sendable {
+    private static let flag = Atomic<Bool>(false)
+
+    init() {
+        for s in [SIGINT, SIGTERM] { signal(s) { _ in StopSignal.flag.store(true, ordering: .relaxed) } }
+    }
+
+    func requested() -> Bool { Self.flag.load(ordering: .relaxed) }
+}
+
+/// Progress on the terminal, or JSON lines with --json.
+struct TrainingOutput {
+    let json: Bool
+
+    private func line(_ object: [String: Any]) {
+        // Unbuffered: the server reads these lines as they come (DESIGN 1, training flow).
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+
+    func start(examples: Int, tokens: Int, trained: Int, parameters: Int, steps: Int) {
+        if json {
+            line(["event": "start", "examples": examples, "tokens": tokens, "trained_tokens": trained,
+                  "trainable_parameters": parameters, "total_steps": steps])
+        } else {
+            print("\(examples) examples, \(tokens) tokens (\(trained) trained), \(parameters) trainable parameters, \(steps) steps")
+        }
+    }
+
+    func event(_ e: Trainer.Event) {
+        switch e {
+        case let .step(step, total, loss, rate, norm, tokens, speed):
+            if json {
+                line(["event": "step", "step": step, "total_steps": total, "loss": loss, "learning_rate": Double(rate),
+                      "grad_norm": norm, "tokens": tokens, "tokens_per_s": speed])
+            } else {
+                let eta = Double(total - step) * Double(tokens) / max(speed, 1e-9)
+                print(String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tok/s  ETA %.0f s",
+                             step, total, loss, rate, norm, speed, eta))
+            }
+        case let .validation(step, loss):
+            if json { line(["event": "validation", "step": step, "loss": loss]) } else {
+                print(String(format: "step %d  validation loss %.4f", step, loss))
+            }
+        }
+    }
+
+    func finish(steps: Int, stopped: Bool, output: String, seconds: Double) {
+        if json {
+            line(["event": "done", "steps": steps, "stopped": stopped, "output": output, "seconds": seconds])
+        } else {
+            print("\(stopped ? "stopped after" : "done:") \(steps) steps in \(Int(seconds)) s; adapter written to \(output)")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TesseraFormats
+import TesseraModel
+import TesseraTestSupport
+import TesseraTraining
+
+/// One SGD step from a PEFT adapter on a fixed batch against transformers + peft in fp32 (fixtures from
+/// tools/reference/train_step_fixtures.py; DESIGN 5).
+@Suite struct TrainStepParityTests {
+    static let model = try! LlamaModel(gguf: TestModel.gguf, repack: false)
+    static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+
+    struct Fixture: Decodable {
+        struct Row: Decodable {
+            let tokens: [Int32]
+            let weights: [Float]
+        }
+        struct Kind: Decodable { let loss: Double }
+        let batch: [Row]
+        let kinds: [String: Kind]
+    }
+
+    static let fixture = try! JSONDecoder().decode(
+        Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("train_step.json")))
+
+    static var batch: [TrainingExample] { fixture.batch.map { TrainingExample(tokens: $0.tokens, weights: $0.weights) } }
+
+    /// The update of one SGD step at learning rate 1 (the negative gradient), and the step's loss.
+    static func step(_ kind: String, batchSize: Int, accumulation: Int) throws -> ([[Float]], LoRAParameters, Double) {
+        let start = try PEFTDirectory.readLoRA(fixtures.appendingPathComponent(kind).path, config: model.config)
+        var settings = Trainer.Settings()
+        settings.optimizer = .sgd
+        settings.maxSteps = 1
+        settings.maxGradNorm = 0
+        settings.learningRate = 1
+        settings.warmupRatio = 0
+        settings.schedule = .constant
+        settings.batchSize = batchSize
+        settings.gradientAccumulation = accumulation
+        var trainer = Trainer(base: model.baseWeights, lora: start, settings: settings)
+        var loss = 0.0
+        trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _) = $0 { loss = l } })
+        let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
+        return (update, start, loss)
+    }
+
+    static func relativeError(_ a: [[Float]], _ b: [[Float]]) -> Double {
+        var diff = 0.0, norm = 0.0
+        for (x, y) in zip(a.joined(), b.joined()) {
+            diff += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        return (diff / norm).squareRoot()
+    }
+
+    @Test(arguments: ["lora", "lora_rslora"]) func oneSGDStepMatchesPEFT(kind: String) throws {
+        let (update, start, loss) = try Self.step(kind, batchSize: 3, accumulation: 1)
+        let file = Self.fixtures.appendingPathComponent(kind).appendingPathComponent("update.safetensors")
+        let reference = try Safetensors(bytes: Data(contentsOf: file), name: file.lastPathComponent)
+        let expected = try start.names.map { try reference.floats($0.name) }
+        #expect(reference.tensors.count == expected.count, "every trainable tensor of the reference is compared")
+        let error = Self.relativeError(update, expected)
+        print("\(kind): relative error of the update \(error), loss \(loss) (reference \(Self.fixture.kinds[kind]!.loss))")
+        #expect(error <= 1e-3)
+        #expect(abs(loss - Self.fixture.kinds[kind]!.loss) <= 1e-4 * loss)
+    }
+
+    /// Accumulating micro-batches of one gives the update of one batch of all of them (one normalizer per step).
+    @Test func accumulationGivesTheSameUpdate() throws {
+        let (whole, _, _) = try Self.step("lora", batchSize: 3, accumulation: 1)
+        let (accumulated, _, _) = try Self.step("lora", batchSize: 1, accumulation: 3)
+        #expect(Self.relativeError(accumulated, whole) <= 1e-5)
+    }
+}

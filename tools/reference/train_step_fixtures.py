@@ -1,0 +1,103 @@
+"""One SGD step of a PEFT adapter in fp32 with transformers + peft on the default model (DESIGN 5): the trainer's
+update from the same adapter on the same batch must match it.
+
+For each kind: a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
+save_pretrained in F16 (the reference then starts from exactly those rounded values); a fixed batch of token ids with
+per-token weights (weights[j] > 0: token j is a target, predicted from row j-1); the loss of DESIGN 3.12 (sum of
+weight x NLL over the batch / sum of weights); one torch.optim.SGD step at lr 1 without clipping; the update
+(after - before) of every trainable tensor, in F32, under peft's names.
+
+Usage: train_step_fixtures.py MODEL.gguf OUT_DIR
+"""
+import json
+import os
+import shutil
+import sys
+
+import torch
+from peft import LoraConfig, TaskType, get_peft_model
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+CONVERSATIONS = [
+    "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nParis.<|im_end|>\n",
+    "<|im_start|>user\nAdd 2 and 3.<|im_end|>\n<|im_start|>assistant\n2 + 3 = 5<|im_end|>\n",
+    "The quick brown fox jumps over the lazy dog, and then it runs away into the forest.",
+]
+
+KINDS = {
+    "lora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, target_modules=["q_proj", "v_proj", "down_proj"]),
+    "lora_rslora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=3, use_rslora=True,
+                              target_modules=["k_proj", "o_proj", "gate_proj", "up_proj"]),
+}
+
+model_path, out_dir = sys.argv[1], sys.argv[2]
+# The batch's ids are inputs to both sides, so any tokenizer of the model will do (transformers' splits some
+# whitespace before digits unlike the original, which does not matter here).
+tokenizer = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(model_path)), gguf_file=os.path.basename(model_path))
+
+
+def tokenize(text):
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+im_start = tokenize("<|im_start|>assistant\n")
+
+
+def base_model():
+    m = AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(model_path)),
+                                             gguf_file=os.path.basename(model_path), dtype=torch.float32)
+    return m.eval()
+
+
+def example(text):
+    """Chat rows train the assistant's answer and its <|im_end|>; plain text trains every token but the first."""
+    ids = tokenize(text)
+    weights = [0.0] * len(ids)
+    if text.startswith("<|im_start|>"):
+        n = len(im_start)
+        start = next(i for i in range(len(ids) - n) if ids[i:i + n] == im_start) + n
+        for j in range(start, len(ids) - 1):  # the answer and <|im_end|>, not the newline after it
+            weights[j] = 1.0
+    else:
+        weights = [0.0] + [1.0] * (len(ids) - 1)
+    return ids, weights
+
+
+batch = [example(t) for t in CONVERSATIONS]
+fixture = {"batch": [{"tokens": ids, "weights": w} for ids, w in batch], "kinds": {}}
+for seed, (name, config) in enumerate(KINDS.items()):
+    torch.manual_seed(200 + seed)
+    model = get_peft_model(base_model(), config)
+    model.train()  # dropout is 0: train mode changes nothing else in this model
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    with torch.no_grad():
+        for p in params.values():
+            p.copy_((torch.randn_like(p) * 0.05).to(torch.float16).to(torch.float32))
+    path = os.path.join(out_dir, name)
+    shutil.rmtree(path, ignore_errors=True)
+    model.save_pretrained(path)
+    f = os.path.join(path, "adapter_model.safetensors")
+    save_file({k: v.to(torch.float16) for k, v in load_file(f).items()}, f, metadata={"format": "pt"})
+    os.remove(os.path.join(path, "README.md"))
+    before = {n: p.detach().clone() for n, p in params.items()}
+    optimizer = torch.optim.SGD(list(params.values()), lr=1.0)
+    total = sum(sum(w) for _, w in batch)
+    loss = 0.0
+    for ids, w in batch:  # one sequence at a time: no padding to get wrong
+        logits = model(input_ids=torch.tensor([ids])).logits[0]
+        logp = torch.log_softmax(logits[:-1], dim=-1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+        loss = loss - (torch.tensor(w[1:]) * logp).sum() / total
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    update = {}
+    for n, p in params.items():
+        key = n.replace(".default", "")  # peft's saved names carry no adapter name
+        update[key] = (p.detach() - before[n]).contiguous()
+    save_file(update, os.path.join(path, "update.safetensors"), metadata={"format": "pt"})
+    fixture["kinds"][name] = {"loss": float(loss)}
+    print(f"{name}: loss {float(loss):.6f}, update norm {sum(float(u.norm()) ** 2 for u in update.values()) ** 0.5:.6f}")
+
+with open(os.path.join(out_dir, "train_step.json"), "w") as f:
+    json.dump(fixture, f)

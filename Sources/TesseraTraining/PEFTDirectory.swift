@@ -8,12 +8,17 @@ import TesseraModel
 public enum PEFTDirectory {
     public struct Error: Swift.Error, CustomStringConvertible {
         public let description: String
-        init(_ message: String) { description = message }
+        public init(_ message: String) { description = message }
     }
 
     /// Writes the adapter to `path` atomically: a sibling temporary directory, every file synced, then renamed over
     /// whatever was there, so a crash leaves either the old adapter or the new one.
     public static func write(_ lora: LoRAParameters, to path: String, baseModel: String) throws(Error) {
+        try writeAtomically(path, files: try files(lora, baseModel: baseModel))
+    }
+
+    /// The two files of the adapter, by name.
+    static func files(_ lora: LoRAParameters, baseModel: String) throws(Error) -> [String: Data] {
         let o = lora.options
         var config: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": o.rank, "lora_alpha": Double(o.alpha),
@@ -32,7 +37,7 @@ public enum PEFTDirectory {
         }
         let tensors = zip(lora.names, lora.tensors).map { (name: $0.name, shape: $0.shape, values: $1) }
         let weights = Safetensors.encode(tensors, metadata: ["format": "pt"])
-        try writeAtomically(path, files: ["adapter_config.json": json, "adapter_model.safetensors": weights])
+        return ["adapter_config.json": json, "adapter_model.safetensors": weights]
     }
 
     static func writeAtomically(_ path: String, files: [String: Data]) throws(Error) {

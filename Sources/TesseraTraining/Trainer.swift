@@ -21,6 +21,8 @@ public struct Trainer {
         public var seed: UInt64 = 42
         /// Validation loss every this many steps (and at the end), when there is validation data.
         public var evaluateEvery = 50
+        /// A checkpoint every this many steps (0: none).
+        public var checkpointEvery = 0
 
         public init() {}
     }
@@ -35,11 +37,22 @@ public struct Trainer {
     public private(set) var lora: LoRAParameters
     public private(set) var optimizer: Optimizer
 
+    /// Steps already taken (a resumed run starts after them).
+    public private(set) var completedSteps = 0
+
     public init(base: BaseWeights, lora: LoRAParameters, settings: Settings) {
         self.base = base
         self.lora = lora
         self.settings = settings
         optimizer = Optimizer(kind: settings.optimizer, weightDecay: settings.weightDecay)
+    }
+
+    /// Continues a checkpointed run: its adapter, its optimizer state and the steps it had taken. The data order and
+    /// the schedule are functions of the seed and the step, so the rest of the run is the one it would have been.
+    public init(base: BaseWeights, resuming checkpoint: TrainingCheckpoint, settings: Settings) {
+        self.init(base: base, lora: checkpoint.lora, settings: settings)
+        optimizer = checkpoint.optimizer
+        completedSteps = checkpoint.step
     }
 
     /// Examples per optimizer step.
@@ -63,17 +76,20 @@ public struct Trainer {
         return Array(out.prefix(steps * perStep))
     }
 
-    /// Trains on `examples`; `events` hears every step and validation; `shouldStop` is asked between steps
-    /// (Ctrl-C). Returns the steps taken.
+    /// Trains on `examples` from `completedSteps` to the end; `events` hears every step and validation;
+    /// `checkpoint` is called every `checkpointEvery` steps with this trainer; `shouldStop` is asked between steps
+    /// (Ctrl-C). Returns whether it ran to the end.
     @discardableResult
     public mutating func train(_ examples: [TrainingExample], validation: [TrainingExample] = [],
-                               events: (Event) -> Void, shouldStop: () -> Bool = { false }) -> Int {
+                               events: (Event) -> Void, checkpoint: (Trainer) throws -> Void = { _ in },
+                               shouldStop: () -> Bool = { false }) throws -> Bool {
         let total = totalSteps(examples: examples.count)
         let schedule = LearningRateSchedule(kind: settings.schedule, peak: settings.learningRate, totalSteps: total,
                                             warmupRatio: settings.warmupRatio)
         let order = Self.order(count: examples.count, steps: total, perStep: examplesPerStep, seed: settings.seed)
-        for step in 0..<total {
-            if shouldStop() { return step }
+        while completedSteps < total {
+            if shouldStop() { return false }
+            let step = completedSteps
             let started = Date()
             let chosen = order[(step * examplesPerStep)..<((step + 1) * examplesPerStep)].map { examples[$0] }
             let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
@@ -90,11 +106,15 @@ public struct Trainer {
             let tokens = chosen.reduce(0) { $0 + $1.tokens.count }
             events(.step(step: step + 1, totalSteps: total, loss: loss / max(normalizer, 1e-12), learningRate: rate,
                          gradNorm: norm, tokens: tokens, tokensPerSecond: Double(tokens) / max(1e-9, Date().timeIntervalSince(started))))
+            completedSteps = step + 1
             if !validation.isEmpty, (step + 1) % settings.evaluateEvery == 0 || step + 1 == total {
                 events(.validation(step: step + 1, loss: evaluate(validation)))
             }
+            if settings.checkpointEvery > 0, (step + 1) % settings.checkpointEvery == 0, step + 1 < total {
+                try checkpoint(self)
+            }
         }
-        return total
+        return true
     }
 
     /// Mean weighted NLL of `examples` under the current adapter.

@@ -45,6 +45,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Join pretraining rows into sequences of --max-length.") var packing = false
     @Option(help: "Seed of shuffling and initialization.") var seed: UInt64 = 42
     @Option(help: "Validation loss every this many steps.") var evalSteps: Int = 50
+    @Option(help: "A checkpoint every this many steps (0: none; Ctrl-C always writes one).") var checkpointEvery: Int = 0
+    @Option(help: "Where checkpoints go (default: OUTPUT.checkpoints), as step-N directories.") var checkpointDir: String?
+    @Option(help: "Continue from this checkpoint directory (same data and settings).") var resume: String?
     @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
     @Flag(help: "One JSON object per line on stdout.") var json = false
 
@@ -56,6 +59,8 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--lr-scheduler must be constant, linear or cosine")
         }
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
+        guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
+        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must not be negative") }
         guard batchSize > 0, gradientAccumulationSteps > 0, epochs > 0, maxLength > 1, evalSteps > 0 else {
             throw ValidationError("--batch-size, --gradient-accumulation-steps, --epochs and --eval-steps must be positive, --max-length above 1")
         }
@@ -89,8 +94,11 @@ struct TrainCommand: ParsableCommand {
         let validation = try validationData.map { path in
             try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing) }
         } ?? []
-        let lora: LoRAParameters
-        if let initAdapter {
+        var lora: LoRAParameters
+        let checkpoint = try resume.map { path in try runOrExit { try TrainingCheckpoint.read(path, config: base.config) } }
+        if let checkpoint {
+            lora = checkpoint.lora
+        } else if let initAdapter {
             lora = try runOrExit { try PEFTDirectory.readLoRA(initAdapter, config: base.config) }
         } else {
             var options = LoRAOptions()
@@ -113,21 +121,37 @@ struct TrainCommand: ParsableCommand {
         settings.maxGradNorm = Float(maxGradNorm)
         settings.seed = seed
         settings.evaluateEvery = evalSteps
-        var trainer = Trainer(base: base, lora: lora, settings: settings)
+        settings.checkpointEvery = checkpointEvery
+        var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
+            ?? Trainer(base: base, lora: lora, settings: settings)
         let out = TrainingOutput(json: json)
         out.start(examples: examples.count, tokens: examples.reduce(0) { $0 + $1.tokens.count },
                   trained: examples.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
                   steps: trainer.totalSteps(examples: examples.count))
         let stop = StopSignal()
         let started = Date()
-        let steps = trainer.train(examples, validation: validation, events: out.event, shouldStop: stop.requested)
         let baseName = base.config.name.isEmpty ? (model.path as NSString).lastPathComponent : base.config.name
-        try runOrExit { try PEFTDirectory.write(trainer.lora, to: output, baseModel: baseName) }
-        out.finish(steps: steps, stopped: stop.requested(), output: output, seconds: Date().timeIntervalSince(started))
+        let checkpoints = checkpointDir ?? output + ".checkpoints"
+        func save(_ t: Trainer) throws {
+            let path = (checkpoints as NSString).appendingPathComponent("step-\(t.completedSteps)")
+            try runOrExit {
+                try TrainingCheckpoint(lora: t.lora, optimizer: t.optimizer, step: t.completedSteps).write(to: path, baseModel: baseName)
+            }
+            out.checkpoint(step: t.completedSteps, path: path)
+        }
+        let finished = try trainer.train(examples, validation: validation, events: out.event, checkpoint: save,
+                                         shouldStop: stop.requested)
+        if finished {
+            try runOrExit { try PEFTDirectory.write(trainer.lora, to: output, baseModel: baseName) }
+        } else {
+            try save(trainer)  // stopped: the run so far, to --resume from; no adapter at --output
+        }
+        out.finish(steps: trainer.completedSteps, stopped: !finished, output: finished ? output : nil,
+                   seconds: Date().timeIntervalSince(started))
     }
 }
 
-/// SIGINT and SIGTERM ask the loop to stop after the current step (the adapter so far is then written).
+/// SIGINT and SIGTERM ask the loop to stop after the current step (a checkpoint of it is then written).
 final class StopSignal: Sendable {
     private static let flag = Atomic<Bool>(false)
 
@@ -176,11 +200,17 @@ struct TrainingOutput {
         }
     }
 
-    func finish(steps: Int, stopped: Bool, output: String, seconds: Double) {
+    func checkpoint(step: Int, path: String) {
+        if json { line(["event": "checkpoint", "step": step, "path": path]) } else { print("step \(step)  checkpoint \(path)") }
+    }
+
+    func finish(steps: Int, stopped: Bool, output: String?, seconds: Double) {
         if json {
-            line(["event": "done", "steps": steps, "stopped": stopped, "output": output, "seconds": seconds])
+            line(["event": "done", "steps": steps, "stopped": stopped, "output": output ?? NSNull(), "seconds": seconds])
+        } else if let output {
+            print("done: \(steps) steps in \(Int(seconds)) s; adapter written to \(output)")
         } else {
-            print("\(stopped ? "stopped after" : "done:") \(steps) steps in \(Int(seconds)) s; adapter written to \(output)")
+            print("stopped after \(steps) steps (\(Int(seconds)) s); resume from the last checkpoint")
         }
     }
 }

@@ -3,7 +3,7 @@ SWIFT ?= $(shell command -v swift || echo /opt/swift/usr/bin/swift)
 CONFIG ?= release
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup build serve test bench loadtest soak crash-test fuzz fixtures clean
+.PHONY: setup build serve test bench bench-train loadtest soak crash-test fuzz fixtures clean
 
 setup:
 	@scripts/setup
@@ -41,6 +41,12 @@ bench: build
 	tools/bench/setup-llama
 	MIXED=1 BENCH_OUT=$(or $(BENCH_OUT),/dev/null) python3 tools/bench/compare.py .build/$(CONFIG)/tessera $(MODEL) $(ROUNDS)
 	python3 tools/bench/compare.py .build/$(CONFIG)/tessera models/SmolLM2-135M-Instruct.Q4_K_M.gguf $(ROUNDS)
+
+# Training throughput and peak memory: `tessera bench --train` against transformers + peft (fp32, the same file,
+# 2 threads, LoRA r16 on every linear projection, batches of 8 x 256 tokens), alternating; the venv is made once.
+bench-train: build
+	tools/bench/setup-train-reference
+	python3 tools/bench/compare_train.py .build/$(CONFIG)/tessera $(MODEL) $(or $(TRAIN_ROUNDS),2)
 
 # Mixed traffic of every adapter kind, uploads, deletes, hung-up clients and over-limit requests against one server;
 # per-minute figures; fails on any 5xx or RSS growth past the bound after warm-up (tools/soak/soak.py). Not in `test`.

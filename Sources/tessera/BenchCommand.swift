@@ -46,7 +46,17 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Tokens per engine step (prefill chunks and decodes together).")
     var tokenBudget = Engine.Configuration().tokenBudget
 
+    @Flag(name: .long, help: "Measure training instead (LoRA r16 on every linear projection, batches of 8 x 256 tokens).")
+    var train = false
+
+    @Option(name: .long, help: "Measured optimizer steps of --train.")
+    var trainSteps = 3
+
     func run() async throws {
+        if train {
+            try TrainBench(model: model, batch: 8, length: 256, steps: trainSteps).run(json: json)
+            return
+        }
         let (lm, tokenizer) = try loadModel(model)
         let vocab = lm.config.vocab
         /// Deterministic, varied token ids (not all the same token, so attention sees different keys).

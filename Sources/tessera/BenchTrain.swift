@@ -1,0 +1,58 @@
+import Foundation
+import TesseraModel
+import TesseraTraining
+
+/// `tessera bench --train`: training throughput on the frozen base, the configuration `make bench-train` gives
+/// transformers + peft (tools/bench/train_reference.py): LoRA r16 alpha 32 on every linear projection, AdamW,
+/// batches of 8 sequences of 256 token ids, fp32; the median step after a warm-up step, and the peak RSS.
+struct TrainBench {
+    let model: ModelOptions
+    let batch: Int
+    let length: Int
+    let steps: Int
+
+    struct Result: Encodable {
+        let kind: String
+        let tokensPerSecond: Double
+        let peakRSSBytes: Int
+        let batch: Int
+        let length: Int
+        let threads: Int
+
+        enum CodingKeys: String, CodingKey {
+            case kind, tokensPerSecond = "tokens_per_s", peakRSSBytes = "peak_rss_bytes", batch, length, threads
+        }
+    }
+
+    func run(json: Bool) throws {
+        let gguf = try model.open()
+        let llama = try runOrExit { try LlamaModel(gguf: gguf, repack: false) }
+        let base = llama.baseWeights
+        let threads = Int(ProcessInfo.processInfo.environment["TESSERA_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+        TrainingThreads.set(threads)
+        var rng = SplitMixRandom(seed: 0)
+        let examples = (0..<batch).map { _ in
+            let tokens = (0..<length).map { _ in Int32(rng.next() % UInt64(base.config.vocab)) }
+            return TrainingExample(tokens: tokens, weights: [Float](repeating: 1, count: length))
+        }
+        var settings = Trainer.Settings()
+        settings.batchSize = batch
+        settings.maxSteps = steps + 1
+        settings.warmupRatio = 0
+        var trainer = Trainer(base: base, lora: LoRAParameters(config: base.config, options: LoRAOptions(), seed: 0),
+                              settings: settings)
+        var rates: [Double] = []
+        try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r) = $0 { rates.append(r) } })
+        let measured = rates.dropFirst().sorted()
+        let result = Result(kind: "lora_r16_all_linear", tokensPerSecond: measured[measured.count / 2], peakRSSBytes: peakRSS(),
+                            batch: batch, length: length, threads: threads)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(String(format: "training, %@, batch %d x %d tokens, %d threads: %.1f tok/s, peak RSS %d MiB", result.kind,
+                         batch, length, threads, result.tokensPerSecond, result.peakRSSBytes >> 20))
+        }
+    }
+}

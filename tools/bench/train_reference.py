@@ -1,0 +1,44 @@
+"""transformers + peft training throughput on the same GGUF, fp32, for `make bench-train`: LoRA (r16, alpha 32,
+all linear projections) or DoRA or prompt tuning, batches of BATCH sequences of LENGTH tokens (random ids), AdamW,
+torch's threads set to THREADS. Prints one JSON line: tokens/s (median step after a warm-up step) and peak RSS.
+
+Usage: train_reference.py MODEL.gguf KIND [BATCH LENGTH STEPS THREADS]
+"""
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
+from transformers import AutoModelForCausalLM
+
+model_path, kind = sys.argv[1], sys.argv[2]
+batch, length, steps, threads = (int(a) for a in (sys.argv[3:7] + ["8", "256", "4", "2"][len(sys.argv) - 3:]))
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(model_path)),
+                                             gguf_file=os.path.basename(model_path), dtype=torch.float32)
+if kind == "prompt":
+    config = PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=20)
+else:
+    config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=16, lora_alpha=32, target_modules="all-linear",
+                        use_dora=kind == "dora")
+model = get_peft_model(model, config)
+model.train()
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
+ids = torch.randint(0, model.config.vocab_size, (batch, length))
+times = []
+for step in range(steps + 1):
+    start = time.perf_counter()
+    loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    if step > 0:
+        times.append(time.perf_counter() - start)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"kind": kind, "tokens_per_s": batch * length / statistics.median(times), "peak_rss_bytes": rss,
+                  "batch": batch, "length": length, "threads": threads}))

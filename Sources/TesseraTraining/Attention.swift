@@ -5,7 +5,7 @@ import TesseraModel
 /// q [n, heads*hd], k and v [n, kvHeads*hd], rows already rotated.
 enum Attention {
     /// out [n, heads*hd] and, per sequence, the softmax probabilities [heads, T, T] (zero above the diagonal).
-    static func forward(q: [Float], k: [Float], v: [Float], rows: LoRAPass.Rows, config c: ModelConfig)
+    static func forward(q: [Float], k: [Float], v: [Float], rows: AdapterPass.Rows, config c: ModelConfig)
         -> ([Float], [[Float]]) {
         let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads
         let scale = 1 / Float(hd).squareRoot()
@@ -58,7 +58,7 @@ enum Attention {
     /// Gradients of q, k and v from the output's: dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)),
     /// dQ = scale · dS K, dK = scale · dSᵀ Q (summed over the heads that share a KV head).
     static func backward(q: [Float], k: [Float], v: [Float], probabilities: [[Float]], dOut: [Float],
-                         rows: LoRAPass.Rows, config c: ModelConfig) -> ([Float], [Float], [Float]) {
+                         rows: AdapterPass.Rows, config c: ModelConfig) -> ([Float], [Float], [Float]) {
         let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads
         let scale = 1 / Float(hd).squareRoot()
         var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = dk

@@ -2,9 +2,9 @@ import Foundation
 import TesseraFormats
 import TesseraModel
 
-/// A LoRA adapter as `peft` saves it: `adapter_config.json` and `adapter_model.safetensors` (F32 tensors named
-/// `base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight`), so `peft`, `tessera serve` and `--init-adapter`
-/// all read what the trainer writes.
+/// An adapter as `peft` saves it: `adapter_config.json` and `adapter_model.safetensors` (F32 tensors: LoRA's
+/// `base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight`, prompt tuning's `prompt_embeddings`), so `peft`,
+/// `tessera serve` and `--init-adapter` all read what the trainer writes.
 public enum PEFTDirectory {
     public struct Error: Swift.Error, CustomStringConvertible {
         public let description: String
@@ -13,22 +13,29 @@ public enum PEFTDirectory {
 
     /// Writes the adapter to `path` atomically: a sibling temporary directory, every file synced, then renamed over
     /// whatever was there, so a crash leaves either the old adapter or the new one.
-    public static func write(_ lora: LoRAParameters, to path: String, baseModel: String) throws(Error) {
+    public static func write(_ lora: AdapterParameters, to path: String, baseModel: String) throws(Error) {
         try writeAtomically(path, files: try files(lora, baseModel: baseModel))
     }
 
     /// The two files of the adapter, by name.
-    static func files(_ lora: LoRAParameters, baseModel: String) throws(Error) -> [String: Data] {
-        let o = lora.options
-        var config: [String: Any] = [
+    static func files(_ lora: AdapterParameters, baseModel: String) throws(Error) -> [String: Data] {
+        let o = lora.options, c = lora.config
+        var config: [String: Any] = lora.kind == .prompt ? [
+            "peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": lora.virtualTokens,
+            "token_dim": c.hidden, "num_transformer_submodules": 1, "num_attention_heads": c.heads,
+            "num_layers": c.layers, "prompt_tuning_init": "RANDOM", "inference_mode": true,
+            "base_model_name_or_path": baseModel,
+        ] : [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": o.rank, "lora_alpha": Double(o.alpha),
             "lora_dropout": Double(o.dropout), "use_rslora": o.rsLoRA, "use_dora": false, "bias": "none",
             "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true,
             "target_modules": Projection.allCases.filter { o.targets.contains($0) }.map(\.description).sorted(),
             "base_model_name_or_path": baseModel, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
         ]
-        config["modules_to_save"] = NSNull()
-        config["layers_to_transform"] = NSNull()
+        if lora.kind == .lora {
+            config["modules_to_save"] = NSNull()
+            config["layers_to_transform"] = NSNull()
+        }
         let json: Data
         do {
             json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
@@ -89,23 +96,40 @@ public enum PEFTDirectory {
         var useRslora: Bool?
         var useDora: Bool?
         var targetModules: [String]?
+        var numVirtualTokens: Int?
 
         enum CodingKeys: String, CodingKey {
             case peftType = "peft_type", r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
             case useRslora = "use_rslora", useDora = "use_dora", targetModules = "target_modules"
+            case numVirtualTokens = "num_virtual_tokens"
         }
     }
 
-    /// Reads a LoRA adapter saved by `peft` (or by the trainer) to start training from: its config fixes rank,
-    /// scaling and targets; every adapted projection must be in every layer with the shapes of `config`.
-    public static func readLoRA(_ path: String, config c: ModelConfig) throws(Error) -> LoRAParameters {
+    /// Reads an adapter saved by `peft` (or by the trainer) to start training from: its config fixes the kind and,
+    /// for LoRA, rank, scaling and targets; every adapted projection must be in every layer with the shapes of
+    /// `config`.
+    public static func read(_ path: String, config c: ModelConfig) throws(Error) -> AdapterParameters {
         let dir = URL(fileURLWithPath: path)
         guard let json = FileManager.default.contents(atPath: dir.appendingPathComponent("adapter_config.json").path) else {
             throw Error("\(path): no adapter_config.json")
         }
         let config: Config
         do { config = try JSONDecoder().decode(Config.self, from: json) } catch { throw Error("\(path)/adapter_config.json: \(error)") }
-        guard config.peftType == "LORA" else { throw Error("\(path): peft_type \(config.peftType); only LORA adapters train here so far") }
+        let file = dir.appendingPathComponent("adapter_model.safetensors")
+        guard let bytes = FileManager.default.contents(atPath: file.path) else { throw Error("\(path): no adapter_model.safetensors") }
+        let st: Safetensors
+        do { st = try Safetensors(bytes: bytes, name: file.lastPathComponent) } catch { throw Error("\(file.path): \(error)") }
+        if config.peftType == "PROMPT_TUNING" {
+            guard let n = config.numVirtualTokens, n > 0, let t = st.tensors["prompt_embeddings"], t.shape == [n, c.hidden] else {
+                throw Error("\(file.path): needs prompt_embeddings of [num_virtual_tokens, \(c.hidden)]")
+            }
+            do { return AdapterParameters(config: c, promptEmbeddings: try st.floats("prompt_embeddings")) } catch {
+                throw Error("\(file.path): \(error)")
+            }
+        }
+        guard config.peftType == "LORA" else {
+            throw Error("\(path): peft_type \(config.peftType); LORA and PROMPT_TUNING adapters train here so far")
+        }
         guard config.useDora != true else { throw Error("\(path): DoRA adapters do not train here yet") }
         guard let r = config.r, r > 0, let targets = config.targetModules, !targets.isEmpty else {
             throw Error("\(path)/adapter_config.json: needs r and a list of target_modules")
@@ -121,11 +145,7 @@ public enum PEFTDirectory {
             }
             return p
         }.sorted { $0.rawValue < $1.rawValue }
-        let file = dir.appendingPathComponent("adapter_model.safetensors")
-        guard let bytes = FileManager.default.contents(atPath: file.path) else { throw Error("\(path): no adapter_model.safetensors") }
-        let st: Safetensors
-        do { st = try Safetensors(bytes: bytes, name: file.lastPathComponent) } catch { throw Error("\(file.path): \(error)") }
-        var lora = LoRAParameters(config: c, options: options, seed: 0)
+        var lora = AdapterParameters(config: c, options: options, seed: 0)
         for (i, (name, shape)) in lora.names.enumerated() {
             guard let t = st.tensors[name] else { throw Error("\(file.path): tensor '\(name)' is missing") }
             guard t.shape == shape else { throw Error("\(file.path): tensor '\(name)' is \(t.shape), expected \(shape)") }

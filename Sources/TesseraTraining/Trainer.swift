@@ -34,13 +34,13 @@ public struct Trainer {
 
     public let settings: Settings
     public let base: BaseWeights
-    public private(set) var lora: LoRAParameters
+    public private(set) var lora: AdapterParameters
     public private(set) var optimizer: Optimizer
 
     /// Steps already taken (a resumed run starts after them).
     public private(set) var completedSteps = 0
 
-    public init(base: BaseWeights, lora: LoRAParameters, settings: Settings) {
+    public init(base: BaseWeights, lora: AdapterParameters, settings: Settings) {
         self.base = base
         self.lora = lora
         self.settings = settings
@@ -95,7 +95,7 @@ public struct Trainer {
             let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
             var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
             var loss = 0.0
-            let pass = LoRAPass(base: base, lora: lora)
+            let pass = AdapterPass(base: base, lora: lora)
             for micro in stride(from: 0, to: chosen.count, by: settings.batchSize) {
                 let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
                 loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients)
@@ -119,7 +119,7 @@ public struct Trainer {
 
     /// Mean weighted NLL of `examples` under the current adapter.
     public func evaluate(_ examples: [TrainingExample]) -> Double {
-        let pass = LoRAPass(base: base, lora: lora)
+        let pass = AdapterPass(base: base, lora: lora)
         var loss = 0.0, weight = 0.0
         for start in stride(from: 0, to: examples.count, by: settings.batchSize) {
             let batch = Array(examples[start..<min(start + settings.batchSize, examples.count)])

@@ -5,11 +5,11 @@ import TesseraModel
 /// A run's state after a step: a PEFT directory (usable as an adapter as it is) plus `optimizer.safetensors` (AdamW's
 /// moments under the parameters' names) and `trainer_state.json` (the step and the optimizer's kind and counter).
 public struct TrainingCheckpoint: Sendable {
-    public var lora: LoRAParameters
+    public var lora: AdapterParameters
     public var optimizer: Optimizer
     public var step: Int
 
-    public init(lora: LoRAParameters, optimizer: Optimizer, step: Int) {
+    public init(lora: AdapterParameters, optimizer: Optimizer, step: Int) {
         self.lora = lora
         self.optimizer = optimizer
         self.step = step
@@ -46,7 +46,7 @@ public struct TrainingCheckpoint: Sendable {
 
     /// Reads a checkpoint written by `write`.
     public static func read(_ path: String, config: ModelConfig) throws(PEFTDirectory.Error) -> TrainingCheckpoint {
-        let lora = try PEFTDirectory.readLoRA(path, config: config)
+        let lora = try PEFTDirectory.read(path, config: config)
         let dir = URL(fileURLWithPath: path)
         guard let json = FileManager.default.contents(atPath: dir.appendingPathComponent("trainer_state.json").path) else {
             throw .init("\(path): no trainer_state.json; not a checkpoint")

@@ -39,7 +39,7 @@ struct TrainBench {
         settings.batchSize = batch
         settings.maxSteps = steps + 1
         settings.warmupRatio = 0
-        var trainer = Trainer(base: base, lora: LoRAParameters(config: base.config, options: LoRAOptions(), seed: 0),
+        var trainer = Trainer(base: base, lora: AdapterParameters(config: base.config, options: LoRAOptions(), seed: 0),
                               settings: settings)
         var rates: [Double] = []
         try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r) = $0 { rates.append(r) } })

@@ -25,7 +25,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Validation data, JSONL (same format).") var validationData: String?
     @Option(help: "Where the PEFT adapter directory is written at the end (atomically).") var output: String
     @Option(help: "Start from this PEFT adapter; its config fixes kind, rank, alpha and targets.") var initAdapter: String?
-    @Option(help: "lora (the other kinds are not trainable yet).") var adapterType: String = "lora"
+    @Option(help: "lora or prompt (DoRA, P- and prefix tuning are not trainable yet).") var adapterType: String = "lora"
+    @Option(help: "Virtual tokens of prompt tuning.") var numVirtualTokens: Int = 20
+    @Option(help: "Start prompt tuning from this text's token embeddings.") var promptInit: String?
+    @Option(help: "Without --prompt-init: random (N(0,1), PEFT's default) or vocab (sampled token embeddings).")
+    var promptInitMethod: String = "vocab"
     @Option(help: "LoRA rank.") var rank: Int = 16
     @Option(help: "LoRA alpha.") var alpha: Double = 32
     @Option(help: "Comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear.")
@@ -53,7 +57,11 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard TrainingData.Method(rawValue: method) != nil else { throw ValidationError("--method must be sft or pretrain") }
-        guard adapterType == "lora" else { throw ValidationError("--adapter-type \(adapterType) is not trainable yet; lora is") }
+        guard AdapterParameters.Kind(rawValue: adapterType) != nil else {
+            throw ValidationError("--adapter-type \(adapterType) is not trainable yet; lora and prompt are")
+        }
+        guard ["random", "vocab"].contains(promptInitMethod) else { throw ValidationError("--prompt-init-method must be random or vocab") }
+        guard (1...512).contains(numVirtualTokens) else { throw ValidationError("--num-virtual-tokens must be in 1...512") }
         guard Optimizer.Kind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd") }
         guard LearningRateSchedule.Kind(rawValue: lrScheduler) != nil else {
             throw ValidationError("--lr-scheduler must be constant, linear or cosine")
@@ -94,19 +102,23 @@ struct TrainCommand: ParsableCommand {
         let validation = try validationData.map { path in
             try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing) }
         } ?? []
-        var lora: LoRAParameters
+        var lora: AdapterParameters
         let checkpoint = try resume.map { path in try runOrExit { try TrainingCheckpoint.read(path, config: base.config) } }
         if let checkpoint {
             lora = checkpoint.lora
         } else if let initAdapter {
-            lora = try runOrExit { try PEFTDirectory.readLoRA(initAdapter, config: base.config) }
+            lora = try runOrExit { try PEFTDirectory.read(initAdapter, config: base.config) }
+        } else if adapterType == "prompt" {
+            let start: PromptInit = promptInit.map { .text($0) } ?? (promptInitMethod == "random" ? .random : .sampledVocabulary)
+            lora = AdapterParameters(config: base.config,
+                                     promptEmbeddings: start.embeddings(numVirtualTokens, base: base, tokenizer: tokenizer, seed: seed))
         } else {
             var options = LoRAOptions()
             options.rank = rank
             options.alpha = Float(alpha)
             options.rsLoRA = useRslora
             options.targets = try targets().sorted { $0.rawValue < $1.rawValue }
-            lora = LoRAParameters(config: base.config, options: options, seed: seed)
+            lora = AdapterParameters(config: base.config, options: options, seed: seed)
         }
         var settings = Trainer.Settings()
         settings.epochs = epochs

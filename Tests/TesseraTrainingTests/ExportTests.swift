@@ -10,35 +10,40 @@ import TesseraTraining
 @Suite struct ExportTests {
     static var serving: any LanguageModel { try! ModelRegistry.load(TestModel.gguf) }
 
-    static func trainedLoRA() -> LoRAParameters {
+    static func trainedLoRA() -> AdapterParameters {
         var options = LoRAOptions()
         options.rank = 4
         options.alpha = 8
         options.targets = [.q, .v, .o, .down]
-        var lora = LoRAParameters(config: TrainStepParityTests.model.config, options: options, seed: 9)
+        var lora = AdapterParameters(config: TrainStepParityTests.model.config, options: options, seed: 9)
         var rng = SplitMix(4)
         for i in lora.tensors.indices { lora.tensors[i] = rng.floats(lora.tensors[i].count).map { $0 * 0.05 } }
         return lora
     }
 
-    @Test func writtenAdapterReadsBackAndServesTheSameLogprobs() throws {
-        let lora = Self.trainedLoRA()
+    static func trainedPrompt() -> AdapterParameters {
+        var rng = SplitMix(8)
+        return AdapterParameters(config: TrainStepParityTests.model.config, promptEmbeddings: rng.floats(5 * 576).map { $0 * 0.1 })
+    }
+
+    @Test(arguments: ["lora", "prompt"]) func writtenAdapterReadsBackAndServesTheSameLogprobs(kind: String) throws {
+        let lora = kind == "lora" ? Self.trainedLoRA() : Self.trainedPrompt()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try PEFTDirectory.write(lora, to: dir.path, baseModel: "SmolLM2-135M-Instruct")
         try PEFTDirectory.write(lora, to: dir.path, baseModel: "SmolLM2-135M-Instruct")  // over an existing one
-        let back = try PEFTDirectory.readLoRA(dir.path, config: lora.config)
-        #expect(back.tensors == lora.tensors && back.options == lora.options)
+        let back = try PEFTDirectory.read(dir.path, config: lora.config)
+        #expect(back.kind == lora.kind && back.tensors == lora.tensors && back.options == lora.options)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.deletingLastPathComponent().path)
             .filter { $0.hasPrefix(".\(dir.lastPathComponent)") }
         #expect(leftovers.isEmpty, "no temporary directories left: \(leftovers)")
 
         let tokens: [Int32] = Array(TrainStepParityTests.fixture.batch[0].tokens)
         let example = TrainingExample(tokens: tokens, weights: [Float](repeating: 1, count: tokens.count))
-        let trainerNLL = LoRAPass(base: TrainStepParityTests.model.baseWeights, lora: lora).loss([example])
+        let trainerNLL = AdapterPass(base: TrainStepParityTests.model.baseWeights, lora: lora).loss([example])
         let model = Self.serving
         let loaded = try PEFTAdapter.load(directory: dir.path, model: model)
-        #expect(loaded.kind == .lora && loaded.warnings.isEmpty)
+        #expect(loaded.kind == (kind == "lora" ? .lora : .promptTuning) && loaded.warnings.isEmpty)
         let served = try Scoring.logprobs(model: model, tokens: tokens, adapters: [AppliedAdapter(loaded.weights)])
         let servedNLL = -served.reduce(0, +)
         let baseNLL = -(try Scoring.logprobs(model: model, tokens: tokens)).reduce(0, +)

@@ -19,16 +19,16 @@ import TesseraTraining
     }
 
     /// An adapter with every tensor random (B too, or A's gradients would be zero).
-    static func randomLoRA(_ c: ModelConfig, _ options: LoRAOptions) -> LoRAParameters {
-        var lora = LoRAParameters(config: c, options: options, seed: 3)
+    static func randomLoRA(_ c: ModelConfig, _ options: LoRAOptions) -> AdapterParameters {
+        var lora = AdapterParameters(config: c, options: options, seed: 3)
         var rng = SplitMix(11)
         for i in lora.tensors.indices { lora.tensors[i] = rng.floats(lora.tensors[i].count).map { $0 * 0.5 } }
         return lora
     }
 
-    static func objective(_ lora: LoRAParameters, _ batch: [TrainingExample], _ normalizer: Double) -> Double {
+    static func objective(_ lora: AdapterParameters, _ batch: [TrainingExample], _ normalizer: Double) -> Double {
         var scratch = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
-        return LoRAPass(base: base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
+        return AdapterPass(base: base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
     }
 
     @Test(arguments: [false, true]) func loraGradientsMatchFiniteDifferences(rsLoRA: Bool) {
@@ -41,7 +41,7 @@ import TesseraTraining
         let batch = Self.batch(c)
         let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
         var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
-        _ = LoRAPass(base: Self.base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        _ = AdapterPass(base: Self.base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
         var rng = SplitMix(5)
         let names = lora.names
         for i in lora.tensors.indices where names[i].name.contains("layers.0.") || names[i].name.contains("layers.1.mlp.down") {
@@ -61,6 +61,31 @@ import TesseraTraining
         }
     }
 
+    /// Prompt tuning: the gradient of the virtual tokens is what reaches the inputs, through every layer.
+    @Test func promptEmbeddingGradientsMatchFiniteDifferences() {
+        let c = Self.base.config
+        var rng = SplitMix(13)
+        let lora = AdapterParameters(config: c, promptEmbeddings: rng.floats(3 * c.hidden))
+        let batch = Self.batch(c)
+        let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
+        var gradients = [[Float](repeating: 0, count: 3 * c.hidden)]
+        _ = AdapterPass(base: Self.base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        for _ in 0..<3 {
+            let direction = rng.floats(3 * c.hidden)
+            let analytic = zip(gradients[0], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            func central(_ eps: Float) -> Double {
+                var plus = lora, minus = lora
+                for j in direction.indices {
+                    plus.tensors[0][j] += eps * direction[j]
+                    minus.tensors[0][j] -= eps * direction[j]
+                }
+                return (Self.objective(plus, batch, normalizer) - Self.objective(minus, batch, normalizer)) / Double(2 * eps)
+            }
+            let numeric = (4 * central(5e-3) - central(1e-2)) / 3
+            #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "backward \(analytic), finite differences \(numeric)")
+        }
+    }
+
     /// The loss is a mean over the trained tokens of the whole step: splitting a batch and summing the parts'
     /// gradients (with the step's normalizer) gives the batch's gradients.
     @Test func accumulationEqualsOneBatch() {
@@ -70,7 +95,7 @@ import TesseraTraining
         let lora = Self.randomLoRA(c, options)
         let batch = Self.batch(c)
         let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
-        let pass = LoRAPass(base: Self.base.weights, lora: lora)
+        let pass = AdapterPass(base: Self.base.weights, lora: lora)
         var whole = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
         let wholeLoss = pass.lossAndGradients(batch, normalizer: normalizer, into: &whole)
         var parts = whole.map { [Float](repeating: 0, count: $0.count) }

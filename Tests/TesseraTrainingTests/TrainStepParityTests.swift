@@ -27,8 +27,8 @@ import TesseraTraining
     static var batch: [TrainingExample] { fixture.batch.map { TrainingExample(tokens: $0.tokens, weights: $0.weights) } }
 
     /// The update of one SGD step at learning rate 1 (the negative gradient), and the step's loss.
-    static func step(_ kind: String, batchSize: Int, accumulation: Int) throws -> ([[Float]], LoRAParameters, Double) {
-        let start = try PEFTDirectory.readLoRA(fixtures.appendingPathComponent(kind).path, config: model.config)
+    static func step(_ kind: String, batchSize: Int, accumulation: Int) throws -> ([[Float]], AdapterParameters, Double) {
+        let start = try PEFTDirectory.read(fixtures.appendingPathComponent(kind).path, config: model.config)
         var settings = Trainer.Settings()
         settings.optimizer = .sgd
         settings.maxSteps = 1
@@ -54,7 +54,7 @@ import TesseraTraining
         return (diff / norm).squareRoot()
     }
 
-    @Test(arguments: ["lora", "lora_rslora"]) func oneSGDStepMatchesPEFT(kind: String) throws {
+    @Test(arguments: ["lora", "lora_rslora", "prompt_tuning"]) func oneSGDStepMatchesPEFT(kind: String) throws {
         let (update, start, loss) = try Self.step(kind, batchSize: 3, accumulation: 1)
         let file = Self.fixtures.appendingPathComponent(kind).appendingPathComponent("update.safetensors")
         let reference = try Safetensors(bytes: Data(contentsOf: file), name: file.lastPathComponent)

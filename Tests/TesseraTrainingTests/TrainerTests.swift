@@ -25,10 +25,10 @@ import TesseraTraining
         return s
     }
 
-    static func lora() -> LoRAParameters {
+    static func lora() -> AdapterParameters {
         var options = LoRAOptions()
         options.rank = 2
-        return LoRAParameters(config: base.config, options: options, seed: 1)
+        return AdapterParameters(config: base.config, options: options, seed: 1)
     }
 
     @Test func trainingLowersTheLoss() throws {

@@ -1,7 +1,7 @@
 """One SGD step of a PEFT adapter in fp32 with transformers + peft on the default model (DESIGN 5): the trainer's
 update from the same adapter on the same batch must match it.
 
-For each kind: a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
+For each kind (LoRA, rsLoRA, prompt tuning): a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
 save_pretrained in F16 (the reference then starts from exactly those rounded values); a fixed batch of token ids with
 per-token weights (weights[j] > 0: token j is a target, predicted from row j-1); the loss of DESIGN 3.12 (sum of
 weight x NLL over the batch / sum of weights); one torch.optim.SGD step at lr 1 without clipping; the update
@@ -15,7 +15,7 @@ import shutil
 import sys
 
 import torch
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -29,6 +29,7 @@ KINDS = {
     "lora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, target_modules=["q_proj", "v_proj", "down_proj"]),
     "lora_rslora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=3, use_rslora=True,
                               target_modules=["k_proj", "o_proj", "gate_proj", "up_proj"]),
+    "prompt_tuning": PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=4),
 }
 
 model_path, out_dir = sys.argv[1], sys.argv[2]
@@ -71,8 +72,9 @@ for seed, (name, config) in enumerate(KINDS.items()):
     model = get_peft_model(base_model(), config)
     model.train()  # dropout is 0: train mode changes nothing else in this model
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    virtual = getattr(config, "num_virtual_tokens", 0)
     with torch.no_grad():
-        for p in params.values():
+        for p in params.values():  # prompt embeddings at the scale of the model's token embeddings
             p.copy_((torch.randn_like(p) * 0.05).to(torch.float16).to(torch.float32))
     path = os.path.join(out_dir, name)
     shutil.rmtree(path, ignore_errors=True)
@@ -85,7 +87,7 @@ for seed, (name, config) in enumerate(KINDS.items()):
     total = sum(sum(w) for _, w in batch)
     loss = 0.0
     for ids, w in batch:  # one sequence at a time: no padding to get wrong
-        logits = model(input_ids=torch.tensor([ids])).logits[0]
+        logits = model(input_ids=torch.tensor([ids])).logits[0][virtual:]  # rows of the virtual tokens dropped
         logp = torch.log_softmax(logits[:-1], dim=-1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
         loss = loss - (torch.tensor(w[1:]) * logp).sum() / total
     optimizer.zero_grad()
@@ -93,7 +95,8 @@ for seed, (name, config) in enumerate(KINDS.items()):
     optimizer.step()
     update = {}
     for n, p in params.items():
-        key = n.replace(".default", "")  # peft's saved names carry no adapter name
+        # peft's saved names carry no adapter name; the prompt encoder's weight is saved as prompt_embeddings
+        key = "prompt_embeddings" if "prompt_encoder" in n else n.replace(".default", "")
         update[key] = (p.detach() - before[n]).contiguous()
     save_file(update, os.path.join(path, "update.safetensors"), metadata={"format": "pt"})
     fixture["kinds"][name] = {"loss": float(loss)}

@@ -2,16 +2,16 @@ import Foundation
 import TesseraKernels
 import TesseraModel
 
-/// Forward and backward over the frozen base with a trainable LoRA adapter, fp32 (DESIGN 1, inside the trainer).
+/// Forward and backward over the frozen base with a trainable adapter (LoRA, or prompt tuning's virtual tokens), fp32 (DESIGN 1, inside the trainer).
 /// The forward pass keeps only each layer's input; the backward pass recomputes one layer at a time from it
 /// (gradient checkpointing), so memory grows with layers × tokens × hidden, not with the attention maps.
 /// Sequences are concatenated rows, each attending causally to its own rows only.
-public struct LoRAPass: Sendable {
+public struct AdapterPass: Sendable {
     let base: BaseWeights
     let rope: RoPE
-    let lora: LoRAParameters
+    let lora: AdapterParameters
 
-    public init(base: BaseWeights, lora: LoRAParameters) {
+    public init(base: BaseWeights, lora: AdapterParameters) {
         self.base = base
         self.lora = lora
         rope = RoPE(headDim: base.config.headDim, theta: base.config.ropeTheta)
@@ -23,14 +23,18 @@ public struct LoRAPass: Sendable {
         let lengths: [Int]
         var count: Int { (starts.last ?? 0) + (lengths.last ?? 0) }
 
-        init(_ batch: [TrainingExample]) {
+        /// Rows of the virtual tokens that start every sequence (prompt tuning), before its tokens.
+        let virtual: Int
+
+        init(_ batch: [TrainingExample], virtual: Int) {
             var starts: [Int] = [], n = 0
             for e in batch {
                 starts.append(n)
-                n += e.tokens.count
+                n += virtual + e.tokens.count
             }
             self.starts = starts
-            lengths = batch.map(\.tokens.count)
+            self.virtual = virtual
+            lengths = batch.map { virtual + $0.tokens.count }
         }
     }
 
@@ -47,13 +51,17 @@ public struct LoRAPass: Sendable {
     }
 
     private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]]) -> Double {
-        let c = base.config, rows = Rows(batch), n = rows.count
+        let c = base.config, rows = Rows(batch, virtual: lora.virtualTokens), n = rows.count
         guard n > 0 else { return 0 }
         let tables = rows.lengths.map { rope.table(start: 0, rows: $0) }
         var x = [Float](repeating: 0, count: n * c.hidden)  // [n, hidden]
         x.withUnsafeMutableBufferPointer { xp in
             var r = 0
             for e in batch {
+                if rows.virtual > 0 {
+                    (xp.baseAddress! + r * c.hidden).update(from: lora.tensors[0], count: rows.virtual * c.hidden)
+                    r += rows.virtual
+                }
                 for t in e.tokens {
                     base.embedding.dequantizeRow(Int(t), into: xp.baseAddress! + r * c.hidden)
                     r += 1
@@ -69,6 +77,10 @@ public struct LoRAPass: Sendable {
         guard normalizer != nil else { return loss }
         for l in (0..<c.layers).reversed() {
             dx = layerBackward(l, inputs[l], rows: rows, tables: tables, dOutput: dx, gradients: &gradients)
+        }
+        // Prompt tuning: every sequence's virtual rows are the same parameters.
+        for start in rows.starts where rows.virtual > 0 {
+            for i in 0..<(rows.virtual * c.hidden) { gradients[0][i] += dx[start * c.hidden + i] }
         }
         return loss
     }
@@ -190,7 +202,7 @@ public struct LoRAPass: Sendable {
         var out: [(Int, Int32, Float)] = []
         for (i, e) in batch.enumerated() {
             for j in 1..<max(1, e.tokens.count) where e.weights[j] > 0 {
-                out.append((rows.starts[i] + j - 1, e.tokens[j], e.weights[j]))
+                out.append((rows.starts[i] + rows.virtual + j - 1, e.tokens[j], e.weights[j]))
             }
         }
         return out

@@ -17,18 +17,25 @@ public struct LoRAOptions: Sendable, Equatable {
     public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
 }
 
-/// The trainable tensors of a LoRA adapter, fp32 (DESIGN 3.12): per adapted (layer, projection), A [rank, inputs]
-/// and B [outputs, rank], y += scale · B(A x).
-public struct LoRAParameters: Sendable {
+/// The trainable tensors of an adapter, fp32 (DESIGN 3.12), flat so the loop and the optimizer treat every kind
+/// alike. LoRA: per adapted (layer, projection), A [rank, inputs] and B [outputs, rank], y += scale · B(A x).
+/// Prompt tuning: `prompt_embeddings` [virtual tokens, hidden], the first inputs of every sequence.
+public struct AdapterParameters: Sendable {
+    public enum Kind: String, Sendable, CaseIterable { case lora, prompt }
+
+    public let kind: Kind
+    /// LoRA's options (unused by the other kinds).
     public let options: LoRAOptions
+    /// Virtual tokens of prompt tuning (0 for LoRA).
+    public let virtualTokens: Int
     public let config: ModelConfig
-    /// A, B, A, B, ... in (layer, projection) order.
+    /// LoRA: A, B, A, B, ... in (layer, projection) order. Prompt tuning: the embeddings.
     public var tensors: [[Float]]
     /// [layer][projection] -> index of A in `tensors` (B follows it).
     let slots: [[Int?]]
 
-    /// PEFT's initialization: A uniform in ±1/sqrt(inputs) (kaiming-uniform with a = sqrt 5), B zero, so training
-    /// starts from the base.
+    /// A LoRA adapter with PEFT's initialization: A uniform in ±1/sqrt(inputs) (kaiming-uniform with a = sqrt 5),
+    /// B zero, so training starts from the base.
     public init(config: ModelConfig, options: LoRAOptions, seed: UInt64) {
         var rng = SplitMixRandom(seed: seed)
         var tensors: [[Float]] = []
@@ -42,14 +49,23 @@ public struct LoRAParameters: Sendable {
                 tensors.append([Float](repeating: 0, count: outputs * options.rank))
             }
         }
-        self.init(config: config, options: options, tensors: tensors, slots: slots)
-    }
-
-    init(config: ModelConfig, options: LoRAOptions, tensors: [[Float]], slots: [[Int?]]) {
+        kind = .lora
         self.config = config
         self.options = options
+        virtualTokens = 0
         self.tensors = tensors
         self.slots = slots
+    }
+
+    /// A prompt-tuning adapter of `embeddings` [n, hidden] (see `PromptInit` for PEFT's ways to start one).
+    public init(config: ModelConfig, promptEmbeddings embeddings: [Float]) {
+        precondition(!embeddings.isEmpty && embeddings.count % config.hidden == 0)
+        kind = .prompt
+        self.config = config
+        options = LoRAOptions()
+        virtualTokens = embeddings.count / config.hidden
+        tensors = [embeddings]
+        slots = [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: config.layers)
     }
 
     /// Index of (layer, projection)'s A in `tensors`, if adapted.
@@ -57,6 +73,7 @@ public struct LoRAParameters: Sendable {
 
     /// PEFT's tensor names and shapes, in `tensors` order.
     public var names: [(name: String, shape: [Int])] {
+        if kind == .prompt { return [("prompt_embeddings", [virtualTokens, config.hidden])] }
         var out: [(String, [Int])] = []
         for l in 0..<config.layers {
             for p in Projection.allCases where slots[l][p.rawValue] != nil {

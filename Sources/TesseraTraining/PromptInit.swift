@@ -1,0 +1,37 @@
+import Foundation
+import TesseraModel
+import TesseraTokenizer
+
+/// PEFT's ways to start a prompt-tuning adapter of n virtual tokens (`PromptTuningInit`).
+public enum PromptInit: Sendable, Equatable {
+    /// N(0, 1), as PEFT's RANDOM (torch's embedding initialization).
+    case random
+    /// The embeddings of n token ids drawn from the vocabulary (SAMPLE_VOCAB): starts where real inputs live.
+    case sampledVocabulary
+    /// The embeddings of the text's tokens, repeated to fill n and cut there (TEXT).
+    case text(String)
+
+    public func embeddings(_ n: Int, base: BaseWeights, tokenizer: Tokenizer, seed: UInt64) -> [Float] {
+        let h = base.config.hidden
+        var rng = SplitMixRandom(seed: seed)
+        var out = [Float](repeating: 0, count: n * h)
+        func embed(_ ids: [Int32]) {
+            out.withUnsafeMutableBufferPointer { p in
+                for (i, id) in ids.enumerated() { base.embedding.dequantizeRow(Int(id), into: p.baseAddress! + i * h) }
+            }
+        }
+        switch self {
+        case .random:
+            for i in out.indices {  // Box-Muller
+                let u = max(rng.uniform(0, 1), 1e-300), v = rng.uniform(0, 1)
+                out[i] = Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+            }
+        case .sampledVocabulary:
+            embed((0..<n).map { _ in Int32(rng.next() % UInt64(base.config.vocab)) })
+        case .text(let text):
+            let ids = tokenizer.encode(text, parseSpecial: false)
+            embed(ids.isEmpty ? [] : (0..<n).map { ids[$0 % ids.count] })
+        }
+        return out
+    }
+}

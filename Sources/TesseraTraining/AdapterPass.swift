@@ -3,18 +3,37 @@ import TesseraKernels
 import TesseraModel
 
 /// Forward and backward over the frozen base with a trainable adapter (LoRA, or prompt tuning's virtual tokens), fp32 (DESIGN 1, inside the trainer).
-/// The forward pass keeps only each layer's input; the backward pass recomputes one layer at a time from it
-/// (gradient checkpointing), so memory grows with layers × tokens × hidden, not with the attention maps.
+/// The forward pass keeps each layer's activations, or (gradient checkpointing, when they would not fit a budget)
+/// only each layer's input, the backward pass then recomputing one layer at a time from it, so that memory grows
+/// with layers × tokens × hidden, not with the attention maps.
 /// Sequences are concatenated rows, each attending causally to its own rows only.
 public struct AdapterPass: Sendable {
     let base: BaseWeights
     let rope: RoPE
     let lora: AdapterParameters
 
-    public init(base: BaseWeights, lora: AdapterParameters) {
+    /// Recompute each layer in backward instead of keeping its activations: true, false, or nil to decide per batch
+    /// (on when the batch's activations would pass `activationBudget`).
+    public let gradientCheckpointing: Bool?
+    /// 4 GiB: batches of 8 x 256 tokens keep their activations (about 3 GB on the default model) and train a third
+    /// faster; longer ones recompute.
+    public static let activationBudget = 4 << 30
+
+    public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil) {
         self.base = base
         self.lora = lora
+        self.gradientCheckpointing = gradientCheckpointing
         rope = RoPE(headDim: base.config.headDim, theta: base.config.ropeTheta)
+    }
+
+    /// Whether this batch recomputes its layers: the bytes a layer keeps, times the layers, against the budget.
+    func checkpointing(_ rows: Rows) -> Bool {
+        if let gradientCheckpointing { return gradientCheckpointing }
+        let c = base.config, n = rows.count
+        let perRow = 6 * c.hidden + 2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 3 * c.ffn
+            + 7 * lora.options.rank
+        let attention = rows.lengths.reduce(0) { $0 + c.heads * $1 * $1 }
+        return 4 * c.layers * (n * perRow + attention) > Self.activationBudget
     }
 
     /// The batch's rows: where each sequence starts and how long it is.
@@ -68,15 +87,20 @@ public struct AdapterPass: Sendable {
                 }
             }
         }
-        var inputs: [[Float]] = []  // [layers][n, hidden]: what backward recomputes each layer from
+        // Each layer's input (what backward recomputes the layer from) or, without checkpointing, everything the
+        // layer's backward needs.
+        let keep = normalizer != nil && !checkpointing(rows)
+        var inputs: [[Float]] = [], saved: [Saved] = []
         for l in 0..<c.layers {
-            inputs.append(x)
-            x = layer(l, x, rows: rows, tables: tables).output
+            let s = layer(l, x, rows: rows, tables: tables)
+            if normalizer != nil { if keep { saved.append(s) } else { inputs.append(x) } }
+            x = s.output
         }
         var (loss, dx) = head(x, batch, rows: rows, normalizer: normalizer)
         guard normalizer != nil else { return loss }
         for l in (0..<c.layers).reversed() {
-            dx = layerBackward(l, inputs[l], rows: rows, tables: tables, dOutput: dx, gradients: &gradients)
+            let s = keep ? saved.removeLast() : layer(l, inputs[l], rows: rows, tables: tables)
+            dx = layerBackward(l, s, rows: rows, tables: tables, dOutput: dx, gradients: &gradients)
         }
         // Prompt tuning: every sequence's virtual rows are the same parameters.
         for start in rows.starts where rows.virtual > 0 {
@@ -89,6 +113,7 @@ public struct AdapterPass: Sendable {
 
     /// What a layer's backward pass needs from its forward pass.
     struct Saved {
+        var input: [Float] = []
         var output: [Float] = []
         var xn1: [Float] = [], inv1: [Float] = []
         var q: [Float] = [], k: [Float] = [], v: [Float] = []  // q and k rotated
@@ -103,6 +128,7 @@ public struct AdapterPass: Sendable {
     func layer(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table]) -> Saved {
         let c = base.config, n = rows.count, b = base.layers[l]
         var s = Saved()
+        s.input = x
         s.xn1 = [Float](repeating: 0, count: x.count)
         s.inv1 = Elementwise.rmsNorm(x, b.attnNorm, width: c.hidden, eps: c.rmsEps, &s.xn1)
         (s.q, s.hq) = linear(l, .q, s.xn1, n: n)
@@ -130,10 +156,9 @@ public struct AdapterPass: Sendable {
     }
 
     /// The gradient of the layer's input, given its output's; the adapter's gradients are added into `gradients`.
-    func layerBackward(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table], dOutput: [Float],
+    func layerBackward(_ l: Int, _ s: Saved, rows: Rows, tables: [RoPE.Table], dOutput: [Float],
                        gradients: inout [[Float]]) -> [Float] {
-        let c = base.config, n = rows.count, b = base.layers[l]
-        let s = layer(l, x, rows: rows, tables: tables)
+        let c = base.config, n = rows.count, b = base.layers[l], x = s.input
         // down, then SiLU · up
         var dAct = [Float](repeating: 0, count: n * c.ffn)
         linearBackward(l, .down, input: s.act, h: s.hd, dy: dOutput, n: n, dx: &dAct, gradients: &gradients)

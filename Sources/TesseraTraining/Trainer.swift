@@ -23,6 +23,8 @@ public struct Trainer {
         public var evaluateEvery = 50
         /// A checkpoint every this many steps (0: none).
         public var checkpointEvery = 0
+        /// Recompute layers in backward (nil: when a batch's activations would pass `AdapterPass.activationBudget`).
+        public var gradientCheckpointing: Bool?
 
         public init() {}
     }
@@ -95,7 +97,7 @@ public struct Trainer {
             let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
             var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
             var loss = 0.0
-            let pass = AdapterPass(base: base, lora: lora)
+            let pass = AdapterPass(base: base, lora: lora, gradientCheckpointing: settings.gradientCheckpointing)
             for micro in stride(from: 0, to: chosen.count, by: settings.batchSize) {
                 let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
                 loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients)

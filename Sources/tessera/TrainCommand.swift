@@ -52,6 +52,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A checkpoint every this many steps (0: none; Ctrl-C always writes one).") var checkpointEvery: Int = 0
     @Option(help: "Where checkpoints go (default: OUTPUT.checkpoints), as step-N directories.") var checkpointDir: String?
     @Option(help: "Continue from this checkpoint directory (same data and settings).") var resume: String?
+    @Option(help: "auto (recompute layers in backward when a batch's activations would pass 4 GiB), on or off.")
+    var gradientCheckpointing: String = "auto"
     @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
     @Flag(help: "One JSON object per line on stdout.") var json = false
 
@@ -68,6 +70,9 @@ struct TrainCommand: ParsableCommand {
         }
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
         guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
+        guard ["auto", "on", "off"].contains(gradientCheckpointing) else {
+            throw ValidationError("--gradient-checkpointing must be auto, on or off")
+        }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must not be negative") }
         guard batchSize > 0, gradientAccumulationSteps > 0, epochs > 0, maxLength > 1, evalSteps > 0 else {
             throw ValidationError("--batch-size, --gradient-accumulation-steps, --epochs and --eval-steps must be positive, --max-length above 1")
@@ -134,6 +139,7 @@ struct TrainCommand: ParsableCommand {
         settings.seed = seed
         settings.evaluateEvery = evalSteps
         settings.checkpointEvery = checkpointEvery
+        settings.gradientCheckpointing = gradientCheckpointing == "auto" ? nil : gradientCheckpointing == "on"
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
         let out = TrainingOutput(json: json)

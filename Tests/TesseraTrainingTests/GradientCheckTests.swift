@@ -86,6 +86,21 @@ import TesseraTraining
         }
     }
 
+    /// Recomputing layers in backward (gradient checkpointing) gives exactly the gradients of keeping them.
+    @Test func checkpointingChangesNothing() {
+        let c = Self.base.config
+        var options = LoRAOptions()
+        options.rank = 2
+        let lora = Self.randomLoRA(c, options)
+        let batch = Self.batch(c)
+        var kept = lora.tensors.map { [Float](repeating: 0, count: $0.count) }, recomputed = kept
+        let a = AdapterPass(base: Self.base.weights, lora: lora, gradientCheckpointing: false)
+            .lossAndGradients(batch, normalizer: 7, into: &kept)
+        let b = AdapterPass(base: Self.base.weights, lora: lora, gradientCheckpointing: true)
+            .lossAndGradients(batch, normalizer: 7, into: &recomputed)
+        #expect(a == b && kept == recomputed)
+    }
+
     /// The loss is a mean over the trained tokens of the whole step: splitting a batch and summing the parts'
     /// gradients (with the step's normalizer) gives the batch's gradients.
     @Test func accumulationEqualsOneBatch() {

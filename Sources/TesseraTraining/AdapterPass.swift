@@ -19,10 +19,14 @@ public struct AdapterPass: Sendable {
     /// faster; longer ones recompute.
     public static let activationBudget = 4 << 30
 
-    public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil) {
+    /// The seed of this pass's dropout masks (nil: no dropout, as in evaluation).
+    public let dropoutSeed: UInt64?
+
+    public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil, dropoutSeed: UInt64? = nil) {
         self.base = base
         self.lora = lora
         self.gradientCheckpointing = gradientCheckpointing
+        self.dropoutSeed = dropoutSeed
         rope = RoPE(headDim: base.config.headDim, theta: base.config.ropeTheta)
     }
 
@@ -196,13 +200,31 @@ public struct AdapterPass: Sendable {
         guard let i = lora.slot(l, p) else { return (y, nil) }
         let r = lora.options.rank
         var h = [Float](repeating: 0, count: n * r)
-        Dense.gemm(false, true, m: n, n: r, k: w.columns, x, lda: w.columns, lora.tensors[i], ldb: w.columns, beta: 0, &h, ldc: r)
+        let xd = dropped(x, l, p)
+        Dense.gemm(false, true, m: n, n: r, k: w.columns, xd, lda: w.columns, lora.tensors[i], ldb: w.columns, beta: 0, &h, ldc: r)
         Dense.gemm(false, true, m: n, n: w.rows, k: r, alpha: lora.options.scale, h, lda: r, lora.tensors[i + 1], ldb: r,
                    beta: 1, &y, ldc: w.rows)
         return (y, h)
     }
 
-    /// dx += dy W + scale · (dy B) A; dA += scale · (dy B)ᵀ x, dB += scale · dyᵀ h.
+    /// PEFT's `lora_dropout` on the adapter's input: each (row, input) kept with probability 1 − p and scaled by
+    /// 1/(1 − p). The mask is a function of (`dropoutSeed`, layer, projection), so a recomputed layer drops the same
+    /// inputs and backward applies the same mask.
+    func dropoutMask(_ l: Int, _ p: Projection, count: Int) -> [Float]? {
+        let rate = lora.options.dropout
+        guard rate > 0, let seed = dropoutSeed else { return nil }
+        var rng = SplitMixRandom(seed: seed &+ UInt64(l * Projection.allCases.count + p.rawValue) &* 0x9E37_79B9_7F4A_7C15)
+        let keep = 1 / (1 - rate)
+        return (0..<count).map { _ in rng.uniform(0, 1) < Double(rate) ? 0 : keep }
+    }
+
+    func dropped(_ x: [Float], _ l: Int, _ p: Projection) -> [Float] {
+        guard let mask = dropoutMask(l, p, count: x.count) else { return x }
+        return zip(x, mask).map { $0 * $1 }
+    }
+
+    /// dx += dy W + scale · (dy B) A; dA += scale · (dy B)ᵀ x, dB += scale · dyᵀ h (x and the second term through
+    /// the dropout mask).
     func linearBackward(_ l: Int, _ p: Projection, input x: [Float], h: [Float]?, dy: [Float], n: Int, dx: inout [Float],
                         gradients: inout [[Float]]) {
         let w = base.layers[l][p]
@@ -214,10 +236,19 @@ public struct AdapterPass: Sendable {
         var dh = [Float](repeating: 0, count: n * r)
         Dense.gemm(false, false, m: n, n: r, k: w.rows, alpha: scale, dy, lda: w.rows, lora.tensors[i + 1], ldb: r,
                    beta: 0, &dh, ldc: r)
-        Dense.gemm(true, false, m: r, n: w.columns, k: n, dh, lda: r, x, ldb: w.columns, beta: 1, &gradients[i],
+        let mask = dropoutMask(l, p, count: x.count)
+        let xd = mask.map { zip(x, $0).map { $0 * $1 } } ?? x
+        Dense.gemm(true, false, m: r, n: w.columns, k: n, dh, lda: r, xd, ldb: w.columns, beta: 1, &gradients[i],
                    ldc: w.columns)
-        Dense.gemm(false, false, m: n, n: w.columns, k: r, dh, lda: r, lora.tensors[i], ldb: w.columns, beta: 1, &dx,
+        guard let mask else {
+            Dense.gemm(false, false, m: n, n: w.columns, k: r, dh, lda: r, lora.tensors[i], ldb: w.columns, beta: 1, &dx,
+                       ldc: w.columns)
+            return
+        }
+        var dxd = [Float](repeating: 0, count: x.count)
+        Dense.gemm(false, false, m: n, n: w.columns, k: r, dh, lda: r, lora.tensors[i], ldb: w.columns, beta: 0, &dxd,
                    ldc: w.columns)
+        for j in dx.indices { dx[j] += dxd[j] * mask[j] }
     }
 
     // MARK: - Head and loss

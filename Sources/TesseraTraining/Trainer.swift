@@ -97,8 +97,10 @@ public struct Trainer {
             let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
             var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
             var loss = 0.0
-            let pass = AdapterPass(base: base, lora: lora, gradientCheckpointing: settings.gradientCheckpointing)
             for micro in stride(from: 0, to: chosen.count, by: settings.batchSize) {
+                // Dropout masks differ per micro-batch and step, and repeat on a resumed run.
+                let pass = AdapterPass(base: base, lora: lora, gradientCheckpointing: settings.gradientCheckpointing,
+                                       dropoutSeed: settings.seed &+ UInt64(step) &* 0x1_0000 &+ UInt64(micro))
                 let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
                 loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients)
             }

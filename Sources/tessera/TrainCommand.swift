@@ -35,6 +35,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear.")
     var targetModules: String = "all-linear"
     @Flag(help: "Scale by alpha/sqrt(rank) instead of alpha/rank.") var useRslora = false
+    @Option(help: "LoRA dropout on the adapter's input.") var dropout: Double = 0
     @Option(help: "Number of epochs.") var epochs: Int = 3
     @Option(help: "Optimizer steps to take (instead of --epochs).") var maxSteps: Int?
     @Option(help: "Sequences per micro-batch.") var batchSize: Int = 8
@@ -69,6 +70,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--lr-scheduler must be constant, linear or cosine")
         }
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
+        guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
         guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
         guard ["auto", "on", "off"].contains(gradientCheckpointing) else {
             throw ValidationError("--gradient-checkpointing must be auto, on or off")
@@ -122,6 +124,7 @@ struct TrainCommand: ParsableCommand {
             options.rank = rank
             options.alpha = Float(alpha)
             options.rsLoRA = useRslora
+            options.dropout = Float(dropout)
             options.targets = try targets().sorted { $0.rawValue < $1.rawValue }
             lora = AdapterParameters(config: base.config, options: options, seed: seed)
         }

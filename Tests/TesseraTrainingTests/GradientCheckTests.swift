@@ -26,22 +26,34 @@ import TesseraTraining
         return lora
     }
 
+    /// The objective with the dropout masks of seed 17 (fixed, so finite differences see the same function).
     static func objective(_ lora: AdapterParameters, _ batch: [TrainingExample], _ normalizer: Double) -> Double {
         var scratch = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
-        return AdapterPass(base: base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
+        return AdapterPass(base: base.weights, lora: lora, dropoutSeed: 17)
+            .lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
     }
 
-    @Test(arguments: [false, true]) func loraGradientsMatchFiniteDifferences(rsLoRA: Bool) {
+    /// Plain LoRA, rsLoRA, and LoRA with dropout on its input.
+    @Test(arguments: [(false, Float(0)), (true, 0), (false, 0.3)]) func loraGradientsMatchFiniteDifferences(rsLoRA: Bool, dropout: Float) {
         let c = Self.base.config
         var options = LoRAOptions()
         options.rank = 3
         options.alpha = 6
         options.rsLoRA = rsLoRA
+        options.dropout = dropout
         let lora = Self.randomLoRA(c, options)
         let batch = Self.batch(c)
         let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
         var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
-        _ = AdapterPass(base: Self.base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        _ = AdapterPass(base: Self.base.weights, lora: lora, dropoutSeed: 17)
+            .lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        if dropout > 0 {  // the masks are really applied
+            var plain = options
+            plain.dropout = 0
+            var undropped = AdapterParameters(config: c, options: plain, seed: 3)
+            undropped.tensors = lora.tensors
+            #expect(abs(Self.objective(undropped, batch, normalizer) - Self.objective(lora, batch, normalizer)) > 1e-3)
+        }
         var rng = SplitMix(5)
         let names = lora.names
         for i in lora.tensors.indices where names[i].name.contains("layers.0.") || names[i].name.contains("layers.1.mlp.down") {
@@ -69,7 +81,8 @@ import TesseraTraining
         let batch = Self.batch(c)
         let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
         var gradients = [[Float](repeating: 0, count: 3 * c.hidden)]
-        _ = AdapterPass(base: Self.base.weights, lora: lora).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        _ = AdapterPass(base: Self.base.weights, lora: lora, dropoutSeed: 17)
+            .lossAndGradients(batch, normalizer: normalizer, into: &gradients)
         for _ in 0..<3 {
             let direction = rng.floats(3 * c.hidden)
             let analytic = zip(gradients[0], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }

@@ -11,6 +11,8 @@ public struct LoRAOptions: Sendable, Equatable {
     public var targets: [Projection] = Projection.allCases
     /// PEFT's `lora_dropout`, on the adapter's input only.
     public var dropout: Float = 0
+    /// DoRA: each output row rescaled to a trained magnitude over the norm of W + scale · BA.
+    public var dora = false
 
     public init() {}
 
@@ -18,7 +20,8 @@ public struct LoRAOptions: Sendable, Equatable {
 }
 
 /// The trainable tensors of an adapter, fp32 (DESIGN 3.12), flat so the loop and the optimizer treat every kind
-/// alike. LoRA: per adapted (layer, projection), A [rank, inputs] and B [outputs, rank], y += scale · B(A x).
+/// alike. LoRA: per adapted (layer, projection), A [rank, inputs] and B [outputs, rank], y += scale · B(A x), and for
+/// DoRA the magnitude [outputs].
 /// Prompt tuning: `prompt_embeddings` [virtual tokens, hidden], the first inputs of every sequence.
 public struct AdapterParameters: Sendable {
     public enum Kind: String, Sendable, CaseIterable { case lora, prompt }
@@ -29,7 +32,7 @@ public struct AdapterParameters: Sendable {
     /// Virtual tokens of prompt tuning (0 for LoRA).
     public let virtualTokens: Int
     public let config: ModelConfig
-    /// LoRA: A, B, A, B, ... in (layer, projection) order. Prompt tuning: the embeddings.
+    /// LoRA: A, B (, magnitude), A, B, ... in (layer, projection) order. Prompt tuning: the embeddings.
     public var tensors: [[Float]]
     /// [layer][projection] -> index of A in `tensors` (B follows it).
     let slots: [[Int?]]
@@ -47,6 +50,7 @@ public struct AdapterParameters: Sendable {
                 slots[l][p.rawValue] = tensors.count
                 tensors.append((0..<options.rank * inputs).map { _ in Float(rng.uniform(-1, 1)) * bound })
                 tensors.append([Float](repeating: 0, count: outputs * options.rank))
+                if options.dora { tensors.append([Float](repeating: 1, count: outputs)) }  // see `startMagnitudes`
             }
         }
         kind = .lora
@@ -68,7 +72,18 @@ public struct AdapterParameters: Sendable {
         slots = [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: config.layers)
     }
 
-    /// Index of (layer, projection)'s A in `tensors`, if adapted.
+    /// DoRA's starting magnitudes, as PEFT sets them: the norms of W + scale · BA (of W, with B zero).
+    public mutating func startMagnitudes(base: BaseWeights) {
+        guard options.dora else { return }
+        for l in 0..<config.layers {
+            for p in Projection.allCases {
+                guard let i = slot(l, p) else { continue }
+                tensors[i + 2] = Dense.rowNorms(base.layers[l][p], plus: options.scale, tensors[i + 1], tensors[i], rank: options.rank)
+            }
+        }
+    }
+
+    /// Index of (layer, projection)'s A in `tensors`, if adapted (B follows it, then DoRA's magnitude).
     func slot(_ layer: Int, _ p: Projection) -> Int? { slots[layer][p.rawValue] }
 
     /// PEFT's tensor names and shapes, in `tensors` order.
@@ -81,6 +96,7 @@ public struct AdapterParameters: Sendable {
                 let prefix = "base_model.model.model.layers.\(l).\(p.peftModule)"
                 out.append(("\(prefix).lora_A.weight", [options.rank, inputs]))
                 out.append(("\(prefix).lora_B.weight", [outputs, options.rank]))
+                if options.dora { out.append(("\(prefix).lora_magnitude_vector", [outputs])) }
             }
         }
         return out

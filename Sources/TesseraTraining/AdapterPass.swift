@@ -22,11 +22,27 @@ public struct AdapterPass: Sendable {
     /// The seed of this pass's dropout masks (nil: no dropout, as in evaluation).
     public let dropoutSeed: UInt64?
 
-    public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil, dropoutSeed: UInt64? = nil) {
+    /// DoRA: ‖W + scale · BA‖ per output row of each adapted projection, by the index of its A; constant through
+    /// the pass (PEFT detaches it). Computed from the adapter unless given (a gradient check holds them fixed).
+    public let doraNorms: [Int: [Float]]
+
+    public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil, dropoutSeed: UInt64? = nil,
+                doraNorms given: [Int: [Float]]? = nil) {
         self.base = base
         self.lora = lora
         self.gradientCheckpointing = gradientCheckpointing
         self.dropoutSeed = dropoutSeed
+        var norms: [Int: [Float]] = given ?? [:]
+        if lora.options.dora, given == nil {
+            for l in 0..<base.config.layers {
+                for p in Projection.allCases {
+                    guard let i = lora.slot(l, p) else { continue }
+                    norms[i] = Dense.rowNorms(base.layers[l][p], plus: lora.options.scale, lora.tensors[i + 1], lora.tensors[i],
+                                              rank: lora.options.rank)
+                }
+            }
+        }
+        doraNorms = norms
         rope = RoPE(headDim: base.config.headDim, theta: base.config.ropeTheta)
     }
 
@@ -116,12 +132,20 @@ public struct AdapterPass: Sendable {
     // MARK: - Layers
 
     /// What a layer's backward pass needs from its forward pass.
+    /// An adapted projection's intermediate values: h = x Aᵀ [n, rank] and, for DoRA, the output before the
+    /// magnitude's rescaling z [n, outputs].
+    struct Side {
+        var h: [Float]
+        var z: [Float]?
+    }
+
     struct Saved {
         var input: [Float] = []
         var output: [Float] = []
         var xn1: [Float] = [], inv1: [Float] = []
         var q: [Float] = [], k: [Float] = [], v: [Float] = []  // q and k rotated
-        var hq: [Float]?, hk: [Float]?, hv: [Float]?, ho: [Float]?, hg: [Float]?, hu: [Float]?, hd: [Float]?
+        /// What each adapted projection's backward needs, by `Projection.rawValue`.
+        var side = [Side?](repeating: nil, count: Projection.allCases.count)
         var probabilities: [[Float]] = []  // [sequence][heads * T * T]
         var attn: [Float] = []
         var x2: [Float] = []
@@ -135,25 +159,23 @@ public struct AdapterPass: Sendable {
         s.input = x
         s.xn1 = [Float](repeating: 0, count: x.count)
         s.inv1 = Elementwise.rmsNorm(x, b.attnNorm, width: c.hidden, eps: c.rmsEps, &s.xn1)
-        (s.q, s.hq) = linear(l, .q, s.xn1, n: n)
-        (s.k, s.hk) = linear(l, .k, s.xn1, n: n)
-        (s.v, s.hv) = linear(l, .v, s.xn1, n: n)
+        s.q = linear(l, .q, s.xn1, n: n, &s.side)
+        s.k = linear(l, .k, s.xn1, n: n, &s.side)
+        s.v = linear(l, .v, s.xn1, n: n, &s.side)
         for (i, t) in tables.enumerated() {
             rope.apply(&s.q, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t)
             rope.apply(&s.k, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t)
         }
         (s.attn, s.probabilities) = Attention.forward(q: s.q, k: s.k, v: s.v, rows: rows, config: c)
-        let (o, ho) = linear(l, .o, s.attn, n: n)
-        s.ho = ho
+        let o = linear(l, .o, s.attn, n: n, &s.side)
         s.x2 = x
         for i in s.x2.indices { s.x2[i] += o[i] }
         s.xn2 = [Float](repeating: 0, count: x.count)
         s.inv2 = Elementwise.rmsNorm(s.x2, b.ffnNorm, width: c.hidden, eps: c.rmsEps, &s.xn2)
-        (s.gate, s.hg) = linear(l, .gate, s.xn2, n: n)
-        (s.up, s.hu) = linear(l, .up, s.xn2, n: n)
+        s.gate = linear(l, .gate, s.xn2, n: n, &s.side)
+        s.up = linear(l, .up, s.xn2, n: n, &s.side)
         s.act = Elementwise.siluMultiply(s.gate, s.up)
-        let (d, hd) = linear(l, .down, s.act, n: n)
-        s.hd = hd
+        let d = linear(l, .down, s.act, n: n, &s.side)
         s.output = s.x2
         for i in s.output.indices { s.output[i] += d[i] }
         return s
@@ -165,16 +187,16 @@ public struct AdapterPass: Sendable {
         let c = base.config, n = rows.count, b = base.layers[l], x = s.input
         // down, then SiLU · up
         var dAct = [Float](repeating: 0, count: n * c.ffn)
-        linearBackward(l, .down, input: s.act, h: s.hd, dy: dOutput, n: n, dx: &dAct, gradients: &gradients)
+        linearBackward(l, .down, side: s.side[Projection.down.rawValue], input: s.act, dy: dOutput, n: n, dx: &dAct, gradients: &gradients)
         let (dGate, dUp) = Elementwise.siluMultiplyBackward(s.gate, s.up, dAct)
         var dxn2 = [Float](repeating: 0, count: n * c.hidden)
-        linearBackward(l, .gate, input: s.xn2, h: s.hg, dy: dGate, n: n, dx: &dxn2, gradients: &gradients)
-        linearBackward(l, .up, input: s.xn2, h: s.hu, dy: dUp, n: n, dx: &dxn2, gradients: &gradients)
+        linearBackward(l, .gate, side: s.side[Projection.gate.rawValue], input: s.xn2, dy: dGate, n: n, dx: &dxn2, gradients: &gradients)
+        linearBackward(l, .up, side: s.side[Projection.up.rawValue], input: s.xn2, dy: dUp, n: n, dx: &dxn2, gradients: &gradients)
         var dx2 = dOutput  // the residual
         Elementwise.rmsNormBackward(s.x2, b.ffnNorm, inv: s.inv2, width: c.hidden, dxn2, &dx2)
         // attention
         var dAttn = [Float](repeating: 0, count: n * c.heads * c.headDim)
-        linearBackward(l, .o, input: s.attn, h: s.ho, dy: dx2, n: n, dx: &dAttn, gradients: &gradients)
+        linearBackward(l, .o, side: s.side[Projection.o.rawValue], input: s.attn, dy: dx2, n: n, dx: &dAttn, gradients: &gradients)
         var (dq, dk, dv) = Attention.backward(q: s.q, k: s.k, v: s.v, probabilities: s.probabilities, dOut: dAttn,
                                              rows: rows, config: c)
         for (i, t) in tables.enumerated() {
@@ -182,9 +204,9 @@ public struct AdapterPass: Sendable {
             rope.apply(&dk, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t, inverse: true)
         }
         var dxn1 = [Float](repeating: 0, count: n * c.hidden)
-        linearBackward(l, .q, input: s.xn1, h: s.hq, dy: dq, n: n, dx: &dxn1, gradients: &gradients)
-        linearBackward(l, .k, input: s.xn1, h: s.hk, dy: dk, n: n, dx: &dxn1, gradients: &gradients)
-        linearBackward(l, .v, input: s.xn1, h: s.hv, dy: dv, n: n, dx: &dxn1, gradients: &gradients)
+        linearBackward(l, .q, side: s.side[Projection.q.rawValue], input: s.xn1, dy: dq, n: n, dx: &dxn1, gradients: &gradients)
+        linearBackward(l, .k, side: s.side[Projection.k.rawValue], input: s.xn1, dy: dk, n: n, dx: &dxn1, gradients: &gradients)
+        linearBackward(l, .v, side: s.side[Projection.v.rawValue], input: s.xn1, dy: dv, n: n, dx: &dxn1, gradients: &gradients)
         var dx = dx2
         Elementwise.rmsNormBackward(x, b.attnNorm, inv: s.inv1, width: c.hidden, dxn1, &dx)
         return dx
@@ -192,19 +214,29 @@ public struct AdapterPass: Sendable {
 
     // MARK: - Projections with the adapter
 
-    /// y = x Wᵀ + scale · (x Aᵀ) Bᵀ; also returns h = x Aᵀ [n, rank] when the projection is adapted.
-    func linear(_ l: Int, _ p: Projection, _ x: [Float], n: Int) -> ([Float], [Float]?) {
+    /// y = x Wᵀ + scale · (x Aᵀ) Bᵀ, for DoRA times magnitude / ‖W + scale · BA‖ per output; what backward needs
+    /// goes into `side`.
+    func linear(_ l: Int, _ p: Projection, _ x: [Float], n: Int, _ side: inout [Side?]) -> [Float] {
         let w = base.layers[l][p]
         var y = [Float](repeating: 0, count: n * w.rows)
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Dense.forward(w, xp.baseAddress!, tokens: n, $0.baseAddress!) } }
-        guard let i = lora.slot(l, p) else { return (y, nil) }
+        guard let i = lora.slot(l, p) else { return y }
         let r = lora.options.rank
         var h = [Float](repeating: 0, count: n * r)
         let xd = dropped(x, l, p)
         Dense.gemm(false, true, m: n, n: r, k: w.columns, xd, lda: w.columns, lora.tensors[i], ldb: w.columns, beta: 0, &h, ldc: r)
         Dense.gemm(false, true, m: n, n: w.rows, k: r, alpha: lora.options.scale, h, lda: r, lora.tensors[i + 1], ldb: r,
                    beta: 1, &y, ldc: w.rows)
-        return (y, h)
+        guard let norms = doraNorms[i] else {
+            side[p.rawValue] = Side(h: h, z: nil)
+            return y
+        }
+        let z = y, m = lora.tensors[i + 2]
+        for t in 0..<n {
+            for o in 0..<w.rows { y[t * w.rows + o] *= m[o] / norms[o] }
+        }
+        side[p.rawValue] = Side(h: h, z: z)
+        return y
     }
 
     /// PEFT's `lora_dropout` on the adapter's input: each (row, input) kept with probability 1 − p and scaled by
@@ -225,11 +257,23 @@ public struct AdapterPass: Sendable {
 
     /// dx += dy W + scale · (dy B) A; dA += scale · (dy B)ᵀ x, dB += scale · dyᵀ h (x and the second term through
     /// the dropout mask).
-    func linearBackward(_ l: Int, _ p: Projection, input x: [Float], h: [Float]?, dy: [Float], n: Int, dx: inout [Float],
+    func linearBackward(_ l: Int, _ p: Projection, side: Side?, input x: [Float], dy dOut: [Float], n: Int, dx: inout [Float],
                         gradients: inout [[Float]]) {
         let w = base.layers[l][p]
+        var dy = dOut
+        if let i = lora.slot(l, p), let norms = doraNorms[i], let z = side?.z {
+            // DoRA, the norm a constant (as PEFT detaches it): dm = Σ_t dy·z / norm, and z's gradient is dy·m/norm.
+            let m = lora.tensors[i + 2]
+            for t in 0..<n {
+                for o in 0..<w.rows {
+                    let j = t * w.rows + o
+                    gradients[i + 2][o] += dy[j] * z[j] / norms[o]
+                    dy[j] *= m[o] / norms[o]
+                }
+            }
+        }
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { Dense.backward(w, dp.baseAddress!, tokens: n, $0.baseAddress!) } }
-        guard let i = lora.slot(l, p), let h else { return }
+        guard let i = lora.slot(l, p), let h = side?.h else { return }
         let r = lora.options.rank, scale = lora.options.scale
         Dense.gemm(true, false, m: w.rows, n: r, k: n, alpha: scale, dy, lda: w.rows, h, ldb: r, beta: 1,
                    &gradients[i + 1], ldc: r)

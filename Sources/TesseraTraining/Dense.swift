@@ -29,6 +29,24 @@ enum Dense {
         }
     }
 
+    /// ‖W_o + scale · (B A)_o‖ for every row o: DoRA's weight norm, B [outputs, rank], A [rank, inputs].
+    static func rowNorms(_ w: WeightMatrix, plus scale: Float, _ b: [Float], _ a: [Float], rank: Int) -> [Float] {
+        var norms = [Float](repeating: 0, count: w.rows)
+        withTiles(of: w) { r0, rows, tile in
+            let t = UnsafeMutablePointer(mutating: tile)
+            b.withUnsafeBufferPointer { bp in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(w.columns), Int32(rank), scale,
+                            bp.baseAddress! + r0 * rank, Int32(rank), a, Int32(w.columns), 1, t, Int32(w.columns))
+            }
+            for r in 0..<rows {
+                var s: Float = 0
+                for i in 0..<w.columns { s += t[r * w.columns + i] * t[r * w.columns + i] }
+                norms[r0 + r] = s.squareRoot()
+            }
+        }
+        return norms
+    }
+
     private static func withTiles(of w: WeightMatrix, _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: min(tileRows, w.rows) * w.columns)
         defer { tile.deallocate() }

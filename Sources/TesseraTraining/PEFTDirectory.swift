@@ -27,7 +27,7 @@ public enum PEFTDirectory {
             "base_model_name_or_path": baseModel,
         ] : [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": o.rank, "lora_alpha": Double(o.alpha),
-            "lora_dropout": Double(o.dropout), "use_rslora": o.rsLoRA, "use_dora": false, "bias": "none",
+            "lora_dropout": Double(o.dropout), "use_rslora": o.rsLoRA, "use_dora": o.dora, "bias": "none",
             "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true,
             "target_modules": Projection.allCases.filter { o.targets.contains($0) }.map(\.description).sorted(),
             "base_model_name_or_path": baseModel, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
@@ -130,7 +130,6 @@ public enum PEFTDirectory {
         guard config.peftType == "LORA" else {
             throw Error("\(path): peft_type \(config.peftType); LORA and PROMPT_TUNING adapters train here so far")
         }
-        guard config.useDora != true else { throw Error("\(path): DoRA adapters do not train here yet") }
         guard let r = config.r, r > 0, let targets = config.targetModules, !targets.isEmpty else {
             throw Error("\(path)/adapter_config.json: needs r and a list of target_modules")
         }
@@ -139,6 +138,10 @@ public enum PEFTDirectory {
         options.alpha = Float(config.loraAlpha ?? 8)
         options.rsLoRA = config.useRslora ?? false
         options.dropout = Float(config.loraDropout ?? 0)
+        options.dora = config.useDora ?? false
+        guard !options.dora || options.dropout == 0 else {
+            throw Error("\(path): DoRA with lora_dropout \(options.dropout) does not train here yet (only without dropout)")
+        }
         options.targets = try targets.map { (name: String) throws(Error) -> Projection in
             guard let p = Projection.allCases.first(where: { $0.description == name }) else {
                 throw Error("\(path): target module '\(name)' is not one of \(Projection.allCases.map(\.description).joined(separator: ", "))")
@@ -147,9 +150,11 @@ public enum PEFTDirectory {
         }.sorted { $0.rawValue < $1.rawValue }
         var lora = AdapterParameters(config: c, options: options, seed: 0)
         for (i, (name, shape)) in lora.names.enumerated() {
-            guard let t = st.tensors[name] else { throw Error("\(file.path): tensor '\(name)' is missing") }
+            // Older peft versions name the magnitude `lora_magnitude_vector.weight`.
+            let stored = st.tensors[name] == nil && name.hasSuffix("lora_magnitude_vector") ? name + ".weight" : name
+            guard let t = st.tensors[stored] else { throw Error("\(file.path): tensor '\(name)' is missing") }
             guard t.shape == shape else { throw Error("\(file.path): tensor '\(name)' is \(t.shape), expected \(shape)") }
-            do { lora.tensors[i] = try st.floats(name) } catch { throw Error("\(file.path): \(error)") }
+            do { lora.tensors[i] = try st.floats(stored) } catch { throw Error("\(file.path): \(error)") }
         }
         return lora
     }

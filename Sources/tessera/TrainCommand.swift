@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Validation data, JSONL (same format).") var validationData: String?
     @Option(help: "Where the PEFT adapter directory is written at the end (atomically).") var output: String
     @Option(help: "Start from this PEFT adapter; its config fixes kind, rank, alpha and targets.") var initAdapter: String?
-    @Option(help: "lora or prompt (DoRA, P- and prefix tuning are not trainable yet).") var adapterType: String = "lora"
+    @Option(help: "lora, dora or prompt (P- and prefix tuning are not trainable yet).") var adapterType: String = "lora"
     @Option(help: "Virtual tokens of prompt tuning.") var numVirtualTokens: Int = 20
     @Option(help: "Start prompt tuning from this text's token embeddings.") var promptInit: String?
     @Option(help: "Without --prompt-init: random (N(0,1), PEFT's default) or vocab (sampled token embeddings).")
@@ -60,8 +60,11 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard TrainingData.Method(rawValue: method) != nil else { throw ValidationError("--method must be sft or pretrain") }
-        guard AdapterParameters.Kind(rawValue: adapterType) != nil else {
-            throw ValidationError("--adapter-type \(adapterType) is not trainable yet; lora and prompt are")
+        guard ["lora", "dora", "prompt"].contains(adapterType) else {
+            throw ValidationError("--adapter-type \(adapterType) is not trainable yet; lora, dora and prompt are")
+        }
+        guard adapterType != "dora" || dropout == 0 else {
+            throw ValidationError("--dropout with DoRA is not supported yet (PEFT then recomputes the base output on the dropped input)")
         }
         guard ["random", "vocab"].contains(promptInitMethod) else { throw ValidationError("--prompt-init-method must be random or vocab") }
         guard (1...512).contains(numVirtualTokens) else { throw ValidationError("--num-virtual-tokens must be in 1...512") }
@@ -125,8 +128,10 @@ struct TrainCommand: ParsableCommand {
             options.alpha = Float(alpha)
             options.rsLoRA = useRslora
             options.dropout = Float(dropout)
+            options.dora = adapterType == "dora"
             options.targets = try targets().sorted { $0.rawValue < $1.rawValue }
             lora = AdapterParameters(config: base.config, options: options, seed: seed)
+            lora.startMagnitudes(base: base)
         }
         var settings = Trainer.Settings()
         settings.epochs = epochs

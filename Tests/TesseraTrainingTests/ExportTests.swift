@@ -10,14 +10,23 @@ import TesseraTraining
 @Suite struct ExportTests {
     static var serving: any LanguageModel { try! ModelRegistry.load(TestModel.gguf) }
 
-    static func trainedLoRA() -> AdapterParameters {
+    static func trainedLoRA(dora: Bool = false) -> AdapterParameters {
         var options = LoRAOptions()
         options.rank = 4
         options.alpha = 8
         options.targets = [.q, .v, .o, .down]
+        options.dora = dora
         var lora = AdapterParameters(config: TrainStepParityTests.model.config, options: options, seed: 9)
         var rng = SplitMix(4)
-        for i in lora.tensors.indices { lora.tensors[i] = rng.floats(lora.tensors[i].count).map { $0 * 0.05 } }
+        for (i, name) in lora.names.enumerated() where !name.name.hasSuffix("magnitude_vector") {
+            lora.tensors[i] = rng.floats(lora.tensors[i].count).map { $0 * 0.05 }
+        }
+        if dora {  // magnitudes a little off the norms of W + scale·BA
+            lora.startMagnitudes(base: TrainStepParityTests.model.baseWeights)
+            for (i, name) in lora.names.enumerated() where name.name.hasSuffix("magnitude_vector") {
+                lora.tensors[i] = lora.tensors[i].map { $0 * (1 + 0.2 * rng.float()) }
+            }
+        }
         return lora
     }
 
@@ -26,8 +35,8 @@ import TesseraTraining
         return AdapterParameters(config: TrainStepParityTests.model.config, promptEmbeddings: rng.floats(5 * 576).map { $0 * 0.1 })
     }
 
-    @Test(arguments: ["lora", "prompt"]) func writtenAdapterReadsBackAndServesTheSameLogprobs(kind: String) throws {
-        let lora = kind == "lora" ? Self.trainedLoRA() : Self.trainedPrompt()
+    @Test(arguments: ["lora", "dora", "prompt"]) func writtenAdapterReadsBackAndServesTheSameLogprobs(kind: String) throws {
+        let lora = kind == "prompt" ? Self.trainedPrompt() : Self.trainedLoRA(dora: kind == "dora")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try PEFTDirectory.write(lora, to: dir.path, baseModel: "SmolLM2-135M-Instruct")
@@ -43,7 +52,7 @@ import TesseraTraining
         let trainerNLL = AdapterPass(base: TrainStepParityTests.model.baseWeights, lora: lora).loss([example])
         let model = Self.serving
         let loaded = try PEFTAdapter.load(directory: dir.path, model: model)
-        #expect(loaded.kind == (kind == "lora" ? .lora : .promptTuning) && loaded.warnings.isEmpty)
+        #expect(loaded.kind == ["lora": .lora, "dora": .dora, "prompt": .promptTuning][kind]! && loaded.warnings.isEmpty)
         let served = try Scoring.logprobs(model: model, tokens: tokens, adapters: [AppliedAdapter(loaded.weights)])
         let servedNLL = -served.reduce(0, +)
         let baseNLL = -(try Scoring.logprobs(model: model, tokens: tokens)).reduce(0, +)

@@ -27,26 +27,37 @@ import TesseraTraining
     }
 
     /// The objective with the dropout masks of seed 17 (fixed, so finite differences see the same function).
-    static func objective(_ lora: AdapterParameters, _ batch: [TrainingExample], _ normalizer: Double) -> Double {
+    static func objective(_ lora: AdapterParameters, _ batch: [TrainingExample], _ normalizer: Double,
+                          doraNorms: [Int: [Float]]? = nil) -> Double {
         var scratch = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
-        return AdapterPass(base: base.weights, lora: lora, dropoutSeed: 17)
+        return AdapterPass(base: base.weights, lora: lora, dropoutSeed: 17, doraNorms: doraNorms)
             .lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
     }
 
-    /// Plain LoRA, rsLoRA, and LoRA with dropout on its input.
-    @Test(arguments: [(false, Float(0)), (true, 0), (false, 0.3)]) func loraGradientsMatchFiniteDifferences(rsLoRA: Bool, dropout: Float) {
+    /// Plain LoRA, rsLoRA, LoRA with dropout on its input, and DoRA (its norm a constant, as in PEFT: the check
+    /// holds the norms of the unmoved adapter fixed).
+    @Test(arguments: [(false, Float(0), false), (true, 0, false), (false, 0.3, false), (false, 0, true)])
+    func loraGradientsMatchFiniteDifferences(rsLoRA: Bool, dropout: Float, dora: Bool) {
         let c = Self.base.config
         var options = LoRAOptions()
         options.rank = 3
         options.alpha = 6
         options.rsLoRA = rsLoRA
         options.dropout = dropout
-        let lora = Self.randomLoRA(c, options)
+        options.dora = dora
+        var lora = Self.randomLoRA(c, options)
+        if dora {  // magnitudes near the norms, as after PEFT's initialization
+            var rng = SplitMix(19)
+            let norms = AdapterPass(base: Self.base.weights, lora: lora).doraNorms
+            for (i, n) in norms { lora.tensors[i + 2] = n.map { $0 * (1 + 0.2 * rng.float()) } }
+        }
+        let frozen = dora ? AdapterPass(base: Self.base.weights, lora: lora).doraNorms : nil
         let batch = Self.batch(c)
         let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
         var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
         _ = AdapterPass(base: Self.base.weights, lora: lora, dropoutSeed: 17)
             .lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        #expect(gradients.count == lora.names.count)
         if dropout > 0 {  // the masks are really applied
             var plain = options
             plain.dropout = 0
@@ -66,7 +77,8 @@ import TesseraTraining
                     plus.tensors[i][j] += eps * direction[j]
                     minus.tensors[i][j] -= eps * direction[j]
                 }
-                return (Self.objective(plus, batch, normalizer) - Self.objective(minus, batch, normalizer)) / Double(2 * eps)
+                return (Self.objective(plus, batch, normalizer, doraNorms: frozen)
+                    - Self.objective(minus, batch, normalizer, doraNorms: frozen)) / Double(2 * eps)
             }
             let numeric = (4 * central(5e-3) - central(1e-2)) / 3
             #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")

@@ -1,7 +1,7 @@
 """One SGD step of a PEFT adapter in fp32 with transformers + peft on the default model (DESIGN 5): the trainer's
 update from the same adapter on the same batch must match it.
 
-For each kind (LoRA, rsLoRA, prompt tuning): a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
+For each kind (LoRA, rsLoRA, DoRA, prompt tuning): a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
 save_pretrained in F16 (the reference then starts from exactly those rounded values); a fixed batch of token ids with
 per-token weights (weights[j] > 0: token j is a target, predicted from row j-1); the loss of DESIGN 3.12 (sum of
 weight x NLL over the batch / sum of weights); one torch.optim.SGD step at lr 1 without clipping; the update
@@ -29,6 +29,8 @@ KINDS = {
     "lora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, target_modules=["q_proj", "v_proj", "down_proj"]),
     "lora_rslora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=3, use_rslora=True,
                               target_modules=["k_proj", "o_proj", "gate_proj", "up_proj"]),
+    "dora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, use_dora=True,
+                       target_modules=["q_proj", "v_proj", "o_proj", "down_proj"]),
     "prompt_tuning": PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=4),
 }
 
@@ -74,8 +76,12 @@ for seed, (name, config) in enumerate(KINDS.items()):
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     virtual = getattr(config, "num_virtual_tokens", 0)
     with torch.no_grad():
-        for p in params.values():  # prompt embeddings at the scale of the model's token embeddings
-            p.copy_((torch.randn_like(p) * 0.05).to(torch.float16).to(torch.float32))
+        for n, p in params.items():  # prompt embeddings at the scale of the model's token embeddings
+            if "lora_magnitude_vector" in n:  # DoRA starts at the weight norms: move them a little
+                p.mul_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(torch.randn_like(p) * 0.05)
+            p.copy_(p.to(torch.float16).to(torch.float32))
     path = os.path.join(out_dir, name)
     shutil.rmtree(path, ignore_errors=True)
     model.save_pretrained(path)
@@ -97,6 +103,8 @@ for seed, (name, config) in enumerate(KINDS.items()):
     for n, p in params.items():
         # peft's saved names carry no adapter name; the prompt encoder's weight is saved as prompt_embeddings
         key = "prompt_embeddings" if "prompt_encoder" in n else n.replace(".default", "")
+        if key.endswith("lora_magnitude_vector.weight"):  # saved without the .weight
+            key = key[:-len(".weight")]
         update[key] = (p.detach() - before[n]).contiguous()
     save_file(update, os.path.join(path, "update.safetensors"), metadata={"format": "pt"})
     fixture["kinds"][name] = {"loss": float(loss)}

@@ -39,6 +39,39 @@ import TesseraTestSupport
         return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// Two optimizer steps of a small LoRA on two chats: JSON lines with the documented fields, an adapter that
+    /// `score` loads, and a bad row refused before training with the file, line and field named.
+    @Test func trainWritesAnAdapterThatScoreLoads() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("chats.jsonl")
+        try [#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}"#,
+             #"{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}"#]
+            .joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("adapter").path
+        let r = try run(["train", "--data", data.path, "--output", output, "--max-steps", "2", "--batch-size", "2",
+                         "--rank", "2", "--target-modules", "q_proj,v_proj", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let events = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let steps = events.filter { $0["event"] as? String == "step" }
+        #expect(steps.count == 2)
+        for key in ["step", "loss", "learning_rate", "grad_norm", "tokens", "tokens_per_s"] {
+            #expect(steps.allSatisfy { $0[key] is NSNumber }, "\(key)")
+        }
+        #expect(events.last?["event"] as? String == "done")
+        let scored = try run(["score", "--json", "--adapter", output, "--text", "Hello there"])
+        #expect(scored.status == 0, "\(scored.stderr)")
+
+        try #"{"messages": [{"role": "robot", "content": "x"}]}"#.write(to: data, atomically: true, encoding: .utf8)
+        let bad = try run(["train", "--data", data.path, "--output", output + "-bad"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("chats.jsonl:1: 'messages[0].role'"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output + "-bad"))
+    }
+
     @Test func tokenizePrintsIds() throws {
         let r = try run(["tokenize", "--json", "Hello world<|im_end|>"])
         #expect(r.status == 0)

@@ -34,8 +34,10 @@ public struct TrainingData: Sendable {
     }
 
     /// Every row of the file, in order; rows longer than `maxLength` are cut there (or, with `packing`, pretraining
-    /// text is joined into sequences of exactly `maxLength`, the last one shorter).
-    public func load(_ path: String, method: Method, maxLength: Int, packing: Bool = false) throws(TrainingDataError) -> [TrainingExample] {
+    /// text is joined into sequences of exactly `maxLength`, the last one shorter). A row left with nothing to train
+    /// on (cut before its first answer, or a text of one token) is skipped and reported to `skipped`.
+    public func load(_ path: String, method: Method, maxLength: Int, packing: Bool = false,
+                     skipped: (TrainingDataError) -> Void = { _ in }) throws(TrainingDataError) -> [TrainingExample] {
         let name = (path as NSString).lastPathComponent
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TrainingDataError(file: name, line: 0, field: nil, message: "cannot read the file")
@@ -72,10 +74,14 @@ public struct TrainingData: Sendable {
             let cut = example.tokens.count > maxLength
                 ? TrainingExample(tokens: Array(example.tokens.prefix(maxLength)), weights: Array(example.weights.prefix(maxLength)))
                 : example
+            if example.trainedTokens == 0, method == .sft {
+                throw fail(nil, "the row has no trained tokens (every assistant message has weight 0)")
+            }
             guard cut.trainedTokens > 0 else {
-                throw fail(nil, example.trainedTokens > 0
-                    ? "nothing left to train on after cutting the row to --max-length \(maxLength) tokens"
-                    : "the row has no trained tokens (every assistant message has weight 0)")
+                skipped(fail(nil, example.trainedTokens > 0
+                    ? "skipped: nothing left to train on after cutting the row to --max-length \(maxLength) tokens"
+                    : "skipped: a single token, which nothing predicts"))
+                continue
             }
             examples.append(cut)
         }
@@ -87,7 +93,9 @@ public struct TrainingData: Sendable {
                 start += maxLength
             }
         }
-        guard !examples.isEmpty else { throw TrainingDataError(file: name, line: 0, field: nil, message: "the file has no rows") }
+        guard !examples.isEmpty else {
+            throw TrainingDataError(file: name, line: 0, field: nil, message: "the file has no rows to train on")
+        }
         return examples
     }
 

@@ -108,9 +108,15 @@ struct TrainCommand: ParsableCommand {
         TrainingThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let reader = try runOrExit { try TrainingData(tokenizer: tokenizer) }
         let kind = TrainingData.Method(rawValue: method)!
-        let examples = try runOrExit { try reader.load(data, method: kind, maxLength: maxLength, packing: packing) }
+        guard maxLength <= base.config.contextLength else {
+            throw ValidationError("--max-length \(maxLength) is past the model's context of \(base.config.contextLength)")
+        }
+        let out = TrainingOutput(json: json)
+        let examples = try runOrExit {
+            try reader.load(data, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped)
+        }
         let validation = try validationData.map { path in
-            try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing) }
+            try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
         } ?? []
         var lora: AdapterParameters
         let checkpoint = try resume.map { path in try runOrExit { try TrainingCheckpoint.read(path, config: base.config) } }
@@ -150,7 +156,6 @@ struct TrainCommand: ParsableCommand {
         settings.gradientCheckpointing = gradientCheckpointing == "auto" ? nil : gradientCheckpointing == "on"
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
-        let out = TrainingOutput(json: json)
         out.start(examples: examples.count, tokens: examples.reduce(0) { $0 + $1.tokens.count },
                   trained: examples.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
                   steps: trainer.totalSteps(examples: examples.count))
@@ -224,6 +229,11 @@ struct TrainingOutput {
                 print(String(format: "step %d  validation loss %.4f", step, loss))
             }
         }
+    }
+
+    /// A row left out, on stderr (stdout stays one JSON object per line).
+    func skipped(_ e: TrainingDataError) {
+        FileHandle.standardError.write(Data("warning: \(e)\n".utf8))
     }
 
     func checkpoint(step: Int, path: String) {

@@ -47,6 +47,13 @@ import TesseraTraining
         #expect(packed.flatMap(\.tokens) == all && packed.dropLast().allSatisfy { $0.tokens.count == 4 })
         let cut = try Self.data.load(pre, method: .pretrain, maxLength: 2)
         #expect(cut.allSatisfy { $0.tokens.count == 2 })
+        // A long prompt cut before its answer is skipped (and said), not an error for the whole file.
+        let long = Self.file([#"{"prompt": "\#(String(repeating: "word ", count: 40))", "completion": "yes"}"#,
+                              #"{"prompt": "a", "completion": "b"}"#])
+        defer { unlink(long) }
+        var skipped: [TrainingDataError] = []
+        let kept = try Self.data.load(long, method: .sft, maxLength: 8, skipped: { skipped.append($0) })
+        #expect(kept.count == 1 && skipped.count == 1 && skipped[0].line == 1)
     }
 
     @Test func badRowsNameTheLineAndTheField() {
@@ -76,6 +83,6 @@ import TesseraTraining
         e = error([#"{"input": "x"}"#])
         #expect(e?.line == 1 && e?.field == nil)
         e = error([])
-        #expect(e?.message == "the file has no rows")
+        #expect(e?.message == "the file has no rows to train on")
     }
 }

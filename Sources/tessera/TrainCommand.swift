@@ -196,6 +196,8 @@ final class StopSignal: Sendable {
 /// Progress on the terminal, or JSON lines with --json.
 struct TrainingOutput {
     let json: Bool
+    /// Progress as a bar redrawn in place when stdout is a terminal, else a line per step.
+    let terminal = isatty(STDOUT_FILENO) != 0
 
     private func line(_ object: [String: Any]) {
         // Unbuffered: the server reads these lines as they come (DESIGN 1, training flow).
@@ -221,12 +223,17 @@ struct TrainingOutput {
                       "grad_norm": norm, "tokens": tokens, "tokens_per_s": speed])
             } else {
                 let eta = Double(total - step) * Double(tokens) / max(speed, 1e-9)
-                print(String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tok/s  ETA %.0f s",
-                             step, total, loss, rate, norm, speed, eta))
+                let text = String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tok/s  ETA %.0f s",
+                                  step, total, loss, rate, norm, speed, eta)
+                guard terminal else { return print(text) }
+                // One line redrawn in place: a bar, then the step's figures.
+                let filled = 30 * step / max(total, 1)
+                let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: 30 - filled)
+                FileHandle.standardOutput.write(Data("\r[\(bar)] \(text)\u{1B}[K\(step == total ? "\n" : "")".utf8))
             }
         case let .validation(step, loss):
             if json { line(["event": "validation", "step": step, "loss": loss]) } else {
-                print(String(format: "step %d  validation loss %.4f", step, loss))
+                print(String(format: "%@step %d  validation loss %.4f", terminal ? "\n" : "", step, loss))
             }
         }
     }

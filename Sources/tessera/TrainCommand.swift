@@ -53,6 +53,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A checkpoint every this many steps (0: none; Ctrl-C always writes one).") var checkpointEvery: Int = 0
     @Option(help: "Where checkpoints go (default: OUTPUT.checkpoints), as step-N directories.") var checkpointDir: String?
     @Option(help: "Continue from this checkpoint directory (same data and settings).") var resume: String?
+    @Option(help: "auto or fp32 (the same here: fp32 products on dequantized tiles; bf16 is not implemented yet).")
+    var precision: String = "auto"
     @Option(help: "auto (recompute layers in backward when a batch's activations would pass 4 GiB), on or off.")
     var gradientCheckpointing: String = "auto"
     @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
@@ -75,6 +77,11 @@ struct TrainCommand: ParsableCommand {
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
         guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
         guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
+        guard ["auto", "fp32"].contains(precision) else {
+            throw ValidationError(precision == "bf16"
+                ? "--precision bf16 is not implemented yet (this machine's OpenBLAS has no bf16 GEMM); use auto or fp32"
+                : "--precision must be auto, fp32 or bf16")
+        }
         guard ["auto", "on", "off"].contains(gradientCheckpointing) else {
             throw ValidationError("--gradient-checkpointing must be auto, on or off")
         }

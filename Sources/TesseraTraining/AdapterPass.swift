@@ -50,8 +50,9 @@ public struct AdapterPass: Sendable {
     func checkpointing(_ rows: Rows) -> Bool {
         if let gradientCheckpointing { return gradientCheckpointing }
         let c = base.config, n = rows.count
+        let dora = lora.options.dora ? lora.options.targets.reduce(0) { $0 + $1.shape(c).outputs } : 0  // z per projection
         let perRow = 6 * c.hidden + 2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 3 * c.ffn
-            + 7 * lora.options.rank
+            + 7 * lora.options.rank + dora
         let attention = rows.lengths.reduce(0) { $0 + c.heads * $1 * $1 }
         return 4 * c.layers * (n * perRow + attention) > Self.activationBudget
     }

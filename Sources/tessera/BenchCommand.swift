@@ -46,15 +46,24 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Tokens per engine step (prefill chunks and decodes together).")
     var tokenBudget = Engine.Configuration().tokenBudget
 
-    @Flag(name: .long, help: "Measure training instead (LoRA r16 on every linear projection, batches of 8 x 256 tokens).")
+    @Flag(name: .long, help: "Measure training instead (LoRA and DoRA r16 on every linear projection, prompt tuning; batches of 8 x 256 tokens).")
     var train = false
 
     @Option(name: .long, help: "Measured optimizer steps of --train.")
     var trainSteps = 3
 
+    @Option(name: .long, help: "What --train measures: a comma list of lora, dora, prompt.")
+    var trainKinds = "lora,dora,prompt"
+
     func run() async throws {
         if train {
-            try TrainBench(model: model, batch: 8, length: 256, steps: trainSteps).run(json: json)
+            let kinds = try trainKinds.split(separator: ",").map { name in
+                guard let k = TrainBench.Kind(rawValue: String(name)) else {
+                    throw ValidationError("--train-kinds: '\(name)' is not one of lora, dora, prompt")
+                }
+                return k
+            }
+            try TrainBench(model: model, batch: 8, length: 256, steps: trainSteps, kinds: kinds).run(json: json)
             return
         }
         let (lm, tokenizer) = try loadModel(model)

@@ -1,15 +1,20 @@
 import Foundation
 import TesseraModel
+import TesseraTokenizer
 import TesseraTraining
 
-/// `tessera bench --train`: training throughput on the frozen base, the configuration `make bench-train` gives
-/// transformers + peft (tools/bench/train_reference.py): LoRA r16 alpha 32 on every linear projection, AdamW,
-/// batches of 8 sequences of 256 token ids, fp32; the median step after a warm-up step, and the peak RSS.
+/// `tessera bench --train`: training throughput on the frozen base, the configurations `make bench-train` gives
+/// transformers + peft (tools/bench/train_reference.py): LoRA and DoRA r16 alpha 32 on every linear projection, and
+/// prompt tuning of 20 virtual tokens; AdamW, batches of 8 sequences of 256 token ids, fp32; the median step after a
+/// warm-up step, and the peak RSS so far. One result per kind.
 struct TrainBench {
+    enum Kind: String, CaseIterable { case lora, dora, prompt }
+
     let model: ModelOptions
     let batch: Int
     let length: Int
     let steps: Int
+    let kinds: [Kind]
 
     struct Result: Encodable {
         let kind: String
@@ -39,20 +44,32 @@ struct TrainBench {
         settings.batchSize = batch
         settings.maxSteps = steps + 1
         settings.warmupRatio = 0
-        var trainer = Trainer(base: base, lora: AdapterParameters(config: base.config, options: LoRAOptions(), seed: 0),
-                              settings: settings)
-        var rates: [Double] = []
-        try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r) = $0 { rates.append(r) } })
-        let measured = rates.dropFirst().sorted()
-        let result = Result(kind: "lora_r16_all_linear", tokensPerSecond: measured[measured.count / 2], peakRSSBytes: peakRSS(),
-                            batch: batch, length: length, threads: threads)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
-        } else {
-            print(String(format: "training, %@, batch %d x %d tokens, %d threads: %.1f tok/s, peak RSS %d MiB", result.kind,
-                         batch, length, threads, result.tokensPerSecond, result.peakRSSBytes >> 20))
+        for kind in kinds {
+            var adapter: AdapterParameters
+            switch kind {
+            case .lora, .dora:
+                var options = LoRAOptions()
+                options.dora = kind == .dora
+                adapter = AdapterParameters(config: base.config, options: options, seed: 0)
+                adapter.startMagnitudes(base: base)
+            case .prompt:
+                adapter = AdapterParameters(config: base.config, promptEmbeddings: PromptInit.random.embeddings(
+                    20, base: base, tokenizer: try runOrExit { try Tokenizer(gguf: gguf) }, seed: 0))
+            }
+            var trainer = Trainer(base: base, lora: adapter, settings: settings)
+            var rates: [Double] = []
+            try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r) = $0 { rates.append(r) } })
+            let measured = rates.dropFirst().sorted()
+            let result = Result(kind: kind.rawValue, tokensPerSecond: measured[measured.count / 2], peakRSSBytes: peakRSS(),
+                                batch: batch, length: length, threads: threads)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(String(format: "training %@, batch %d x %d tokens, %d threads: %.1f tok/s, peak RSS so far %d MiB",
+                             result.kind, batch, length, threads, result.tokensPerSecond, result.peakRSSBytes >> 20))
+            }
         }
     }
 }

@@ -14,20 +14,27 @@ rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 python = os.path.join(root, ".bench", "train-venv", "bin", "python")
 env = dict(os.environ, TESSERA_THREADS="2")
-ours, theirs = [], []
+kinds = os.environ.get("TRAIN_KINDS", "lora,dora,prompt").split(",")
+ours = {k: [] for k in kinds}
+theirs = {k: [] for k in kinds}
 for r in range(rounds):
-    out = subprocess.run([tessera, "bench", "--train", "--json", "--model", model], check=True, capture_output=True,
-                         text=True, env=env).stdout
-    ours.append(json.loads(out.strip().splitlines()[-1]))
-    out = subprocess.run([python, os.path.join(root, "tools", "bench", "train_reference.py"), model, "lora", "8", "256",
-                          "3", "2"], check=True, capture_output=True, text=True).stdout
-    theirs.append(json.loads(out.strip().splitlines()[-1]))
+    out = subprocess.run([tessera, "bench", "--train", "--json", "--model", model, "--train-kinds", ",".join(kinds)],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    for line in out.strip().splitlines():
+        row = json.loads(line)
+        ours[row["kind"]].append(row)
+    for k in kinds:  # one process per kind, so each peak RSS is its own
+        out = subprocess.run([python, os.path.join(root, "tools", "bench", "train_reference.py"), model, k, "8", "256",
+                              "3", "2"], check=True, capture_output=True, text=True).stdout
+        theirs[k].append(json.loads(out.strip().splitlines()[-1]))
     print(f"round {r + 1}/{rounds} done", file=sys.stderr)
-t = statistics.median(x["tokens_per_s"] for x in ours)
-p = statistics.median(x["tokens_per_s"] for x in theirs)
-tm = max(x["peak_rss_bytes"] for x in ours) / 2**20
-pm = max(x["peak_rss_bytes"] for x in theirs) / 2**20
-print(f"\n{os.path.basename(model)}: LoRA r16 all-linear, batch 8 x 256 tokens, fp32, 2 threads (medians of {rounds})")
-print(f"{'':<22}{'tessera':>10}{'transformers+peft':>20}{'ratio':>8}")
-print(f"{'tokens/s':<22}{t:>10.1f}{p:>20.1f}{t / p:>7.2f}x")
-print(f"{'peak RSS (MiB)':<22}{tm:>10.0f}{pm:>20.0f}{tm / pm:>7.2f}x")
+print(f"\n{os.path.basename(model)}: batch 8 x 256 tokens, AdamW, fp32, 2 threads (medians of {rounds}); "
+      "Tessera's peak RSS is its process's so far (kinds run in one process, in order)")
+print(f"{'':<28}{'tessera':>10}{'transformers+peft':>20}{'ratio':>8}")
+for k in kinds:
+    t = statistics.median(x["tokens_per_s"] for x in ours[k])
+    p = statistics.median(x["tokens_per_s"] for x in theirs[k])
+    tm = max(x["peak_rss_bytes"] for x in ours[k]) / 2**20
+    pm = max(x["peak_rss_bytes"] for x in theirs[k]) / 2**20
+    print(f"{k + ' tokens/s':<28}{t:>10.1f}{p:>20.1f}{t / p:>7.2f}x")
+    print(f"{k + ' peak RSS (MiB)':<28}{tm:>10.0f}{pm:>20.0f}{tm / pm:>7.2f}x")

@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "TesseraEngine", dependencies: ["TesseraModel", "TesseraTokenizer"]),
         .target(
             name: "TesseraTraining",
-            dependencies: ["TesseraModel", "TesseraKernels", "TesseraFormats", "TesseraTokenizer", "COpenBLAS"]
+            dependencies: ["TesseraModel", "TesseraKernels", "TesseraFormats", "TesseraTokenizer", "TesseraEngine", "COpenBLAS"]
         ),
         .target(
             name: "TesseraServer",

@@ -19,6 +19,12 @@ public enum Projection: Int, CaseIterable, Sendable, CustomStringConvertible {
 
     public var description: String { String(peftModule.split(separator: ".").last!) }
 
+    /// The projection PEFT's `target_modules` names `name` (`q_proj`, ..., `down_proj`).
+    public init?(peftName name: String) {
+        guard let p = Projection.allCases.first(where: { $0.description == name }) else { return nil }
+        self = p
+    }
+
     /// (outputs, inputs) of this projection in `config`.
     public func shape(_ c: ModelConfig) -> (outputs: Int, inputs: Int) {
         switch self {

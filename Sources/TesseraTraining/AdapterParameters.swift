@@ -1,4 +1,5 @@
 import Foundation
+import TesseraEngine
 import TesseraModel
 
 /// What a LoRA adapter trains: rank, scaling and the projections it adapts (PEFT's `LoraConfig`).
@@ -40,7 +41,7 @@ public struct AdapterParameters: Sendable {
     /// A LoRA adapter with PEFT's initialization: A uniform in ±1/sqrt(inputs) (kaiming-uniform with a = sqrt 5),
     /// B zero, so training starts from the base.
     public init(config: ModelConfig, options: LoRAOptions, seed: UInt64) {
-        var rng = SplitMixRandom(seed: seed)
+        var rng = RandomSource(seed: seed)
         var tensors: [[Float]] = []
         var slots = [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: config.layers)
         for l in 0..<config.layers {
@@ -48,7 +49,7 @@ public struct AdapterParameters: Sendable {
                 let (outputs, inputs) = p.shape(config)
                 let bound = 1 / Float(inputs).squareRoot()
                 slots[l][p.rawValue] = tensors.count
-                tensors.append((0..<options.rank * inputs).map { _ in Float(rng.uniform(-1, 1)) * bound })
+                tensors.append((0..<options.rank * inputs).map { _ in Float(2 * rng.nextUnit() - 1) * bound })
                 tensors.append([Float](repeating: 0, count: outputs * options.rank))
                 if options.dora { tensors.append([Float](repeating: 1, count: outputs)) }  // see `startMagnitudes`
             }
@@ -103,24 +104,4 @@ public struct AdapterParameters: Sendable {
     }
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
-}
-
-/// SplitMix64: small, seedable, the same stream on every machine (shuffling, initialization, dropout).
-public struct SplitMixRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi).
-    public mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
-        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraEngine
 import TesseraKernels
 import TesseraModel
 
@@ -175,7 +176,8 @@ public struct AdapterPass: Sendable {
         s.inv2 = Elementwise.rmsNorm(s.x2, b.ffnNorm, width: c.hidden, eps: c.rmsEps, &s.xn2)
         s.gate = linear(l, .gate, s.xn2, n: n, &s.side)
         s.up = linear(l, .up, s.xn2, n: n, &s.side)
-        s.act = Elementwise.siluMultiply(s.gate, s.up)
+        s.act = s.gate
+        Kernels.siluMultiply(&s.act, s.up)  // the serving kernel (and its generic twin)
         let d = linear(l, .down, s.act, n: n, &s.side)
         s.output = s.x2
         for i in s.output.indices { s.output[i] += d[i] }
@@ -246,9 +248,9 @@ public struct AdapterPass: Sendable {
     func dropoutMask(_ l: Int, _ p: Projection, count: Int) -> [Float]? {
         let rate = lora.options.dropout
         guard rate > 0, let seed = dropoutSeed else { return nil }
-        var rng = SplitMixRandom(seed: seed &+ UInt64(l * Projection.allCases.count + p.rawValue) &* 0x9E37_79B9_7F4A_7C15)
+        var rng = RandomSource(seed: seed &+ UInt64(l * Projection.allCases.count + p.rawValue) &* 0x9E37_79B9_7F4A_7C15)
         let keep = 1 / (1 - rate)
-        return (0..<count).map { _ in rng.uniform(0, 1) < Double(rate) ? 0 : keep }
+        return (0..<count).map { _ in rng.nextUnit() < Double(rate) ? 0 : keep }
     }
 
     func dropped(_ x: [Float], _ l: Int, _ p: Projection) -> [Float] {

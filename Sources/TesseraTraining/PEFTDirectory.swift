@@ -143,7 +143,7 @@ public enum PEFTDirectory {
             throw Error("\(path): DoRA with lora_dropout \(options.dropout) does not train here yet (only without dropout)")
         }
         options.targets = try targets.map { (name: String) throws(Error) -> Projection in
-            guard let p = Projection.allCases.first(where: { $0.description == name }) else {
+            guard let p = Projection(peftName: name) else {
                 throw Error("\(path): target module '\(name)' is not one of \(Projection.allCases.map(\.description).joined(separator: ", "))")
             }
             return p

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraEngine
 import TesseraModel
 import TesseraTokenizer
 
@@ -13,7 +14,7 @@ public enum PromptInit: Sendable, Equatable {
 
     public func embeddings(_ n: Int, base: BaseWeights, tokenizer: Tokenizer, seed: UInt64) -> [Float] {
         let h = base.config.hidden
-        var rng = SplitMixRandom(seed: seed)
+        var rng = RandomSource(seed: seed)
         var out = [Float](repeating: 0, count: n * h)
         func embed(_ ids: [Int32]) {
             out.withUnsafeMutableBufferPointer { p in
@@ -23,7 +24,7 @@ public enum PromptInit: Sendable, Equatable {
         switch self {
         case .random:
             for i in out.indices {  // Box-Muller
-                let u = max(rng.uniform(0, 1), 1e-300), v = rng.uniform(0, 1)
+                let u = max(rng.nextUnit(), 1e-300), v = rng.nextUnit()
                 out[i] = Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
             }
         case .sampledVocabulary:

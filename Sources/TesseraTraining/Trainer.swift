@@ -1,4 +1,5 @@
 import Foundation
+import TesseraEngine
 import TesseraModel
 
 /// The shared loop (TRL's shape: one loop, methods plug their loss in): seeded shuffling, micro-batches with
@@ -69,7 +70,7 @@ public struct Trainer {
         var out: [Int] = []
         var epoch: UInt64 = 0
         while out.count < steps * perStep {
-            var rng = SplitMixRandom(seed: seed &+ epoch &* 0x9E37_79B9)
+            var rng = RandomSource(seed: seed &+ epoch &* 0x9E37_79B9)
             var p = Array(0..<count)
             for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             out += p

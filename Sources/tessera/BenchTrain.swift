@@ -1,4 +1,5 @@
 import Foundation
+import TesseraEngine
 import TesseraModel
 import TesseraTokenizer
 import TesseraTraining
@@ -35,7 +36,7 @@ struct TrainBench {
         let base = llama.baseWeights
         let threads = Int(ProcessInfo.processInfo.environment["TESSERA_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
         TrainingThreads.set(threads)
-        var rng = SplitMixRandom(seed: 0)
+        var rng = RandomSource(seed: 0)
         let examples = (0..<batch).map { _ in
             let tokens = (0..<length).map { _ in Int32(rng.next() % UInt64(base.config.vocab)) }
             return TrainingExample(tokens: tokens, weights: [Float](repeating: 1, count: length))

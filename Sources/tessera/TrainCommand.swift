@@ -99,7 +99,7 @@ struct TrainCommand: ParsableCommand {
         if targetModules == "all-linear" { return Projection.allCases }
         return try targetModules.split(separator: ",").map { name in
             let n = name.trimmingCharacters(in: .whitespaces)
-            guard let p = Projection.allCases.first(where: { $0.description == n }) else {
+            guard let p = Projection(peftName: n) else {
                 throw ValidationError("--target-modules: '\(n)' is not one of \(Projection.allCases.map(\.description).joined(separator: ", ")) or all-linear")
             }
             return p

@@ -34,6 +34,22 @@ import TesseraTraining
             .lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
     }
 
+    /// The objective's derivative along `direction` in tensor `i`: central differences at two steps, extrapolated
+    /// (Richardson), so the curvature's error cancels too.
+    static func derivative(_ lora: AdapterParameters, tensor i: Int, along direction: [Float], _ batch: [TrainingExample],
+                           _ normalizer: Double, doraNorms: [Int: [Float]]? = nil) -> Double {
+        func central(_ eps: Float) -> Double {
+            var plus = lora, minus = lora
+            for j in direction.indices {
+                plus.tensors[i][j] += eps * direction[j]
+                minus.tensors[i][j] -= eps * direction[j]
+            }
+            return (objective(plus, batch, normalizer, doraNorms: doraNorms)
+                - objective(minus, batch, normalizer, doraNorms: doraNorms)) / Double(2 * eps)
+        }
+        return (4 * central(5e-3) - central(1e-2)) / 3
+    }
+
     /// Plain LoRA, rsLoRA, LoRA with dropout on its input, and DoRA (its norm a constant, as in PEFT: the check
     /// holds the norms of the unmoved adapter fixed).
     @Test(arguments: [(false, Float(0), false), (true, 0, false), (false, 0.3, false), (false, 0, true)])
@@ -70,17 +86,7 @@ import TesseraTraining
         for i in lora.tensors.indices where names[i].name.contains("layers.0.") || names[i].name.contains("layers.1.mlp.down") {
             let direction = rng.floats(lora.tensors[i].count)
             let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            // Central differences at two steps, extrapolated (Richardson): the curvature's error cancels too.
-            func central(_ eps: Float) -> Double {
-                var plus = lora, minus = lora
-                for j in direction.indices {
-                    plus.tensors[i][j] += eps * direction[j]
-                    minus.tensors[i][j] -= eps * direction[j]
-                }
-                return (Self.objective(plus, batch, normalizer, doraNorms: frozen)
-                    - Self.objective(minus, batch, normalizer, doraNorms: frozen)) / Double(2 * eps)
-            }
-            let numeric = (4 * central(5e-3) - central(1e-2)) / 3
+            let numeric = Self.derivative(lora, tensor: i, along: direction, batch, normalizer, doraNorms: frozen)
             #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")
         }
     }
@@ -98,15 +104,7 @@ import TesseraTraining
         for _ in 0..<3 {
             let direction = rng.floats(3 * c.hidden)
             let analytic = zip(gradients[0], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            func central(_ eps: Float) -> Double {
-                var plus = lora, minus = lora
-                for j in direction.indices {
-                    plus.tensors[0][j] += eps * direction[j]
-                    minus.tensors[0][j] -= eps * direction[j]
-                }
-                return (Self.objective(plus, batch, normalizer) - Self.objective(minus, batch, normalizer)) / Double(2 * eps)
-            }
-            let numeric = (4 * central(5e-3) - central(1e-2)) / 3
+            let numeric = Self.derivative(lora, tensor: 0, along: direction, batch, normalizer)
             #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "backward \(analytic), finite differences \(numeric)")
         }
     }

@@ -98,10 +98,13 @@ public struct Trainer {
             let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
             var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
             var loss = 0.0
+            // DoRA's norms depend on the adapter only: computed once for the step's micro-batches.
+            let doraNorms = AdapterPass(base: base, lora: lora).doraNorms
             for micro in stride(from: 0, to: chosen.count, by: settings.batchSize) {
                 // Dropout masks differ per micro-batch and step, and repeat on a resumed run.
                 let pass = AdapterPass(base: base, lora: lora, gradientCheckpointing: settings.gradientCheckpointing,
-                                       dropoutSeed: settings.seed &+ UInt64(step) &* 0x1_0000 &+ UInt64(micro))
+                                       dropoutSeed: settings.seed &+ UInt64(step) &* 0x1_0000 &+ UInt64(micro),
+                                       doraNorms: doraNorms)
                 let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
                 loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients)
             }

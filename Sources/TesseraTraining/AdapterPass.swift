@@ -176,8 +176,7 @@ public struct AdapterPass: Sendable {
         s.inv2 = Elementwise.rmsNorm(s.x2, b.ffnNorm, width: c.hidden, eps: c.rmsEps, &s.xn2)
         s.gate = linear(l, .gate, s.xn2, n: n, &s.side)
         s.up = linear(l, .up, s.xn2, n: n, &s.side)
-        s.act = s.gate
-        Kernels.siluMultiply(&s.act, s.up)  // the serving kernel (and its generic twin)
+        s.act = Elementwise.siluMultiply(s.gate, s.up)
         let d = linear(l, .down, s.act, n: n, &s.side)
         s.output = s.x2
         for i in s.output.indices { s.output[i] += d[i] }

@@ -28,6 +28,14 @@ enum Elementwise {
         }
     }
 
+    /// a = silu(g) · u, with libm's exp: the serving kernel's vector exp is an approximation whose error the
+    /// finite-difference checks (and their backward, which uses exp) would see.
+    static func siluMultiply(_ g: [Float], _ u: [Float]) -> [Float] {
+        var a = [Float](repeating: 0, count: g.count)
+        for i in g.indices { a[i] = g[i] / (1 + exp(-g[i])) * u[i] }
+        return a
+    }
+
     /// dg = da·u·σ(g)(1 + g(1 − σ(g))), du = da·silu(g).
     static func siluMultiplyBackward(_ g: [Float], _ u: [Float], _ da: [Float]) -> (dg: [Float], du: [Float]) {
         var dg = [Float](repeating: 0, count: g.count), du = dg

@@ -23,17 +23,26 @@ public struct LoRAOptions: Sendable, Equatable {
 /// The trainable tensors of an adapter, fp32 (DESIGN 3.12), flat so the loop and the optimizer treat every kind
 /// alike. LoRA: per adapted (layer, projection), A [rank, inputs] and B [outputs, rank], y += scale · B(A x), and for
 /// DoRA the magnitude [outputs].
-/// Prompt tuning: `prompt_embeddings` [virtual tokens, hidden], the first inputs of every sequence.
+/// Prompt and P-tuning: virtual tokens [n, hidden], the first inputs of every sequence. Prefix tuning: per virtual
+/// token a key and a value for every layer [n, layers * 2 * kvWidth], attended to before the sequence's own. P-tuning,
+/// and prefix tuning with a projection, train an encoder whose output those rows are (`PromptEncoder`): then the
+/// tensors are its input embedding and its layers' weights and biases.
 public struct AdapterParameters: Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case lora, prompt }
+    public enum Kind: String, Sendable, CaseIterable {
+        case lora, prompt, pTuning = "p-tuning", prefix
+    }
 
     public let kind: Kind
     /// LoRA's options (unused by the other kinds).
     public let options: LoRAOptions
-    /// Virtual tokens of prompt tuning (0 for LoRA).
+    /// Virtual tokens of prompt, P- and prefix tuning (0 for LoRA).
     public let virtualTokens: Int
+    /// The hidden width of P-tuning's or prefix tuning's encoder; 0 when the rows themselves train (always for prompt
+    /// tuning; for an adapter read back from PEFT's files, which keep only the encoder's output).
+    public let encoderHidden: Int
     public let config: ModelConfig
-    /// LoRA: A, B (, magnitude), A, B, ... in (layer, projection) order. Prompt tuning: the embeddings.
+    /// LoRA: A, B (, magnitude), A, B, ... in (layer, projection) order. Other kinds: the rows, or the encoder's
+    /// embedding, then each encoder layer's weight and bias.
     public var tensors: [[Float]]
     /// [layer][projection] -> index of A in `tensors` (B follows it).
     let slots: [[Int?]]
@@ -43,7 +52,7 @@ public struct AdapterParameters: Sendable {
     public init(config: ModelConfig, options: LoRAOptions, seed: UInt64) {
         var rng = RandomSource(seed: seed)
         var tensors: [[Float]] = []
-        var slots = [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: config.layers)
+        var slots = Self.noSlots(config)
         for l in 0..<config.layers {
             for p in Projection.allCases where options.targets.contains(p) {
                 let (outputs, inputs) = p.shape(config)
@@ -58,19 +67,82 @@ public struct AdapterParameters: Sendable {
         self.config = config
         self.options = options
         virtualTokens = 0
+        encoderHidden = 0
         self.tensors = tensors
         self.slots = slots
     }
 
     /// A prompt-tuning adapter of `embeddings` [n, hidden] (see `PromptInit` for PEFT's ways to start one).
     public init(config: ModelConfig, promptEmbeddings embeddings: [Float]) {
-        precondition(!embeddings.isEmpty && embeddings.count % config.hidden == 0)
-        kind = .prompt
+        self.init(config: config, kind: .prompt, rows: embeddings)
+    }
+
+    /// Prompt, P- or prefix tuning whose rows [n, `rowWidth(kind)`] train themselves, with no encoder.
+    public init(config: ModelConfig, kind: Kind, rows: [Float]) {
+        let width = Self.rowWidth(kind, config)
+        precondition(kind != .lora && !rows.isEmpty && rows.count % width == 0)
+        self.kind = kind
         self.config = config
         options = LoRAOptions()
-        virtualTokens = embeddings.count / config.hidden
-        tensors = [embeddings]
-        slots = [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: config.layers)
+        virtualTokens = rows.count / width
+        encoderHidden = 0
+        tensors = [rows]
+        slots = Self.noSlots(config)
+    }
+
+    /// P-tuning or prefix tuning as PEFT starts them: n virtual tokens whose embeddings are N(0, 1) (torch's
+    /// `Embedding`), through an encoder of hidden width `encoderHidden` (0: prefix tuning without a projection, the
+    /// rows themselves N(0, 1)) whose layers start as torch's `Linear` does, weights and biases uniform in ±1/sqrt(inputs).
+    public init(config: ModelConfig, kind: Kind, virtualTokens n: Int, encoderHidden: Int, seed: UInt64) {
+        precondition((kind == .pTuning && encoderHidden > 0) || (kind == .prefix && encoderHidden >= 0))
+        var rng = RandomSource(seed: seed)
+        func normal(_ count: Int) -> [Float] {
+            (0..<count).map { _ in  // Box-Muller
+                let u = max(rng.nextUnit(), 1e-300), v = rng.nextUnit()
+                return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+            }
+        }
+        self.kind = kind
+        self.config = config
+        options = LoRAOptions()
+        virtualTokens = n
+        self.encoderHidden = encoderHidden
+        slots = Self.noSlots(config)
+        let shapes = encoderHidden == 0 ? [[n, Self.rowWidth(kind, config)]]
+            : PromptEncoder.shapes(kind: kind, config: config, hidden: encoderHidden, tokens: n)
+        tensors = [normal(shapes[0].reduce(1, *))]
+        for layer in stride(from: 1, to: shapes.count, by: 2) {  // weight [outputs, inputs], bias [outputs]
+            let (outputs, inputs) = (shapes[layer][0], shapes[layer][1]), bound = 1 / Float(inputs).squareRoot()
+            for count in [outputs * inputs, outputs] {
+                tensors.append((0..<count).map { _ in Float(2 * rng.nextUnit() - 1) * bound })
+            }
+        }
+    }
+
+    /// A P-tuning or projected prefix-tuning adapter from all of its trainable tensors (a checkpoint's encoder).
+    init(config: ModelConfig, kind: Kind, encoderHidden: Int, tensors: [[Float]]) {
+        self.kind = kind
+        self.config = config
+        options = LoRAOptions()
+        virtualTokens = tensors[0].count / PromptEncoder.shapes(kind: kind, config: config, hidden: encoderHidden, tokens: 1)[0][1]
+        self.encoderHidden = encoderHidden
+        self.tensors = tensors
+        slots = Self.noSlots(config)
+    }
+
+    private static func noSlots(_ c: ModelConfig) -> [[Int?]] {
+        [[Int?]](repeating: [Int?](repeating: nil, count: Projection.allCases.count), count: c.layers)
+    }
+
+    /// The width of a virtual token's row: the hidden size (prompt, P-tuning), or a key and a value for every layer
+    /// (prefix tuning, as PEFT lays out its `past_key_values`: layer l's key at slice 2l, its value at 2l + 1).
+    public static func rowWidth(_ kind: Kind, _ c: ModelConfig) -> Int {
+        kind == .prefix ? c.layers * 2 * c.kvHeads * c.headDim : c.hidden
+    }
+
+    /// What the model sees of a virtual-token adapter: its rows [n, `rowWidth`], through the encoder if it has one.
+    public var virtualRows: [Float] {
+        encoderHidden == 0 ? tensors[0] : PromptEncoder(self).forward().output
     }
 
     /// DoRA's starting magnitudes, as PEFT sets them: the norms of W + scale · BA (of W, with B zero).
@@ -89,7 +161,11 @@ public struct AdapterParameters: Sendable {
 
     /// PEFT's tensor names and shapes, in `tensors` order.
     public var names: [(name: String, shape: [Int])] {
-        if kind == .prompt { return [("prompt_embeddings", [virtualTokens, config.hidden])] }
+        if kind != .lora {
+            guard encoderHidden > 0 else { return [("prompt_embeddings", [virtualTokens, Self.rowWidth(kind, config)])] }
+            return zip(PromptEncoder.names(kind), PromptEncoder.shapes(kind: kind, config: config, hidden: encoderHidden,
+                                                                       tokens: virtualTokens)).map { ($0, $1) }
+        }
         var out: [(String, [Int])] = []
         for l in 0..<config.layers {
             for p in Projection.allCases where slots[l][p.rawValue] != nil {

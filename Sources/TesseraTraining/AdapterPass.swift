@@ -3,7 +3,8 @@ import TesseraEngine
 import TesseraKernels
 import TesseraModel
 
-/// Forward and backward over the frozen base with a trainable adapter (LoRA, or prompt tuning's virtual tokens), fp32 (DESIGN 1, inside the trainer).
+/// Forward and backward over the frozen base with a trainable adapter (LoRA and DoRA; prompt and P-tuning's virtual
+/// tokens; prefix tuning's keys and values), fp32 (DESIGN 1, inside the trainer).
 /// The forward pass keeps each layer's activations, or (gradient checkpointing, when they would not fit a budget)
 /// only each layer's input, the backward pass then recomputing one layer at a time from it, so that memory grows
 /// with layers × tokens × hidden, not with the attention maps.
@@ -54,7 +55,7 @@ public struct AdapterPass: Sendable {
         let dora = lora.options.dora ? lora.options.targets.reduce(0) { $0 + $1.shape(c).outputs } : 0  // z per projection
         let perRow = 6 * c.hidden + 2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 3 * c.ffn
             + 7 * lora.options.rank + dora
-        let attention = rows.lengths.reduce(0) { $0 + c.heads * $1 * $1 }
+        let attention = rows.lengths.reduce(0) { $0 + c.heads * $1 * ($1 + rows.prefix) }
         return 4 * c.layers * (n * perRow + attention) > Self.activationBudget
     }
 
@@ -64,10 +65,13 @@ public struct AdapterPass: Sendable {
         let lengths: [Int]
         var count: Int { (starts.last ?? 0) + (lengths.last ?? 0) }
 
-        /// Rows of the virtual tokens that start every sequence (prompt tuning), before its tokens.
+        /// Rows of the virtual tokens that start every sequence (prompt and P-tuning), before its tokens.
         let virtual: Int
+        /// Prefix entries every sequence attends to before its own rows (prefix tuning); its rows' positions start
+        /// after them, as they do in a KV cache the entries were put in first.
+        let prefix: Int
 
-        init(_ batch: [TrainingExample], virtual: Int) {
+        init(_ batch: [TrainingExample], virtual: Int, prefix: Int = 0) {
             var starts: [Int] = [], n = 0
             for e in batch {
                 starts.append(n)
@@ -75,6 +79,7 @@ public struct AdapterPass: Sendable {
             }
             self.starts = starts
             self.virtual = virtual
+            self.prefix = prefix
             lengths = batch.map { virtual + $0.tokens.count }
         }
     }
@@ -92,15 +97,20 @@ public struct AdapterPass: Sendable {
     }
 
     private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]]) -> Double {
-        let c = base.config, rows = Rows(batch, virtual: lora.virtualTokens), n = rows.count
+        let c = base.config, n0 = lora.virtualTokens, prefixed = lora.kind == .prefix
+        let rows = Rows(batch, virtual: prefixed ? 0 : n0, prefix: prefixed ? n0 : 0), n = rows.count
         guard n > 0 else { return 0 }
-        let tables = rows.lengths.map { rope.table(start: 0, rows: $0) }
+        let tables = rows.lengths.map { rope.table(start: rows.prefix, rows: $0) }
+        // The virtual tokens' rows: the adapter's own, or its encoder's output (whose backward comes last).
+        let encoder = lora.encoderHidden > 0 ? PromptEncoder(lora) : nil
+        let trace = encoder?.forward()
+        let virtualRows = lora.kind == .lora ? [] : trace?.output ?? lora.tensors[0]
         var x = [Float](repeating: 0, count: n * c.hidden)  // [n, hidden]
         x.withUnsafeMutableBufferPointer { xp in
             var r = 0
             for e in batch {
                 if rows.virtual > 0 {
-                    (xp.baseAddress! + r * c.hidden).update(from: lora.tensors[0], count: rows.virtual * c.hidden)
+                    (xp.baseAddress! + r * c.hidden).update(from: virtualRows, count: rows.virtual * c.hidden)
                     r += rows.virtual
                 }
                 for t in e.tokens {
@@ -114,19 +124,25 @@ public struct AdapterPass: Sendable {
         let keep = normalizer != nil && !checkpointing(rows)
         var inputs: [[Float]] = [], saved: [Saved] = []
         for l in 0..<c.layers {
-            let s = layer(l, x, rows: rows, tables: tables)
+            let s = layer(l, x, rows: rows, tables: tables, prefix: virtualRows)
             if normalizer != nil { if keep { saved.append(s) } else { inputs.append(x) } }
             x = s.output
         }
         var (loss, dx) = head(x, batch, rows: rows, normalizer: normalizer)
         guard normalizer != nil else { return loss }
+        // The virtual rows' gradient, summed over the sequences (they all start from the same rows).
+        var dVirtual = [Float](repeating: 0, count: virtualRows.count)
         for l in (0..<c.layers).reversed() {
-            let s = keep ? saved.removeLast() : layer(l, inputs[l], rows: rows, tables: tables)
-            dx = layerBackward(l, s, rows: rows, tables: tables, dOutput: dx, gradients: &gradients)
+            let s = keep ? saved.removeLast() : layer(l, inputs[l], rows: rows, tables: tables, prefix: virtualRows)
+            dx = layerBackward(l, s, rows: rows, tables: tables, dOutput: dx, dPrefix: &dVirtual, gradients: &gradients)
         }
-        // Prompt tuning: every sequence's virtual rows are the same parameters.
         for start in rows.starts where rows.virtual > 0 {
-            for i in 0..<(rows.virtual * c.hidden) { gradients[0][i] += dx[start * c.hidden + i] }
+            for i in 0..<(rows.virtual * c.hidden) { dVirtual[i] += dx[start * c.hidden + i] }
+        }
+        if let encoder, let trace {
+            encoder.backward(trace, dOutput: dVirtual, into: &gradients)
+        } else if !dVirtual.isEmpty {
+            for i in dVirtual.indices { gradients[0][i] += dVirtual[i] }
         }
         return loss
     }
@@ -146,16 +162,19 @@ public struct AdapterPass: Sendable {
         var output: [Float] = []
         var xn1: [Float] = [], inv1: [Float] = []
         var q: [Float] = [], k: [Float] = [], v: [Float] = []  // q and k rotated
+        /// Prefix tuning: this layer's prefix keys and values [entries, kvWidth].
+        var prefixKeys: [Float] = [], prefixValues: [Float] = []
         /// What each adapted projection's backward needs, by `Projection.rawValue`.
         var side = [Side?](repeating: nil, count: Projection.allCases.count)
-        var probabilities: [[Float]] = []  // [sequence][heads * T * T]
+        var probabilities: [[Float]] = []  // [sequence][heads * T * (prefix + T)]
         var attn: [Float] = []
         var x2: [Float] = []
         var xn2: [Float] = [], inv2: [Float] = []
         var gate: [Float] = [], up: [Float] = [], act: [Float] = []
     }
 
-    func layer(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table]) -> Saved {
+    /// Layer l over the batch; `prefix` is prefix tuning's rows [entries, layers * 2 * kvWidth] (else unused).
+    func layer(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table], prefix: [Float]) -> Saved {
         let c = base.config, n = rows.count, b = base.layers[l]
         var s = Saved()
         s.input = x
@@ -168,7 +187,9 @@ public struct AdapterPass: Sendable {
             rope.apply(&s.q, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t)
             rope.apply(&s.k, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t)
         }
-        (s.attn, s.probabilities) = Attention.forward(q: s.q, k: s.k, v: s.v, rows: rows, config: c)
+        if rows.prefix > 0 { (s.prefixKeys, s.prefixValues) = Self.prefixEntries(prefix, layer: l, count: rows.prefix, config: c) }
+        (s.attn, s.probabilities) = Attention.forward(q: s.q, k: s.k, v: s.v, prefixKeys: s.prefixKeys,
+                                                      prefixValues: s.prefixValues, rows: rows, config: c)
         let o = linear(l, .o, s.attn, n: n, &s.side)
         s.x2 = x
         for i in s.x2.indices { s.x2[i] += o[i] }
@@ -183,8 +204,22 @@ public struct AdapterPass: Sendable {
         return s
     }
 
-    /// The gradient of the layer's input, given its output's; the adapter's gradients are added into `gradients`.
-    func layerBackward(_ l: Int, _ s: Saved, rows: Rows, tables: [RoPE.Table], dOutput: [Float],
+    /// Layer l's prefix keys and values, [count, kvWidth] each, out of PEFT's layout of the rows.
+    static func prefixEntries(_ rows: [Float], layer l: Int, count: Int, config c: ModelConfig) -> ([Float], [Float]) {
+        let kvW = c.kvHeads * c.headDim, width = c.layers * 2 * kvW
+        var keys = [Float](repeating: 0, count: count * kvW), values = keys
+        for j in 0..<count {
+            for i in 0..<kvW {
+                keys[j * kvW + i] = rows[j * width + 2 * l * kvW + i]
+                values[j * kvW + i] = rows[j * width + (2 * l + 1) * kvW + i]
+            }
+        }
+        return (keys, values)
+    }
+
+    /// The gradient of the layer's input, given its output's; the adapter's gradients are added into `gradients`,
+    /// prefix tuning's into `dPrefix` (shaped like its rows).
+    func layerBackward(_ l: Int, _ s: Saved, rows: Rows, tables: [RoPE.Table], dOutput: [Float], dPrefix: inout [Float],
                        gradients: inout [[Float]]) -> [Float] {
         let c = base.config, n = rows.count, b = base.layers[l], x = s.input
         // down, then SiLU · up
@@ -199,8 +234,18 @@ public struct AdapterPass: Sendable {
         // attention
         var dAttn = [Float](repeating: 0, count: n * c.heads * c.headDim)
         linearBackward(l, .o, side: s.side[Projection.o.rawValue], input: s.attn, dy: dx2, n: n, dx: &dAttn, gradients: &gradients)
-        var (dq, dk, dv) = Attention.backward(q: s.q, k: s.k, v: s.v, probabilities: s.probabilities, dOut: dAttn,
-                                             rows: rows, config: c)
+        let g = Attention.backward(q: s.q, k: s.k, v: s.v, prefixKeys: s.prefixKeys, prefixValues: s.prefixValues,
+                                   probabilities: s.probabilities, dOut: dAttn, rows: rows, config: c)
+        var (dq, dk, dv) = (g.dq, g.dk, g.dv)
+        if rows.prefix > 0 {
+            let kvW = c.kvHeads * c.headDim, width = c.layers * 2 * kvW
+            for j in 0..<rows.prefix {
+                for i in 0..<kvW {
+                    dPrefix[j * width + 2 * l * kvW + i] += g.dPrefixKeys[j * kvW + i]
+                    dPrefix[j * width + (2 * l + 1) * kvW + i] += g.dPrefixValues[j * kvW + i]
+                }
+            }
+        }
         for (i, t) in tables.enumerated() {
             rope.apply(&dq, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t, inverse: true)
             rope.apply(&dk, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t, inverse: true)

@@ -1,33 +1,45 @@
 import Foundation
 import TesseraModel
 
-/// Causal grouped-query attention of each sequence over its own rows, and its backward pass, as sgemms per head.
-/// q [n, heads*hd], k and v [n, kvHeads*hd], rows already rotated.
+/// Causal grouped-query attention of each sequence over prefix tuning's entries (if any) and its own rows, and its
+/// backward pass, as sgemms per head. q [n, heads*hd], k and v [n, kvHeads*hd], rows already rotated; prefix keys
+/// and values [rows.prefix, kvHeads*hd], as a KV cache holds them (not rotated again).
 enum Attention {
-    /// out [n, heads*hd] and, per sequence, the softmax probabilities [heads, T, T] (zero above the diagonal).
-    static func forward(q: [Float], k: [Float], v: [Float], rows: AdapterPass.Rows, config c: ModelConfig)
-        -> ([Float], [[Float]]) {
-        let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads
+    /// A sequence's keys or values after the prefix's: [prefix + T, kvWidth], contiguous.
+    private static func context(_ prefix: [Float], _ own: [Float], start r0: Int, rows t: Int, width: Int) -> [Float] {
+        var out = prefix
+        out.reserveCapacity(prefix.count + t * width)
+        out.append(contentsOf: own[(r0 * width)..<((r0 + t) * width)])
+        return out
+    }
+
+    /// out [n, heads*hd] and, per sequence, the softmax probabilities [heads, T, prefix + T] (zero where a row may
+    /// not look: past its own position).
+    static func forward(q: [Float], k: [Float], v: [Float], prefixKeys: [Float], prefixValues: [Float],
+                        rows: AdapterPass.Rows, config c: ModelConfig) -> ([Float], [[Float]]) {
+        let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads, np = rows.prefix
         let scale = 1 / Float(hd).squareRoot()
         var out = [Float](repeating: 0, count: q.count)
         var all: [[Float]] = []
         for (i, r0) in rows.starts.enumerated() {
-            let t = rows.lengths[i]
-            var p = [Float](repeating: 0, count: c.heads * t * t)
+            let t = rows.lengths[i], u = np + t
+            let keys = context(prefixKeys, k, start: r0, rows: t, width: kvW)
+            let values = context(prefixValues, v, start: r0, rows: t, width: kvW)
+            var p = [Float](repeating: 0, count: c.heads * t * u)
             for h in 0..<c.heads {
-                let g = h / group, ph = h * t * t
+                let g = h / group
                 p.withUnsafeMutableBufferPointer { pp in
-                    let s = pp.baseAddress! + ph
+                    let s = pp.baseAddress! + h * t * u
                     q.withUnsafeBufferPointer { qp in
-                        k.withUnsafeBufferPointer { kp in
-                            Dense.gemm(false, true, m: t, n: t, k: hd, alpha: scale, qp.baseAddress! + r0 * qW + h * hd, lda: qW,
-                                       kp.baseAddress! + r0 * kvW + g * hd, ldb: kvW, beta: 0, s, ldc: t)
+                        keys.withUnsafeBufferPointer { kp in
+                            Dense.gemm(false, true, m: t, n: u, k: hd, alpha: scale, qp.baseAddress! + r0 * qW + h * hd, lda: qW,
+                                       kp.baseAddress! + g * hd, ldb: kvW, beta: 0, s, ldc: u)
                         }
                     }
-                    softmaxCausal(s, t)
-                    v.withUnsafeBufferPointer { vp in
+                    softmaxCausal(s, rows: t, columns: u)
+                    values.withUnsafeBufferPointer { vp in
                         out.withUnsafeMutableBufferPointer { op in
-                            Dense.gemm(false, false, m: t, n: hd, k: t, s, lda: t, vp.baseAddress! + r0 * kvW + g * hd,
+                            Dense.gemm(false, false, m: t, n: hd, k: u, s, lda: u, vp.baseAddress! + g * hd,
                                        ldb: kvW, beta: 0, op.baseAddress! + r0 * qW + h * hd, ldc: qW)
                         }
                     }
@@ -38,69 +50,91 @@ enum Attention {
         return (out, all)
     }
 
-    /// Row i keeps columns 0...i, softmaxed; the rest become 0.
-    private static func softmaxCausal(_ s: UnsafeMutablePointer<Float>, _ t: Int) {
+    /// Row i of [rows, columns] keeps columns 0...(columns - rows + i) (the prefix and its own rows up to itself),
+    /// softmaxed; the rest become 0.
+    private static func softmaxCausal(_ s: UnsafeMutablePointer<Float>, rows t: Int, columns u: Int) {
         for i in 0..<t {
-            let row = s + i * t
+            let row = s + i * u, last = u - t + i
             var m = -Float.infinity
-            for j in 0...i { m = max(m, row[j]) }
+            for j in 0...last { m = max(m, row[j]) }
             var sum: Float = 0
-            for j in 0...i {
+            for j in 0...last {
                 row[j] = exp(row[j] - m)
                 sum += row[j]
             }
             let inv = 1 / sum
-            for j in 0...i { row[j] *= inv }
-            for j in (i + 1)..<t { row[j] = 0 }
+            for j in 0...last { row[j] *= inv }
+            for j in (last + 1)..<u { row[j] = 0 }
         }
     }
 
-    /// Gradients of q, k and v from the output's: dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)),
+    struct Gradients {
+        var dq: [Float], dk: [Float], dv: [Float]
+        /// Prefix tuning's, summed over the sequences: [prefix, kvWidth].
+        var dPrefixKeys: [Float], dPrefixValues: [Float]
+    }
+
+    /// Gradients of q, k, v and the prefix from the output's: dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)),
     /// dQ = scale · dS K, dK = scale · dSᵀ Q (summed over the heads that share a KV head).
-    static func backward(q: [Float], k: [Float], v: [Float], probabilities: [[Float]], dOut: [Float],
-                         rows: AdapterPass.Rows, config c: ModelConfig) -> ([Float], [Float], [Float]) {
-        let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads
+    static func backward(q: [Float], k: [Float], v: [Float], prefixKeys: [Float], prefixValues: [Float],
+                         probabilities: [[Float]], dOut: [Float], rows: AdapterPass.Rows, config c: ModelConfig) -> Gradients {
+        let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads, np = rows.prefix
         let scale = 1 / Float(hd).squareRoot()
-        var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 0, count: k.count), dv = dk
+        var out = Gradients(dq: [Float](repeating: 0, count: q.count), dk: [Float](repeating: 0, count: k.count),
+                            dv: [Float](repeating: 0, count: k.count), dPrefixKeys: [Float](repeating: 0, count: prefixKeys.count),
+                            dPrefixValues: [Float](repeating: 0, count: prefixKeys.count))
         for (i, r0) in rows.starts.enumerated() {
-            let t = rows.lengths[i]
-            var ds = [Float](repeating: 0, count: t * t)
+            let t = rows.lengths[i], u = np + t
+            let keys = context(prefixKeys, k, start: r0, rows: t, width: kvW)
+            let values = context(prefixValues, v, start: r0, rows: t, width: kvW)
+            var dKeys = [Float](repeating: 0, count: u * kvW), dValues = dKeys
+            var ds = [Float](repeating: 0, count: t * u)
             for h in 0..<c.heads {
                 let g = h / group
                 probabilities[i].withUnsafeBufferPointer { pAll in
-                    let p = pAll.baseAddress! + h * t * t
+                    let p = pAll.baseAddress! + h * t * u
                     dOut.withUnsafeBufferPointer { dop in
                         let dO = dop.baseAddress! + r0 * qW + h * hd
-                        dv.withUnsafeMutableBufferPointer { dvp in
-                            Dense.gemm(true, false, m: t, n: hd, k: t, p, lda: t, dO, ldb: qW, beta: 1,
-                                       dvp.baseAddress! + r0 * kvW + g * hd, ldc: kvW)
+                        dValues.withUnsafeMutableBufferPointer { dvp in
+                            Dense.gemm(true, false, m: u, n: hd, k: t, p, lda: u, dO, ldb: qW, beta: 1, dvp.baseAddress! + g * hd,
+                                       ldc: kvW)
                         }
-                        v.withUnsafeBufferPointer { vp in
-                            Dense.gemm(false, true, m: t, n: t, k: hd, dO, lda: qW, vp.baseAddress! + r0 * kvW + g * hd,
-                                       ldb: kvW, beta: 0, &ds, ldc: t)
+                        values.withUnsafeBufferPointer { vp in
+                            Dense.gemm(false, true, m: t, n: u, k: hd, dO, lda: qW, vp.baseAddress! + g * hd, ldb: kvW,
+                                       beta: 0, &ds, ldc: u)
                         }
                     }
                     for a in 0..<t {
+                        let last = np + a
                         var dot: Float = 0
-                        for b in 0...a { dot += p[a * t + b] * ds[a * t + b] }
-                        for b in 0...a { ds[a * t + b] = p[a * t + b] * (ds[a * t + b] - dot) }
-                        for b in (a + 1)..<t { ds[a * t + b] = 0 }
+                        for b in 0...last { dot += p[a * u + b] * ds[a * u + b] }
+                        for b in 0...last { ds[a * u + b] = p[a * u + b] * (ds[a * u + b] - dot) }
+                        for b in (last + 1)..<u { ds[a * u + b] = 0 }
                     }
                 }
-                k.withUnsafeBufferPointer { kp in
-                    dq.withUnsafeMutableBufferPointer { dqp in
-                        Dense.gemm(false, false, m: t, n: hd, k: t, alpha: scale, ds, lda: t, kp.baseAddress! + r0 * kvW + g * hd,
+                keys.withUnsafeBufferPointer { kp in
+                    out.dq.withUnsafeMutableBufferPointer { dqp in
+                        Dense.gemm(false, false, m: t, n: hd, k: u, alpha: scale, ds, lda: u, kp.baseAddress! + g * hd,
                                    ldb: kvW, beta: 0, dqp.baseAddress! + r0 * qW + h * hd, ldc: qW)
                     }
                 }
                 q.withUnsafeBufferPointer { qp in
-                    dk.withUnsafeMutableBufferPointer { dkp in
-                        Dense.gemm(true, false, m: t, n: hd, k: t, alpha: scale, ds, lda: t, qp.baseAddress! + r0 * qW + h * hd,
-                                   ldb: qW, beta: 1, dkp.baseAddress! + r0 * kvW + g * hd, ldc: kvW)
+                    dKeys.withUnsafeMutableBufferPointer { dkp in
+                        Dense.gemm(true, false, m: u, n: hd, k: t, alpha: scale, ds, lda: u, qp.baseAddress! + r0 * qW + h * hd,
+                                   ldb: qW, beta: 1, dkp.baseAddress! + g * hd, ldc: kvW)
                     }
                 }
             }
+            let split = np * kvW
+            for j in 0..<split {
+                out.dPrefixKeys[j] += dKeys[j]
+                out.dPrefixValues[j] += dValues[j]
+            }
+            for j in 0..<(t * kvW) {
+                out.dk[r0 * kvW + j] += dKeys[split + j]
+                out.dv[r0 * kvW + j] += dValues[split + j]
+            }
         }
-        return (dq, dk, dv)
+        return out
     }
 }

@@ -3,8 +3,10 @@ import TesseraFormats
 import TesseraModel
 
 /// An adapter as `peft` saves it: `adapter_config.json` and `adapter_model.safetensors` (F32 tensors: LoRA's
-/// `base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight`, prompt tuning's `prompt_embeddings`), so `peft`,
-/// `tessera serve` and `--init-adapter` all read what the trainer writes.
+/// `base_model.model.model.layers.{i}.{module}.lora_{A,B}.weight`; prompt, P- and prefix tuning's `prompt_embeddings`,
+/// the encoder's output where there is one), so `peft`, `tessera serve` and `--init-adapter` all read what the
+/// trainer writes. A checkpoint adds the encoder's own tensors (`prompt_encoder.safetensors`), which PEFT does not
+/// save, so that training can go on through it.
 public enum PEFTDirectory {
     public struct Error: Swift.Error, CustomStringConvertible {
         public let description: String
@@ -17,24 +19,37 @@ public enum PEFTDirectory {
         try writeAtomically(path, files: try files(lora, baseModel: baseModel))
     }
 
-    /// The two files of the adapter, by name.
-    static func files(_ lora: AdapterParameters, baseModel: String) throws(Error) -> [String: Data] {
+    static let encoderFile = "prompt_encoder.safetensors"
+
+    /// The two files of the adapter, by name (three with `encoder`, for an adapter that has one).
+    static func files(_ lora: AdapterParameters, baseModel: String, encoder: Bool = false) throws(Error) -> [String: Data] {
         let o = lora.options, c = lora.config
-        var config: [String: Any] = lora.kind == .prompt ? [
-            "peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": lora.virtualTokens,
-            "token_dim": c.hidden, "num_transformer_submodules": 1, "num_attention_heads": c.heads,
-            "num_layers": c.layers, "prompt_tuning_init": "RANDOM", "inference_mode": true,
-            "base_model_name_or_path": baseModel,
-        ] : [
+        let virtual: [String: Any] = [
+            "task_type": "CAUSAL_LM", "num_virtual_tokens": lora.virtualTokens, "num_transformer_submodules": 1,
+            "num_layers": c.layers, "inference_mode": true, "base_model_name_or_path": baseModel,
+        ]
+        let encoderHidden = lora.encoderHidden > 0 ? lora.encoderHidden : nil
+        var config: [String: Any]
+        switch lora.kind {
+        case .prompt:
+            config = virtual.merging(["peft_type": "PROMPT_TUNING", "token_dim": c.hidden, "num_attention_heads": c.heads,
+                                      "prompt_tuning_init": "RANDOM"]) { $1 }
+        case .pTuning:
+            config = virtual.merging(["peft_type": "P_TUNING", "token_dim": c.hidden, "num_attention_heads": c.heads,
+                                      "encoder_reparameterization_type": "MLP", "encoder_hidden_size": encoderHidden ?? c.hidden,
+                                      "encoder_num_layers": 2, "encoder_dropout": 0.0]) { $1 }
+        case .prefix:  // PEFT's GQA form: a key's width and the KV heads
+            config = virtual.merging(["peft_type": "PREFIX_TUNING", "token_dim": c.kvHeads * c.headDim,
+                                      "num_attention_heads": c.kvHeads, "prefix_projection": encoderHidden != nil,
+                                      "encoder_hidden_size": encoderHidden ?? c.kvHeads * c.headDim]) { $1 }
+        case .lora: config = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": o.rank, "lora_alpha": Double(o.alpha),
             "lora_dropout": Double(o.dropout), "use_rslora": o.rsLoRA, "use_dora": o.dora, "bias": "none",
             "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true,
             "target_modules": Projection.allCases.filter { o.targets.contains($0) }.map(\.description).sorted(),
             "base_model_name_or_path": baseModel, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
+            "modules_to_save": NSNull(), "layers_to_transform": NSNull(),
         ]
-        if lora.kind == .lora {
-            config["modules_to_save"] = NSNull()
-            config["layers_to_transform"] = NSNull()
         }
         let json: Data
         do {
@@ -42,9 +57,13 @@ public enum PEFTDirectory {
         } catch {
             throw Error("cannot encode adapter_config.json: \(error)")
         }
-        let tensors = zip(lora.names, lora.tensors).map { (name: $0.name, shape: $0.shape, values: $1) }
-        let weights = Safetensors.encode(tensors, metadata: ["format": "pt"])
-        return ["adapter_config.json": json, "adapter_model.safetensors": weights]
+        let own = zip(lora.names, lora.tensors).map { (name: $0.name, shape: $0.shape, values: $1) }
+        let tensors = lora.encoderHidden > 0
+            ? [(name: "prompt_embeddings", shape: [lora.virtualTokens, AdapterParameters.rowWidth(lora.kind, c)], values: lora.virtualRows)]
+            : own
+        var files = ["adapter_config.json": json, "adapter_model.safetensors": Safetensors.encode(tensors, metadata: ["format": "pt"])]
+        if encoder, lora.encoderHidden > 0 { files[encoderFile] = Safetensors.encode(own, metadata: ["format": "pt"]) }
+        return files
     }
 
     static func writeAtomically(_ path: String, files: [String: Data]) throws(Error) {
@@ -97,11 +116,12 @@ public enum PEFTDirectory {
         var useDora: Bool?
         var targetModules: [String]?
         var numVirtualTokens: Int?
+        var encoderReparameterizationType: String?
 
         enum CodingKeys: String, CodingKey {
             case peftType = "peft_type", r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
             case useRslora = "use_rslora", useDora = "use_dora", targetModules = "target_modules"
-            case numVirtualTokens = "num_virtual_tokens"
+            case numVirtualTokens = "num_virtual_tokens", encoderReparameterizationType = "encoder_reparameterization_type"
         }
     }
 
@@ -119,16 +139,26 @@ public enum PEFTDirectory {
         guard let bytes = FileManager.default.contents(atPath: file.path) else { throw Error("\(path): no adapter_model.safetensors") }
         let st: Safetensors
         do { st = try Safetensors(bytes: bytes, name: file.lastPathComponent) } catch { throw Error("\(file.path): \(error)") }
-        if config.peftType == "PROMPT_TUNING" {
-            guard let n = config.numVirtualTokens, n > 0, let t = st.tensors["prompt_embeddings"], t.shape == [n, c.hidden] else {
-                throw Error("\(file.path): needs prompt_embeddings of [num_virtual_tokens, \(c.hidden)]")
+        let kinds: [String: AdapterParameters.Kind] = ["PROMPT_TUNING": .prompt, "P_TUNING": .pTuning, "PREFIX_TUNING": .prefix]
+        if let kind = kinds[config.peftType] {
+            if kind == .pTuning, let type = config.encoderReparameterizationType, type != "MLP" {
+                throw Error("\(path): P-tuning with a \(type) encoder does not train here (the MLP encoder does)")
             }
-            do { return AdapterParameters(config: c, promptEmbeddings: try st.floats("prompt_embeddings")) } catch {
+            let width = AdapterParameters.rowWidth(kind, c)
+            guard let n = config.numVirtualTokens, n > 0, let t = st.tensors["prompt_embeddings"], t.shape == [n, width] else {
+                throw Error("\(file.path): needs prompt_embeddings of [num_virtual_tokens, \(width)]")
+            }
+            let encoder = dir.appendingPathComponent(encoderFile)
+            if kind != .prompt, let bytes = FileManager.default.contents(atPath: encoder.path) {
+                return try readEncoder(bytes, kind: kind, tokens: n, config: c, file: encoder.path)
+            }
+            // PEFT keeps only the encoder's output: what trains from here is those rows.
+            do { return AdapterParameters(config: c, kind: kind, rows: try st.floats("prompt_embeddings")) } catch {
                 throw Error("\(file.path): \(error)")
             }
         }
         guard config.peftType == "LORA" else {
-            throw Error("\(path): peft_type \(config.peftType); LORA and PROMPT_TUNING adapters train here so far")
+            throw Error("\(path): peft_type \(config.peftType) is not one of LORA, PROMPT_TUNING, P_TUNING, PREFIX_TUNING")
         }
         guard let r = config.r, r > 0, let targets = config.targetModules, !targets.isEmpty else {
             throw Error("\(path)/adapter_config.json: needs r and a list of target_modules")
@@ -157,5 +187,29 @@ public enum PEFTDirectory {
             do { lora.tensors[i] = try st.floats(stored) } catch { throw Error("\(file.path): \(error)") }
         }
         return lora
+    }
+
+    /// A checkpoint's encoder: the embedding and every layer under PEFT's names, the hidden width from the first
+    /// layer's weight and every shape checked against it.
+    static func readEncoder(_ bytes: Data, kind: AdapterParameters.Kind, tokens n: Int, config c: ModelConfig,
+                            file: String) throws(Error) -> AdapterParameters {
+        do {
+            let st = try Safetensors(bytes: bytes, name: (file as NSString).lastPathComponent)
+            let names = PromptEncoder.names(kind)
+            guard let first = st.tensors[names[1]], first.shape.count == 2, (1...65536).contains(first.shape[0]) else {
+                throw Error("\(file): no '\(names[1])' of [hidden, inputs]")
+            }
+            let shapes = PromptEncoder.shapes(kind: kind, config: c, hidden: first.shape[0], tokens: n)
+            var tensors: [[Float]] = []
+            for (name, shape) in zip(names, shapes) {
+                guard let t = st.tensors[name], t.shape == shape else { throw Error("\(file): '\(name)' is missing or not \(shape)") }
+                tensors.append(try st.floats(name))
+            }
+            return AdapterParameters(config: c, kind: kind, encoderHidden: first.shape[0], tensors: tensors)
+        } catch let e as Error {
+            throw e
+        } catch {
+            throw Error("\(file): \(error)")
+        }
     }
 }

@@ -38,7 +38,7 @@ public struct TrainingCheckpoint: Sendable {
                           weightDecay: optimizer.weightDecay)
         let stateJSON: Data
         do { stateJSON = try JSONEncoder().encode(state) } catch { throw .init("cannot encode the trainer state: \(error)") }
-        var files = try PEFTDirectory.files(lora, baseModel: baseModel)
+        var files = try PEFTDirectory.files(lora, baseModel: baseModel, encoder: true)
         files["optimizer.safetensors"] = Safetensors.encode(moments, metadata: ["format": "pt"])
         files["trainer_state.json"] = stateJSON
         try PEFTDirectory.writeAtomically(path, files: files)

@@ -25,8 +25,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Validation data, JSONL (same format).") var validationData: String?
     @Option(help: "Where the PEFT adapter directory is written at the end (atomically).") var output: String
     @Option(help: "Start from this PEFT adapter; its config fixes kind, rank, alpha and targets.") var initAdapter: String?
-    @Option(help: "lora, dora or prompt (P- and prefix tuning are not trainable yet).") var adapterType: String = "lora"
-    @Option(help: "Virtual tokens of prompt tuning.") var numVirtualTokens: Int = 20
+    @Option(help: "lora, dora, prompt, p-tuning or prefix.") var adapterType: String = "lora"
+    @Option(help: "Virtual tokens of prompt, P- and prefix tuning.") var numVirtualTokens: Int = 20
+    @Option(help: "Hidden width of P-tuning's MLP encoder or prefix tuning's projection (default: PEFT's, the token width).")
+    var encoderHiddenSize: Int?
+    @Flag(help: "Prefix tuning through a two-layer projection (PEFT's prefix_projection).") var prefixProjection = false
     @Option(help: "Start prompt tuning from this text's token embeddings.") var promptInit: String?
     @Option(help: "Without --prompt-init: random (N(0,1), PEFT's default) or vocab (sampled token embeddings).")
     var promptInitMethod: String = "vocab"
@@ -62,9 +65,14 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard TrainingData.Method(rawValue: method) != nil else { throw ValidationError("--method must be sft or pretrain") }
-        guard ["lora", "dora", "prompt"].contains(adapterType) else {
-            throw ValidationError("--adapter-type \(adapterType) is not trainable yet; lora, dora and prompt are")
+        guard ["lora", "dora", "prompt", "p-tuning", "prefix"].contains(adapterType) else {
+            throw ValidationError("--adapter-type must be lora, dora, prompt, p-tuning or prefix")
         }
+        guard encoderHiddenSize.map({ (1...16384).contains($0) }) ?? true else {
+            throw ValidationError("--encoder-hidden-size must be in 1...16384")
+        }
+        guard promptInit == nil || adapterType == "prompt" else { throw ValidationError("--prompt-init is for --adapter-type prompt") }
+        guard !prefixProjection || adapterType == "prefix" else { throw ValidationError("--prefix-projection is for --adapter-type prefix") }
         guard adapterType != "dora" || dropout == 0 else {
             throw ValidationError("--dropout with DoRA is not supported yet (PEFT then recomputes the base output on the dropped input)")
         }
@@ -135,6 +143,13 @@ struct TrainCommand: ParsableCommand {
             let start: PromptInit = promptInit.map { .text($0) } ?? (promptInitMethod == "random" ? .random : .sampledVocabulary)
             lora = AdapterParameters(config: base.config,
                                      promptEmbeddings: start.embeddings(numVirtualTokens, base: base, tokenizer: tokenizer, seed: seed))
+        } else if adapterType == "p-tuning" {
+            lora = AdapterParameters(config: base.config, kind: .pTuning, virtualTokens: numVirtualTokens,
+                                     encoderHidden: encoderHiddenSize ?? base.config.hidden, seed: seed)
+        } else if adapterType == "prefix" {
+            let keyWidth = base.config.kvHeads * base.config.headDim
+            lora = AdapterParameters(config: base.config, kind: .prefix, virtualTokens: numVirtualTokens,
+                                     encoderHidden: prefixProjection ? encoderHiddenSize ?? keyWidth : 0, seed: seed)
         } else {
             var options = LoRAOptions()
             options.rank = rank

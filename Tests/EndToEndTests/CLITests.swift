@@ -72,6 +72,25 @@ import TesseraTestSupport
         #expect(!FileManager.default.fileExists(atPath: output + "-bad"))
     }
 
+    /// Every other adapter kind trains from the command line and what it writes serves.
+    @Test(arguments: [["--adapter-type", "dora", "--rank", "2", "--target-modules", "o_proj"],
+                      ["--adapter-type", "prompt", "--num-virtual-tokens", "3"],
+                      ["--adapter-type", "p-tuning", "--num-virtual-tokens", "2", "--encoder-hidden-size", "8"],
+                      ["--adapter-type", "prefix", "--num-virtual-tokens", "2"],
+                      ["--adapter-type", "prefix", "--num-virtual-tokens", "2", "--prefix-projection"]])
+    func trainsEveryAdapterKind(flags: [String]) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-kinds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("text.jsonl")
+        try #"{"text": "The quick brown fox jumps over the lazy dog."}"#.write(to: data, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("adapter").path
+        let r = try run(["train", "--method", "pretrain", "--data", data.path, "--output", output, "--max-steps", "1"] + flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        let scored = try run(["score", "--json", "--adapter", output, "--text", "Hello there"])
+        #expect(scored.status == 0, "\(scored.stderr)")
+    }
+
     @Test func tokenizePrintsIds() throws {
         let r = try run(["tokenize", "--json", "Hello world<|im_end|>"])
         #expect(r.status == 0)

@@ -35,14 +35,38 @@ import TesseraTraining
         return AdapterParameters(config: TrainStepParityTests.model.config, promptEmbeddings: rng.floats(5 * 576).map { $0 * 0.1 })
     }
 
-    @Test(arguments: ["lora", "dora", "prompt"]) func writtenAdapterReadsBackAndServesTheSameLogprobs(kind: String) throws {
-        let lora = kind == "prompt" ? Self.trainedPrompt() : Self.trainedLoRA(dora: kind == "dora")
+    /// P-tuning (through its MLP) and prefix tuning (rows, or through its projection), with random weights.
+    static func trainedVirtual(_ kind: AdapterParameters.Kind, encoderHidden: Int) -> AdapterParameters {
+        var a = AdapterParameters(config: TrainStepParityTests.model.config, kind: kind, virtualTokens: 3,
+                                  encoderHidden: encoderHidden, seed: 5)
+        if kind == .prefix, encoderHidden == 0 {
+            var rng = SplitMix(6)
+            a.tensors[0] = rng.floats(a.tensors[0].count).map { $0 * 0.5 }
+        }
+        return a
+    }
+
+    static func trained(_ kind: String) -> AdapterParameters {
+        switch kind {
+        case "prompt": trainedPrompt()
+        case "p-tuning": trainedVirtual(.pTuning, encoderHidden: 16)
+        case "prefix": trainedVirtual(.prefix, encoderHidden: 0)
+        case "prefix-projection": trainedVirtual(.prefix, encoderHidden: 8)
+        default: trainedLoRA(dora: kind == "dora")
+        }
+    }
+
+    @Test(arguments: ["lora", "dora", "prompt", "p-tuning", "prefix", "prefix-projection"])
+    func writtenAdapterReadsBackAndServesTheSameLogprobs(kind: String) throws {
+        let lora = Self.trained(kind)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try PEFTDirectory.write(lora, to: dir.path, baseModel: "SmolLM2-135M-Instruct")
         try PEFTDirectory.write(lora, to: dir.path, baseModel: "SmolLM2-135M-Instruct")  // over an existing one
         let back = try PEFTDirectory.read(dir.path, config: lora.config)
-        #expect(back.kind == lora.kind && back.tensors == lora.tensors && back.options == lora.options)
+        // PEFT's files keep an encoder's output only: that is what reads back.
+        #expect(back.kind == lora.kind && back.tensors == (lora.encoderHidden > 0 ? [lora.virtualRows] : lora.tensors)
+            && back.options == lora.options)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.deletingLastPathComponent().path)
             .filter { $0.hasPrefix(".\(dir.lastPathComponent)") }
         #expect(leftovers.isEmpty, "no temporary directories left: \(leftovers)")
@@ -52,7 +76,9 @@ import TesseraTraining
         let trainerNLL = AdapterPass(base: TrainStepParityTests.model.baseWeights, lora: lora).loss([example])
         let model = Self.serving
         let loaded = try PEFTAdapter.load(directory: dir.path, model: model)
-        #expect(loaded.kind == ["lora": .lora, "dora": .dora, "prompt": .promptTuning][kind]! && loaded.warnings.isEmpty)
+        let kinds: [String: AdapterKind] = ["lora": .lora, "dora": .dora, "prompt": .promptTuning, "p-tuning": .pTuning,
+                                            "prefix": .prefixTuning, "prefix-projection": .prefixTuning]
+        #expect(loaded.kind == kinds[kind]! && loaded.warnings.isEmpty)
         let served = try Scoring.logprobs(model: model, tokens: tokens, adapters: [AppliedAdapter(loaded.weights)])
         let servedNLL = -served.reduce(0, +)
         let baseNLL = -(try Scoring.logprobs(model: model, tokens: tokens)).reduce(0, +)
@@ -62,5 +88,17 @@ import TesseraTraining
         print("export: trainer NLL \(trainerNLL), served \(servedNLL), base \(baseNLL)")
         #expect(perToken < 2e-3)
         #expect(abs(servedNLL - baseNLL) > 20 * abs(servedNLL - trainerNLL))
+    }
+
+    /// A checkpoint keeps what PEFT's files do not: the encoder itself, so training goes on through it.
+    @Test(arguments: ["p-tuning", "prefix-projection"]) func checkpointKeepsTheEncoder(kind: String) throws {
+        let adapter = Self.trained(kind)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ckpt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TrainingCheckpoint(lora: adapter, optimizer: Optimizer(kind: .sgd, weightDecay: 0), step: 3)
+            .write(to: dir.path, baseModel: "SmolLM2-135M-Instruct")
+        let back = try TrainingCheckpoint.read(dir.path, config: adapter.config)
+        #expect(back.lora.kind == adapter.kind && back.lora.encoderHidden == adapter.encoderHidden)
+        #expect(back.lora.tensors == adapter.tensors && back.step == 3)
     }
 }

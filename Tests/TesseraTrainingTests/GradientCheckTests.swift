@@ -109,6 +109,27 @@ import TesseraTraining
         }
     }
 
+    /// P-tuning through its MLP, prefix tuning's keys and values (attended to before every sequence, in every layer)
+    /// and prefix tuning through its projection: every trainable tensor, embedding and encoder layers alike.
+    @Test(arguments: [(AdapterParameters.Kind.pTuning, 5), (.prefix, 0), (.prefix, 4)])
+    func virtualTokenGradientsMatchFiniteDifferences(kind: AdapterParameters.Kind, encoderHidden: Int) {
+        let c = Self.base.config
+        var adapter = AdapterParameters(config: c, kind: kind, virtualTokens: 2, encoderHidden: encoderHidden, seed: 21)
+        var rng = SplitMix(23)
+        for i in adapter.tensors.indices { adapter.tensors[i] = rng.floats(adapter.tensors[i].count) }
+        let batch = Self.batch(c)
+        let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
+        var gradients = adapter.tensors.map { [Float](repeating: 0, count: $0.count) }
+        _ = AdapterPass(base: Self.base.weights, lora: adapter).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        for (i, name) in adapter.names.enumerated() {
+            let direction = rng.floats(adapter.tensors[i].count)
+            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let numeric = Self.derivative(adapter, tensor: i, along: direction, batch, normalizer)
+            #expect(abs(numeric) > 1e-4, "\(name) moves the loss")
+            #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "\(name): backward \(analytic), finite differences \(numeric)")
+        }
+    }
+
     /// Recomputing layers in backward (gradient checkpointing) gives exactly the gradients of keeping them.
     @Test func checkpointingChangesNothing() {
         let c = Self.base.config

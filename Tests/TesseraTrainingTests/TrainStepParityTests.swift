@@ -54,7 +54,7 @@ import TesseraTraining
         return (diff / norm).squareRoot()
     }
 
-    @Test(arguments: ["lora", "lora_rslora", "dora", "prompt_tuning"]) func oneSGDStepMatchesPEFT(kind: String) throws {
+    @Test(arguments: ["lora", "lora_rslora", "dora", "prompt_tuning", "p_tuning", "prefix_tuning", "prefix_projection"]) func oneSGDStepMatchesPEFT(kind: String) throws {
         let (update, start, loss) = try Self.step(kind, batchSize: 3, accumulation: 1)
         let file = Self.fixtures.appendingPathComponent(kind).appendingPathComponent("update.safetensors")
         let reference = try Safetensors(bytes: Data(contentsOf: file), name: file.lastPathComponent)

@@ -1,11 +1,13 @@
 """One SGD step of a PEFT adapter in fp32 with transformers + peft on the default model (DESIGN 5): the trainer's
 update from the same adapter on the same batch must match it.
 
-For each kind (LoRA, rsLoRA, DoRA, prompt tuning): a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
+For each kind (LoRA, rsLoRA, DoRA, prompt tuning, P-tuning, prefix tuning with and without its projection): a peft adapter with random non-zero weights (lora_B too, so every tensor has a gradient), saved with
 save_pretrained in F16 (the reference then starts from exactly those rounded values); a fixed batch of token ids with
 per-token weights (weights[j] > 0: token j is a target, predicted from row j-1); the loss of DESIGN 3.12 (sum of
 weight x NLL over the batch / sum of weights); one torch.optim.SGD step at lr 1 without clipping; the update
-(after - before) of every trainable tensor, in F32, under peft's names.
+(after - before) of every trainable tensor, in F32, under peft's names. peft saves only the output of P-tuning's and
+prefix tuning's encoders, so for those the encoder's own tensors go into prompt_encoder.safetensors (as Tessera's
+checkpoints keep them) and the update is of those.
 
 Usage: train_step_fixtures.py MODEL.gguf OUT_DIR
 """
@@ -15,7 +17,7 @@ import shutil
 import sys
 
 import torch
-from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
+from peft import LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, TaskType, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -32,6 +34,10 @@ KINDS = {
     "dora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, use_dora=True,
                        target_modules=["q_proj", "v_proj", "o_proj", "down_proj"]),
     "prompt_tuning": PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=4),
+    "p_tuning": PromptEncoderConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=3, encoder_hidden_size=24),
+    "prefix_tuning": PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=3),
+    "prefix_projection": PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=2, prefix_projection=True,
+                                            encoder_hidden_size=16),
 }
 
 model_path, out_dir = sys.argv[1], sys.argv[2]
@@ -74,11 +80,15 @@ for seed, (name, config) in enumerate(KINDS.items()):
     model = get_peft_model(base_model(), config)
     model.train()  # dropout is 0: train mode changes nothing else in this model
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    virtual = getattr(config, "num_virtual_tokens", 0)
+    # Rows of virtual tokens in the logits: prompt and P-tuning's; prefix tuning's entries are keys and values only.
+    virtual = 0 if name.startswith("prefix") else getattr(config, "num_virtual_tokens", 0)
+    encoder = name in ("p_tuning", "prefix_projection")
     with torch.no_grad():
         for n, p in params.items():  # prompt embeddings at the scale of the model's token embeddings
             if "lora_magnitude_vector" in n:  # DoRA starts at the weight norms: move them a little
                 p.mul_(1 + 0.1 * torch.randn_like(p))
+            elif name == "prefix_tuning" or (encoder and "embedding" in n):  # rows a query notices
+                p.copy_(torch.randn_like(p) * 0.5)
             else:
                 p.copy_(torch.randn_like(p) * 0.05)
             p.copy_(p.to(torch.float16).to(torch.float32))
@@ -88,6 +98,18 @@ for seed, (name, config) in enumerate(KINDS.items()):
     f = os.path.join(path, "adapter_model.safetensors")
     save_file({k: v.to(torch.float16) for k, v in load_file(f).items()}, f, metadata={"format": "pt"})
     os.remove(os.path.join(path, "README.md"))
+
+    def our_name(n):
+        """peft's parameter name as Tessera names it: without the adapter's name; a plain prompt encoder's only
+        tensor is what peft saves as prompt_embeddings."""
+        if "prompt_encoder" in n:
+            return n.replace(".default", "") if encoder else "prompt_embeddings"
+        n = n.replace(".default", "")
+        return n[:-len(".weight")] if n.endswith("lora_magnitude_vector.weight") else n  # saved without the .weight
+
+    if encoder:
+        save_file({our_name(n): p.detach().contiguous() for n, p in params.items()},
+                  os.path.join(path, "prompt_encoder.safetensors"), metadata={"format": "pt"})
     before = {n: p.detach().clone() for n, p in params.items()}
     optimizer = torch.optim.SGD(list(params.values()), lr=1.0)
     total = sum(sum(w) for _, w in batch)
@@ -101,11 +123,7 @@ for seed, (name, config) in enumerate(KINDS.items()):
     optimizer.step()
     update = {}
     for n, p in params.items():
-        # peft's saved names carry no adapter name; the prompt encoder's weight is saved as prompt_embeddings
-        key = "prompt_embeddings" if "prompt_encoder" in n else n.replace(".default", "")
-        if key.endswith("lora_magnitude_vector.weight"):  # saved without the .weight
-            key = key[:-len(".weight")]
-        update[key] = (p.detach() - before[n]).contiguous()
+        update[our_name(n)] = (p.detach() - before[n]).contiguous()
     save_file(update, os.path.join(path, "update.safetensors"), metadata={"format": "pt"})
     fixture["kinds"][name] = {"loss": float(loss)}
     print(f"{name}: loss {float(loss):.6f}, update norm {sum(float(u.norm()) ** 2 for u in update.values()) ** 0.5:.6f}")

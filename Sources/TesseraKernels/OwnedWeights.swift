@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CKernels
+import Synchronization
 
 /// Weight memory the process owns (as opposed to a view into a mapped file), aligned for vector loads.
 /// Buffers of 1 MiB and more are mappings in whole 2 MiB huge pages, populated in one call, and recycled through
@@ -29,30 +30,31 @@ public final class OwnedWeights: @unchecked Sendable {
 }
 
 /// Freed large weight buffers kept for reuse, up to a byte cap, by size in whole huge pages.
-final class MappingPool: @unchecked Sendable {
+final class MappingPool: Sendable {
     static let shared = MappingPool(capBytes: 256 << 20)
     static let hugePage = 2 << 20
 
+    private struct Free {
+        var bySize: [Int: [UInt]] = [:]  // addresses: plain values, so the state is Sendable
+        var bytes = 0
+    }
+
     private let capBytes: Int
-    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
-    private var freeBytes = 0
-    private var lock = pthread_mutex_t()
+    private let free = Mutex<Free>(Free())
 
     init(capBytes: Int) {
         self.capBytes = capBytes
-        pthread_mutex_init(&lock, nil)
     }
 
     /// A mapping of at least `bytes`, and its size.
     func take(_ bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
         let size = (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage
-        pthread_mutex_lock(&lock)
-        if let p = free[size]?.popLast() {
-            freeBytes -= size
-            pthread_mutex_unlock(&lock)
-            return (p, size)
+        let reused = free.withLock { f -> UInt? in
+            guard let p = f.bySize[size]?.popLast() else { return nil }
+            f.bytes -= size
+            return p
         }
-        pthread_mutex_unlock(&lock)
+        if let reused, let p = UnsafeMutableRawPointer(bitPattern: reused) { return (p, size) }
         #if os(Linux)
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             return nil
@@ -66,15 +68,14 @@ final class MappingPool: @unchecked Sendable {
     }
 
     func give(_ p: UnsafeMutableRawPointer, _ size: Int) {
-        pthread_mutex_lock(&lock)
-        if freeBytes + size <= capBytes {
-            free[size, default: []].append(p)
-            freeBytes += size
-            pthread_mutex_unlock(&lock)
-            return
+        let address = UInt(bitPattern: p)
+        let kept = free.withLock { f -> Bool in
+            guard f.bytes + size <= capBytes else { return false }
+            f.bySize[size, default: []].append(address)
+            f.bytes += size
+            return true
         }
-        pthread_mutex_unlock(&lock)
-        munmap(p, size)
+        if !kept { munmap(p, size) }
     }
 }
 

@@ -20,6 +20,8 @@ public struct AdapterPass: Sendable {
     /// 4 GiB: batches of 8 x 256 tokens keep their activations (about 3 GB on the default model) and train a third
     /// faster; longer ones recompute.
     public static let activationBudget = 4 << 30
+    /// This pass's share of it (passes running side by side split it).
+    let budget: Int
 
     /// The seed of this pass's dropout masks (nil: no dropout, as in evaluation).
     public let dropoutSeed: UInt64?
@@ -28,9 +30,18 @@ public struct AdapterPass: Sendable {
     /// the pass (PEFT detaches it). Computed from the adapter unless given (a gradient check holds them fixed).
     public let doraNorms: [Int: [Float]]
 
+    /// How products with the base run; the rest is fp32 either way.
+    public let precision: TrainingPrecision
+    /// The threads of the integer products (OpenBLAS has its own for the fp32 ones).
+    let pool: ComputePool
+
     public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil, dropoutSeed: UInt64? = nil,
-                doraNorms given: [Int: [Float]]? = nil) {
+                doraNorms given: [Int: [Float]]? = nil, precision: TrainingPrecision = .fp32, pool: ComputePool = .shared,
+                budget: Int = AdapterPass.activationBudget) {
         self.base = base
+        self.budget = budget
+        self.precision = precision
+        self.pool = pool
         self.lora = lora
         self.gradientCheckpointing = gradientCheckpointing
         self.dropoutSeed = dropoutSeed
@@ -56,7 +67,7 @@ public struct AdapterPass: Sendable {
         let perRow = 6 * c.hidden + 2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 3 * c.ffn
             + 7 * lora.options.rank + dora
         let attention = rows.lengths.reduce(0) { $0 + c.heads * $1 * ($1 + rows.prefix) }
-        return 4 * c.layers * (n * perRow + attention) > Self.activationBudget
+        return 4 * c.layers * (n * perRow + attention) > budget
     }
 
     /// The batch's rows: where each sequence starts and how long it is.
@@ -259,6 +270,25 @@ public struct AdapterPass: Sendable {
         return dx
     }
 
+    // MARK: - Products with the base
+
+    /// y = x Wᵀ (overwrites y).
+    func baseForward(_ w: WeightMatrix, _ x: [Float], tokens n: Int, _ y: inout [Float], prepared: IntegerDense.Prepared? = nil) {
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                switch precision {
+                case .fp32: Dense.forward(w, xp.baseAddress!, tokens: n, yp.baseAddress!)
+                case .int16: IntegerDense.forward(prepared ?? IntegerDense.Prepared(w), xp.baseAddress!, tokens: n, yp.baseAddress!, pool: pool)
+                }
+            }
+        }
+    }
+
+    /// dx += dy W, on fp32 tiles at either precision (see `IntegerDense`).
+    func baseBackward(_ w: WeightMatrix, _ dy: [Float], tokens n: Int, _ dx: inout [Float]) {
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { Dense.backward(w, dp.baseAddress!, tokens: n, $0.baseAddress!) } }
+    }
+
     // MARK: - Projections with the adapter
 
     /// y = x Wᵀ + scale · (x Aᵀ) Bᵀ, for DoRA times magnitude / ‖W + scale · BA‖ per output; what backward needs
@@ -266,7 +296,7 @@ public struct AdapterPass: Sendable {
     func linear(_ l: Int, _ p: Projection, _ x: [Float], n: Int, _ side: inout [Side?]) -> [Float] {
         let w = base.layers[l][p]
         var y = [Float](repeating: 0, count: n * w.rows)
-        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Dense.forward(w, xp.baseAddress!, tokens: n, $0.baseAddress!) } }
+        baseForward(w, x, tokens: n, &y)
         guard let i = lora.slot(l, p) else { return y }
         let r = lora.options.rank
         var h = [Float](repeating: 0, count: n * r)
@@ -319,7 +349,7 @@ public struct AdapterPass: Sendable {
                 }
             }
         }
-        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { Dense.backward(w, dp.baseAddress!, tokens: n, $0.baseAddress!) } }
+        baseBackward(w, dy, tokens: n, &dx)
         guard let i = lora.slot(l, p), let h = side?.h else { return }
         let r = lora.options.rank, scale = lora.options.scale
         Dense.gemm(true, false, m: w.rows, n: r, k: n, alpha: scale, dy, lda: w.rows, h, ldb: r, beta: 1,
@@ -363,7 +393,10 @@ public struct AdapterPass: Sendable {
         let targets = Self.targets(batch, rows: rows)
         var dx = [Float](repeating: 0, count: x.count)
         var loss = 0.0
-        let chunk = 64
+        // The head laid out for the integer kernels once for all chunks (it is the largest matrix).
+        let integer = precision == .int16
+        let prepared = integer ? IntegerDense.Prepared(base.output) : nil
+        let chunk = integer ? 256 : 64
         var start = 0
         while start < targets.count {
             let part = targets[start..<min(start + chunk, targets.count)], m = part.count
@@ -374,31 +407,34 @@ public struct AdapterPass: Sendable {
             var xn = xs
             let inv = Elementwise.rmsNorm(xs, base.outputNorm, width: width, eps: c.rmsEps, &xn)
             var logits = [Float](repeating: 0, count: m * vocab)
-            xn.withUnsafeBufferPointer { xp in
-                logits.withUnsafeMutableBufferPointer { Dense.forward(base.output, xp.baseAddress!, tokens: m, $0.baseAddress!) }
-            }
+            baseForward(base.output, xn, tokens: m, &logits, prepared: prepared)
             // logits become d(loss)/d(logits): (softmax − onehot) · weight / normalizer
-            for (j, t) in part.enumerated() {
-                let row = j * vocab
-                var maxLogit = -Float.infinity
-                for v in 0..<vocab { maxLogit = max(maxLogit, logits[row + v]) }
-                var sum = 0.0
-                for v in 0..<vocab { sum += Double(exp(logits[row + v] - maxLogit)) }
-                let lse = Double(maxLogit) + log(sum)
-                loss += Double(t.weight) * (lse - Double(logits[row + Int(t.token)]))
-                guard let normalizer else { continue }
-                let g = Float(Double(t.weight) / normalizer)
-                for v in 0..<vocab { logits[row + v] = Float(exp(Double(logits[row + v]) - lse)) * g }
-                logits[row + Int(t.token)] -= g
+            logits.withUnsafeMutableBufferPointer { lp in
+                for (j, t) in part.enumerated() {
+                    let row = lp.baseAddress! + j * vocab
+                    var maxLogit = -Float.infinity
+                    for v in 0..<vocab { maxLogit = max(maxLogit, row[v]) }
+                    let target = row[Int(t.token)]
+                    // One exp per logit, kept for the gradient; the sum in Double over the 49k terms.
+                    var sum = 0.0
+                    for v in 0..<vocab {
+                        let e = exp(row[v] - maxLogit)
+                        row[v] = e
+                        sum += Double(e)
+                    }
+                    loss += Double(t.weight) * (Double(maxLogit) + log(sum) - Double(target))
+                    guard let normalizer else { continue }
+                    let g = Float(Double(t.weight) / normalizer), scale = Float(Double(g) / sum)
+                    for v in 0..<vocab { row[v] *= scale }
+                    row[Int(t.token)] -= g
+                }
             }
             guard normalizer != nil else {
                 start += m
                 continue
             }
             var dxn = [Float](repeating: 0, count: m * width)
-            logits.withUnsafeBufferPointer { lp in
-                dxn.withUnsafeMutableBufferPointer { Dense.backward(base.output, lp.baseAddress!, tokens: m, $0.baseAddress!) }
-            }
+            baseBackward(base.output, logits, tokens: m, &dxn)
             var dxs = [Float](repeating: 0, count: m * width)
             Elementwise.rmsNormBackward(xs, base.outputNorm, inv: inv, width: width, dxn, &dxs)
             for (j, t) in part.enumerated() {

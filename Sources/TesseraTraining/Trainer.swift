@@ -1,5 +1,6 @@
 import Foundation
 import TesseraEngine
+import TesseraKernels
 import TesseraModel
 
 /// The shared loop (TRL's shape: one loop, methods plug their loss in): seeded shuffling, micro-batches with
@@ -26,6 +27,9 @@ public struct Trainer {
         public var checkpointEvery = 0
         /// Recompute layers in backward (nil: when a batch's activations would pass `AdapterPass.activationBudget`).
         public var gradientCheckpointing: Bool?
+        public var precision = TrainingPrecision.auto
+        /// Threads of the integer products (nil: the shared pool's, one per core).
+        public var threads: Int?
 
         public init() {}
     }
@@ -43,10 +47,13 @@ public struct Trainer {
     /// Steps already taken (a resumed run starts after them).
     public private(set) var completedSteps = 0
 
+    let pool: ComputePool
+
     public init(base: BaseWeights, lora: AdapterParameters, settings: Settings) {
         self.base = base
         self.lora = lora
         self.settings = settings
+        pool = settings.threads.map { ComputePool(threads: $0) } ?? .shared
         optimizer = Optimizer(kind: settings.optimizer, weightDecay: settings.weightDecay)
     }
 
@@ -104,9 +111,9 @@ public struct Trainer {
                 // Dropout masks differ per micro-batch and step, and repeat on a resumed run.
                 let pass = AdapterPass(base: base, lora: lora, gradientCheckpointing: settings.gradientCheckpointing,
                                        dropoutSeed: settings.seed &+ UInt64(step) &* 0x1_0000 &+ UInt64(micro),
-                                       doraNorms: doraNorms)
+                                       doraNorms: doraNorms, precision: settings.precision, pool: pool)
                 let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
-                loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients)
+                loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients, threads: pool.threads)
             }
             let norm = Self.clip(&gradients, maxNorm: settings.maxGradNorm)
             let rate = schedule.rate(step)
@@ -127,11 +134,11 @@ public struct Trainer {
 
     /// Mean weighted NLL of `examples` under the current adapter.
     public func evaluate(_ examples: [TrainingExample]) -> Double {
-        let pass = AdapterPass(base: base, lora: lora)
+        let pass = AdapterPass(base: base, lora: lora, precision: settings.precision, pool: pool)
         var loss = 0.0, weight = 0.0
         for start in stride(from: 0, to: examples.count, by: settings.batchSize) {
             let batch = Array(examples[start..<min(start + settings.batchSize, examples.count)])
-            loss += pass.loss(batch)
+            loss += pass.loss(batch, threads: pool.threads)
             weight += batch.reduce(0) { $0 + $1.trainedWeight }
         }
         return loss / max(weight, 1e-12)

@@ -4,6 +4,7 @@ import TesseraAdapters
 import TesseraEngine
 import TesseraKernels
 import TesseraModel
+import TesseraTraining
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "What --train measures: a comma list of lora, dora, prompt.")
     var trainKinds = "lora,dora,prompt"
 
+    @Option(name: .long, help: "Products with the base in --train: auto, int16 or fp32 (as tessera train --precision).")
+    var trainPrecision = "auto"
+
     func run() async throws {
         if train {
             let kinds = try trainKinds.split(separator: ",").map { name in
@@ -63,7 +67,10 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 return k
             }
-            try TrainBench(model: model, batch: 8, length: 256, steps: trainSteps, kinds: kinds).run(json: json)
+            guard let precision = trainPrecision == "auto" ? TrainingPrecision.auto : TrainingPrecision(rawValue: trainPrecision) else {
+                throw ValidationError("--train-precision must be auto, int16 or fp32")
+            }
+            try TrainBench(model: model, batch: 8, length: 256, steps: trainSteps, kinds: kinds, precision: precision).run(json: json)
             return
         }
         let (lm, tokenizer) = try loadModel(model)

@@ -16,6 +16,7 @@ struct TrainBench {
     let length: Int
     let steps: Int
     let kinds: [Kind]
+    let precision: TrainingPrecision
 
     struct Result: Encodable {
         let kind: String
@@ -24,9 +25,10 @@ struct TrainBench {
         let batch: Int
         let length: Int
         let threads: Int
+        let precision: String
 
         enum CodingKeys: String, CodingKey {
-            case kind, tokensPerSecond = "tokens_per_s", peakRSSBytes = "peak_rss_bytes", batch, length, threads
+            case kind, tokensPerSecond = "tokens_per_s", peakRSSBytes = "peak_rss_bytes", batch, length, threads, precision
         }
     }
 
@@ -45,6 +47,8 @@ struct TrainBench {
         settings.batchSize = batch
         settings.maxSteps = steps + 1
         settings.warmupRatio = 0
+        settings.threads = threads
+        settings.precision = precision
         for kind in kinds {
             var adapter: AdapterParameters
             switch kind {
@@ -62,14 +66,14 @@ struct TrainBench {
             try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r) = $0 { rates.append(r) } })
             let measured = rates.dropFirst().sorted()
             let result = Result(kind: kind.rawValue, tokensPerSecond: measured[measured.count / 2], peakRSSBytes: peakRSS(),
-                                batch: batch, length: length, threads: threads)
+                                batch: batch, length: length, threads: threads, precision: precision.rawValue)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
-                print(String(format: "training %@, batch %d x %d tokens, %d threads: %.1f tok/s, peak RSS so far %d MiB",
-                             result.kind, batch, length, threads, result.tokensPerSecond, result.peakRSSBytes >> 20))
+                print(String(format: "training %@ (%@ products), batch %d x %d tokens, %d threads: %.1f tok/s, peak RSS so far %d MiB",
+                             result.kind, result.precision, batch, length, threads, result.tokensPerSecond, result.peakRSSBytes >> 20))
             }
         }
     }

@@ -56,7 +56,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A checkpoint every this many steps (0: none; Ctrl-C always writes one).") var checkpointEvery: Int = 0
     @Option(help: "Where checkpoints go (default: OUTPUT.checkpoints), as step-N directories.") var checkpointDir: String?
     @Option(help: "Continue from this checkpoint directory (same data and settings).") var resume: String?
-    @Option(help: "auto or fp32 (the same here: fp32 products on dequantized tiles; bf16 is not implemented yet).")
+    @Option(help: """
+        Products with the base: auto (int16 activations against its quantized blocks where the integer kernels run, \
+        else fp32), int16, or fp32 (dequantized tiles, the reference). Adapter, gradients and optimizer are fp32 always.
+        """)
     var precision: String = "auto"
     @Option(help: "auto (recompute layers in backward when a batch's activations would pass 4 GiB), on or off.")
     var gradientCheckpointing: String = "auto"
@@ -85,10 +88,13 @@ struct TrainCommand: ParsableCommand {
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
         guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
         guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
-        guard ["auto", "fp32"].contains(precision) else {
+        guard ["auto", "fp32", "int16"].contains(precision) else {
             throw ValidationError(precision == "bf16"
-                ? "--precision bf16 is not implemented yet (this machine's OpenBLAS has no bf16 GEMM); use auto or fp32"
-                : "--precision must be auto, fp32 or bf16")
+                ? "--precision bf16 is not implemented: auto already runs the base's products on integer kernels with int16 activations (finer than bf16's 8-bit mantissa)"
+                : "--precision must be auto, int16 or fp32")
+        }
+        guard precision != "int16" || TrainingPrecision.auto == .int16 else {
+            throw ValidationError("--precision int16 needs the avx2 or avx512 kernels (TESSERA_CPU is generic here)")
         }
         guard ["auto", "on", "off"].contains(gradientCheckpointing) else {
             throw ValidationError("--gradient-checkpointing must be auto, on or off")
@@ -176,6 +182,8 @@ struct TrainCommand: ParsableCommand {
         settings.evaluateEvery = evalSteps
         settings.checkpointEvery = checkpointEvery
         settings.gradientCheckpointing = gradientCheckpointing == "auto" ? nil : gradientCheckpointing == "on"
+        settings.precision = TrainingPrecision(rawValue: precision) ?? .auto
+        settings.threads = threads
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
         out.start(examples: examples.count, tokens: examples.reduce(0) { $0 + $1.tokens.count },

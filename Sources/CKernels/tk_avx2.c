@@ -137,6 +137,24 @@ TARGET void tk_silu_mul_avx2(float *gate, const float *up, int64_t n) {
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
+TARGET void tk_silu_mul_backward_avx2(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(da + i);
+        const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        const __m256 ds = _mm256_mul_ps(d, s);
+        _mm256_storeu_ps(du + i, _mm256_mul_ps(ds, x));
+        const __m256 k = _mm256_fmadd_ps(x, _mm256_sub_ps(one, s), one);  // 1 + g (1 - s)
+        _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(ds, _mm256_loadu_ps(u + i)), k));
+    }
+    for (; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-g[i]));
+        dg[i] = da[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+        du[i] = da[i] * g[i] * s;
+    }
+}
+
 /// The four sums of a0..a3's lanes, in order.
 TARGET INLINE __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));

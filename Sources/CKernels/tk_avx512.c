@@ -242,6 +242,24 @@ TARGET void tk_silu_mul_avx512(float *gate, const float *up, int64_t n) {
     }
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
+
+TARGET void tk_silu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_loadu_ps(g + i), d = _mm512_loadu_ps(da + i);
+        const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+        const __m512 ds = _mm512_mul_ps(d, s);
+        _mm512_storeu_ps(du + i, _mm512_mul_ps(ds, x));
+        const __m512 k = _mm512_fmadd_ps(x, _mm512_sub_ps(one, s), one);  // 1 + g (1 - s)
+        _mm512_storeu_ps(dg + i, _mm512_mul_ps(_mm512_mul_ps(ds, _mm512_loadu_ps(u + i)), k));
+    }
+    for (; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-g[i]));
+        dg[i] = da[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+        du[i] = da[i] * g[i] * s;
+    }
+}
 #endif
 
 #if defined(__x86_64__)

@@ -159,6 +159,21 @@ extension Kernels {
         }
     }
 
+    /// The trainer's SwiGLU, on the calling thread: a = SiLU(g) · u with g kept (its backward needs it).
+    public static func siluMultiply(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into a: UnsafeMutablePointer<Float>,
+                                    count n: Int, level: CPULevel = .selected) {
+        a.update(from: g, count: n)
+        level.ops.pointee.silu_mul(a, u, Int64(n))
+    }
+
+    /// Its backward: dg = da · u · σ(g)(1 + g(1 − σ(g))), du = da · SiLU(g), with the same exp as the forward kernel.
+    public static func siluMultiplyBackward(
+        _ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ da: UnsafePointer<Float>, dg: UnsafeMutablePointer<Float>,
+        du: UnsafeMutablePointer<Float>, count n: Int, level: CPULevel = .selected
+    ) {
+        level.ops.pointee.silu_mul_backward(g, u, da, dg, du, Int64(n))
+    }
+
     /// gate = SiLU(gate) * up, elementwise.
     public static func siluMultiply(_ gate: inout [Float], _ up: [Float], level: CPULevel = .selected) {
         precondition(gate.count == up.count)

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraKernels
 
 /// The trainer's row-wise operations and their backward passes, in fp32 (DESIGN 3.12).
 enum Elementwise {
@@ -28,21 +29,20 @@ enum Elementwise {
         }
     }
 
-    /// a = silu(g) · u, with libm's exp: the serving kernel's vector exp is an approximation whose error the
-    /// finite-difference checks (and their backward, which uses exp) would see.
+    /// a = silu(g) · u (the kernels' SIMD exp, which `siluMultiplyBackward` differentiates).
     static func siluMultiply(_ g: [Float], _ u: [Float]) -> [Float] {
-        var a = [Float](repeating: 0, count: g.count)
-        for i in g.indices { a[i] = g[i] / (1 + exp(-g[i])) * u[i] }
-        return a
+        [Float](unsafeUninitializedCapacity: g.count) { a, count in
+            Kernels.siluMultiply(g, u, into: a.baseAddress!, count: g.count)
+            count = g.count
+        }
     }
 
     /// dg = da·u·σ(g)(1 + g(1 − σ(g))), du = da·silu(g).
     static func siluMultiplyBackward(_ g: [Float], _ u: [Float], _ da: [Float]) -> (dg: [Float], du: [Float]) {
-        var dg = [Float](repeating: 0, count: g.count), du = dg
-        for i in g.indices {
-            let s = 1 / (1 + exp(-g[i]))
-            dg[i] = da[i] * u[i] * s * (1 + g[i] * (1 - s))
-            du[i] = da[i] * g[i] * s
+        var du = [Float](repeating: 0, count: g.count)
+        let dg = [Float](unsafeUninitializedCapacity: g.count) { dg, count in
+            du.withUnsafeMutableBufferPointer { Kernels.siluMultiplyBackward(g, u, da, dg: dg.baseAddress!, du: $0.baseAddress!, count: g.count) }
+            count = g.count
         }
         return (dg, du)
     }

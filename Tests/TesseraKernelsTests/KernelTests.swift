@@ -137,12 +137,22 @@ import TesseraTestSupport
                 Kernels.siluMultiply(&g, up, level: level)
                 return g
             }
+            func siluBackward(_ level: CPULevel) -> [Float] {
+                var dg = [Float](repeating: 0, count: n), du = dg
+                Kernels.siluMultiplyBackward(x, up, w, dg: &dg, du: &du, count: n, level: level)
+                return dg + du
+            }
             let rms = (x.map { $0 * $0 }.reduce(0, +) / Float(n) + 1e-5).squareRoot()
+            let sigmoid: [Float] = x.map { 1 / (1 + exp(-$0)) }
+            let dg: [Float] = (0..<n).map { i in w[i] * up[i] * sigmoid[i] * (1 + x[i] * (1 - sigmoid[i])) }
+            let du: [Float] = (0..<n).map { i in w[i] * x[i] * sigmoid[i] }
+            #expect(close(siluBackward(.generic), dg + du))
             #expect(close(norm(.generic), (0..<n).map { x[$0] / rms * w[$0] }))
             #expect(close(silu(.generic), (0..<n).map { x[$0] / (1 + exp(-x[$0])) * up[$0] }))
             for level in Self.simdLevels {
                 #expect(close(norm(level), norm(.generic)), "rmsnorm \(level) n \(n)")
                 #expect(close(silu(level), silu(.generic), relative: 1e-6), "silu \(level) n \(n)")
+                #expect(close(siluBackward(level), siluBackward(.generic), relative: 1e-6), "silu backward \(level) n \(n)")
             }
         }
     }

@@ -35,6 +35,11 @@ void tk_rmsnorm_avx512(const float *x, const float *w, float *y, int64_t n, floa
 void tk_silu_mul_generic(float *gate, const float *up, int64_t n);
 void tk_silu_mul_avx2(float *gate, const float *up, int64_t n);
 void tk_silu_mul_avx512(float *gate, const float *up, int64_t n);
+/// The trainer's backward of a = silu(g) * u: dg = da * u * s * (1 + g * (1 - s)), du = da * g * s, s = sigmoid(g),
+/// with the forward kernel's exp so that the pair is one function and its derivative.
+void tk_silu_mul_backward_generic(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+void tk_silu_mul_backward_avx2(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+void tk_silu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
 
 /// y[i] += x[i] (memory-bound; the compiler's vectorization is enough).
 void tk_add(const float *x, float *y, int64_t n);
@@ -141,6 +146,7 @@ typedef struct {
     tk_matmul_q8_fn matmul_q8_rows;
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
+    void (*silu_mul_backward)(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
     tk_attention_fn attention;
     tk_lora_fn lora_rows;
     tk_to_fp16_fn to_fp16;

@@ -308,9 +308,10 @@ public struct AdapterPass: Sendable {
             side[p.rawValue] = Side(h: h, z: nil)
             return y
         }
-        let z = y, m = lora.tensors[i + 2]
-        for t in 0..<n {
-            for o in 0..<w.rows { y[t * w.rows + o] *= m[o] / norms[o] }
+        let z = y, m = lora.tensors[i + 2], rows = w.rows
+        let factor = (0..<rows).map { m[$0] / norms[$0] }
+        y.withUnsafeMutableBufferPointer { yp in
+            for t in 0..<n { for o in 0..<rows { yp[t * rows + o] *= factor[o] } }
         }
         side[p.rawValue] = Side(h: h, z: z)
         return y
@@ -340,14 +341,19 @@ public struct AdapterPass: Sendable {
         var dy = dOut
         if let i = lora.slot(l, p), let norms = doraNorms[i], let z = side?.z {
             // DoRA, the norm a constant (as PEFT detaches it): dm = Σ_t dy·z / norm, and z's gradient is dy·m/norm.
-            let m = lora.tensors[i + 2]
-            for t in 0..<n {
-                for o in 0..<w.rows {
-                    let j = t * w.rows + o
-                    gradients[i + 2][o] += dy[j] * z[j] / norms[o]
-                    dy[j] *= m[o] / norms[o]
+            let m = lora.tensors[i + 2], rows = w.rows
+            let factor = (0..<rows).map { m[$0] / norms[$0] }, inverse = norms.map { 1 / $0 }
+            var dm = [Float](repeating: 0, count: rows)
+            dy.withUnsafeMutableBufferPointer { dyp in
+                for t in 0..<n {
+                    for o in 0..<rows {
+                        let j = t * rows + o
+                        dm[o] += dyp[j] * z[j]
+                        dyp[j] *= factor[o]
+                    }
                 }
             }
+            for o in 0..<rows { gradients[i + 2][o] += dm[o] * inverse[o] }
         }
         baseBackward(w, dy, tokens: n, &dx)
         guard let i = lora.slot(l, p), let h = side?.h else { return }

@@ -155,6 +155,36 @@ TARGET void tk_silu_mul_backward_avx2(const float *g, const float *u, const floa
     }
 }
 
+TARGET double tk_log_softmax_row_avx2(float *x, int64_t n, float scale) {
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+    float m = tk_hmax8(vm);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    // Eight float sums of a few thousand terms each, added in double.
+    __m256 acc = _mm256_setzero_ps();
+    const __m256 mv = _mm256_set1_ps(m);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    double sum = 0;
+    for (int l = 0; l < 8; l++) sum += lanes[l];
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    if (scale != 0) {
+        const __m256 f = _mm256_set1_ps((float)(scale / sum));
+        for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), f));
+        for (; i < n; i++) x[i] *= (float)(scale / sum);
+    }
+    return m + log(sum);
+}
+
 /// The four sums of a0..a3's lanes, in order.
 TARGET INLINE __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));

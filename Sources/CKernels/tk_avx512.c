@@ -243,6 +243,36 @@ TARGET void tk_silu_mul_avx512(float *gate, const float *up, int64_t n) {
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
+TARGET double tk_log_softmax_row_avx512(float *x, int64_t n, float scale) {
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + i));
+    float m = _mm512_reduce_max_ps(vm);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    // Sixteen float sums of a few thousand terms each, added in double.
+    __m512 acc = _mm512_setzero_ps();
+    const __m512 mv = _mm512_set1_ps(m);
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), mv));
+        _mm512_storeu_ps(x + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, acc);
+    double sum = 0;
+    for (int l = 0; l < 16; l++) sum += lanes[l];
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    if (scale != 0) {
+        const __m512 f = _mm512_set1_ps((float)(scale / sum));
+        for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), f));
+        for (; i < n; i++) x[i] *= (float)(scale / sum);
+    }
+    return m + log(sum);
+}
+
 TARGET void tk_silu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n) {
     const __m512 one = _mm512_set1_ps(1.0f);
     int64_t i = 0;

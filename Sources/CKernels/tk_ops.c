@@ -18,26 +18,43 @@ void tk_silu_mul_backward_generic(const float *g, const float *u, const float *d
     }
 }
 
+double tk_log_softmax_row_generic(float *x, int64_t n, float scale) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    if (scale != 0) {
+        float f = (float)(scale / sum);
+        for (int64_t i = 0; i < n; i++) x[i] *= f;
+    }
+    return m + log(sum);
+}
+
 void tk_add(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 static const tk_ops generic_ops = {TK_LEVEL_GENERIC, 0, tk_matmul_rows_generic, tk_quantize_rows_generic,
                                    tk_matmul_q8_rows_generic, tk_rmsnorm_generic, tk_silu_mul_generic,
-                                   tk_silu_mul_backward_generic,
+                                   tk_silu_mul_backward_generic, tk_log_softmax_row_generic,
                                    tk_attention_generic, tk_lora_rows_generic, tk_to_fp16_generic};
 #if defined(__x86_64__)
 // AVX-512 without VNNI takes AVX2's int8 kernels (vpmaddubsw), and their layouts.
 static const tk_ops avx2_ops = {TK_LEVEL_AVX2, 0, tk_matmul_rows_avx2, tk_quantize_rows_avx2,
                                 tk_matmul_q8_rows_avx2, tk_rmsnorm_avx2, tk_silu_mul_avx2,
-                                tk_silu_mul_backward_avx2, tk_attention_avx2,
+                                tk_silu_mul_backward_avx2, tk_log_softmax_row_avx2, tk_attention_avx2,
                                 tk_lora_rows_avx2, tk_to_fp16_avx2};
 static const tk_ops avx512_ops = {TK_LEVEL_AVX512, 0, tk_matmul_rows_avx512, tk_quantize_rows_avx2,
                                   tk_matmul_q8_rows_avx2, tk_rmsnorm_avx512, tk_silu_mul_avx512,
-                                  tk_silu_mul_backward_avx512, tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
+                                  tk_silu_mul_backward_avx512, tk_log_softmax_row_avx512,
+                                  tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
 static const tk_ops avx512_vnni_ops = {TK_LEVEL_AVX512, 1, tk_matmul_rows_avx512, tk_quantize_rows_avx512,
                                        tk_matmul_q8_rows_avx512, tk_rmsnorm_avx512, tk_silu_mul_avx512,
-                                       tk_silu_mul_backward_avx512, tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
+                                       tk_silu_mul_backward_avx512, tk_log_softmax_row_avx512,
+                                  tk_attention_avx512, tk_lora_rows_avx512, tk_to_fp16_avx512};
 #endif
 
 const tk_ops *tk_ops_for(int level) {

@@ -174,6 +174,11 @@ extension Kernels {
         level.ops.pointee.silu_mul_backward(g, u, da, dg, du, Int64(n))
     }
 
+    /// One row of the trainer's cross-entropy: log Σ exp(x), and with a non-zero `scale` x becomes softmax(x) · scale.
+    public static func logSoftmaxRow(_ x: UnsafeMutablePointer<Float>, count n: Int, scale: Float, level: CPULevel = .selected) -> Double {
+        level.ops.pointee.log_softmax_row(x, Int64(n), scale)
+    }
+
     /// gate = SiLU(gate) * up, elementwise.
     public static func siluMultiply(_ gate: inout [Float], _ up: [Float], level: CPULevel = .selected) {
         precondition(gate.count == up.count)

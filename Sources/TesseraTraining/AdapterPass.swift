@@ -417,22 +417,10 @@ public struct AdapterPass: Sendable {
             // logits become d(loss)/d(logits): (softmax − onehot) · weight / normalizer
             logits.withUnsafeMutableBufferPointer { lp in
                 for (j, t) in part.enumerated() {
-                    let row = lp.baseAddress! + j * vocab
-                    var maxLogit = -Float.infinity
-                    for v in 0..<vocab { maxLogit = max(maxLogit, row[v]) }
-                    let target = row[Int(t.token)]
-                    // One exp per logit, kept for the gradient; the sum in Double over the 49k terms.
-                    var sum = 0.0
-                    for v in 0..<vocab {
-                        let e = exp(row[v] - maxLogit)
-                        row[v] = e
-                        sum += Double(e)
-                    }
-                    loss += Double(t.weight) * (Double(maxLogit) + log(sum) - Double(target))
-                    guard let normalizer else { continue }
-                    let g = Float(Double(t.weight) / normalizer), scale = Float(Double(g) / sum)
-                    for v in 0..<vocab { row[v] *= scale }
-                    row[Int(t.token)] -= g
+                    let row = lp.baseAddress! + j * vocab, target = row[Int(t.token)]
+                    let g = normalizer.map { Float(Double(t.weight) / $0) } ?? 0
+                    loss += Double(t.weight) * (Kernels.logSoftmaxRow(row, count: vocab, scale: g) - Double(target))
+                    if g != 0 { row[Int(t.token)] -= g }
                 }
             }
             guard normalizer != nil else {

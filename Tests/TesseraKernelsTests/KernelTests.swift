@@ -157,6 +157,24 @@ import TesseraTestSupport
         }
     }
 
+    /// The trainer's cross-entropy row: log-sum-exp and the scaled softmax, against Double arithmetic and the twin.
+    @Test func logSoftmaxRowsAgreeWithGeneric() {
+        var rng = SplitMix(3)
+        for n in [1, 7, 16, 33, 1000, 49152] {
+            let x = rng.floats(n).map { $0 * 20 }
+            let m = Double(x.max()!), sum = x.reduce(0.0) { $0 + exp(Double($1) - m) }
+            let expected = (m + log(sum), x.map { Float(exp(Double($0) - m) / sum * 0.25) })
+            for level in [CPULevel.generic] + Self.simdLevels {
+                var y = x
+                let lse = Kernels.logSoftmaxRow(&y, count: n, scale: 0.25, level: level)
+                #expect(abs(lse - expected.0) <= 1e-5 * max(1, abs(expected.0)), "\(level) n \(n)")
+                #expect(close(y, expected.1, relative: 1e-5), "\(level) n \(n)")
+                var z = x
+                #expect(Kernels.logSoftmaxRow(&z, count: n, scale: 0, level: level) == lse, "scale 0 gives the same sum")
+            }
+        }
+    }
+
     @Test func fp16RoundTripsEveryFiniteValue() {
         for bits in UInt16.min...UInt16.max {
             let f = Half.float(fromFP16: bits)

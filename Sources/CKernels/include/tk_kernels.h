@@ -40,6 +40,11 @@ void tk_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void tk_silu_mul_backward_generic(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
 void tk_silu_mul_backward_avx2(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
 void tk_silu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+/// One row of the trainer's cross-entropy over `n` logits: returns log(sum(exp(x))); when `scale` is not 0, also
+/// overwrites x with softmax(x) * scale (the row of the loss's gradient, before the target's -scale).
+double tk_log_softmax_row_generic(float *x, int64_t n, float scale);
+double tk_log_softmax_row_avx2(float *x, int64_t n, float scale);
+double tk_log_softmax_row_avx512(float *x, int64_t n, float scale);
 
 /// y[i] += x[i] (memory-bound; the compiler's vectorization is enough).
 void tk_add(const float *x, float *y, int64_t n);
@@ -147,6 +152,7 @@ typedef struct {
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     void (*silu_mul_backward)(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+    double (*log_softmax_row)(float *x, int64_t n, float scale);
     tk_attention_fn attention;
     tk_lora_fn lora_rows;
     tk_to_fp16_fn to_fp16;

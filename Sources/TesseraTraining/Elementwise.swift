@@ -10,11 +10,25 @@ enum Elementwise {
         for r in 0..<rows {
             var ss: Float = 0
             for i in 0..<width { ss += x[r * width + i] * x[r * width + i] }
-            let s = 1 / (ss / Float(width) + eps).squareRoot()
-            inv[r] = s
+            inv[r] = 1 / (ss / Float(width) + eps).squareRoot()
+        }
+        scale(x, w, inv: inv, width: width, &y)
+        return inv
+    }
+
+    /// The norm's output again from its input and the 1/rms it returned: the same values (backward recomputes it
+    /// instead of keeping it).
+    static func scaled(_ x: [Float], _ w: [Float], inv: [Float], width: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        scale(x, w, inv: inv, width: width, &y)
+        return y
+    }
+
+    private static func scale(_ x: [Float], _ w: [Float], inv: [Float], width: Int, _ y: inout [Float]) {
+        for r in inv.indices {
+            let s = inv[r]
             for i in 0..<width { y[r * width + i] = x[r * width + i] * s * w[i] }
         }
-        return inv
     }
 
     /// dx += the gradient through y = x * s * w, s = 1/sqrt(mean(x²) + eps):

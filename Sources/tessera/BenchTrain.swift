@@ -6,8 +6,8 @@ import TesseraTraining
 
 /// `tessera bench --train`: training throughput on the frozen base, the configurations `make bench-train` gives
 /// transformers + peft (tools/bench/train_reference.py): LoRA and DoRA r16 alpha 32 on every linear projection, and
-/// prompt tuning of 20 virtual tokens; AdamW, batches of 8 sequences of 256 token ids, at --train-precision; the median step after a
-/// warm-up step, and the peak RSS so far. One result per kind.
+/// prompt tuning of 20 virtual tokens; AdamW, batches of 8 sequences of 256 token ids, at --train-precision; the
+/// median step after a warm-up step, and the peak RSS so far. One result per kind.
 struct TrainBench {
     enum Kind: String, CaseIterable { case lora, dora, prompt }
 

@@ -4,7 +4,8 @@ import TesseraKernels
 import TesseraModel
 
 /// Forward and backward over the frozen base with a trainable adapter (LoRA and DoRA; prompt and P-tuning's virtual
-/// tokens; prefix tuning's keys and values), fp32 (DESIGN 1, inside the trainer).
+/// tokens; prefix tuning's keys and values), fp32 but for the base's forward products at `TrainingPrecision.int16`
+/// (DESIGN 1, inside the trainer).
 /// The forward pass keeps each layer's activations, or (gradient checkpointing, when they would not fit a budget)
 /// only each layer's input, the backward pass then recomputing one layer at a time from it, so that memory grows
 /// with layers × tokens × hidden, not with the attention maps.
@@ -17,8 +18,8 @@ public struct AdapterPass: Sendable {
     /// Recompute each layer in backward instead of keeping its activations: true, false, or nil to decide per batch
     /// (on when the batch's activations would pass `activationBudget`).
     public let gradientCheckpointing: Bool?
-    /// 4 GiB: batches of 8 x 256 tokens keep their activations (about 3 GB on the default model) and train a third
-    /// faster; longer ones recompute.
+    /// 4 GiB: batches of 8 x 256 tokens keep their activations (about 2.4 GB on the default model) and train a
+    /// third faster; longer ones recompute.
     public static let activationBudget = 4 << 30
     /// This pass's share of it (passes running side by side split it).
     let budget: Int

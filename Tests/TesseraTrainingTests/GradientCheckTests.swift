@@ -130,6 +130,37 @@ import TesseraTraining
         }
     }
 
+    /// Sequences longer than an attention block (64 query rows), with and without prefix entries: the blocks'
+    /// products and their causal limits join up.
+    @Test(arguments: [AdapterParameters.Kind.lora, .prefix]) func longSequencesMatchFiniteDifferences(kind: AdapterParameters.Kind) {
+        let c = Self.base.config
+        var rng = SplitMix(29)
+        var adapter: AdapterParameters
+        if kind == .lora {
+            var options = LoRAOptions()
+            options.rank = 2
+            options.alpha = 2  // scale 1: a smooth objective for finite differences
+            options.targets = [.q, .k, .v]
+            adapter = Self.randomLoRA(c, options)
+        } else {
+            adapter = AdapterParameters(config: c, kind: .prefix, virtualTokens: 3, encoderHidden: 0, seed: 1)
+            adapter.tensors[0] = rng.floats(adapter.tensors[0].count)
+        }
+        let batch = [150, 70].map { n in
+            TrainingExample(tokens: (0..<n).map { _ in Int32(rng.next() % UInt64(c.vocab)) },
+                            weights: (0..<n).map { $0 == 0 ? 0 : 1 })
+        }
+        let normalizer = batch.reduce(0) { $0 + $1.trainedWeight }
+        var gradients = adapter.tensors.map { [Float](repeating: 0, count: $0.count) }
+        _ = AdapterPass(base: Self.base.weights, lora: adapter).lossAndGradients(batch, normalizer: normalizer, into: &gradients)
+        for (i, name) in adapter.names.enumerated() where name.name.contains("layers.0.") || kind == .prefix {
+            let direction = rng.floats(adapter.tensors[i].count)
+            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let numeric = Self.derivative(adapter, tensor: i, along: direction, batch, normalizer)
+            #expect(abs(analytic - numeric) <= 1e-3 + 3e-3 * abs(numeric), "\(name.name): backward \(analytic), finite differences \(numeric)")
+        }
+    }
+
     /// Recomputing layers in backward (gradient checkpointing) gives exactly the gradients of keeping them.
     @Test func checkpointingChangesNothing() {
         let c = Self.base.config

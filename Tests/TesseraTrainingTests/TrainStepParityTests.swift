@@ -85,9 +85,10 @@ import TesseraTraining
     }
 
     /// Accumulating micro-batches of one gives the update of one batch of all of them (one normalizer per step).
-    @Test func accumulationGivesTheSameUpdate() throws {
-        let (whole, _, _) = try Self.step("lora", batchSize: 3, accumulation: 1)
-        let (accumulated, _, _) = try Self.step("lora", batchSize: 1, accumulation: 3)
+    /// At either precision: a batch of three runs as groups side by side, micro-batches of one on every thread.
+    @Test(arguments: [TrainingPrecision.fp32, .auto]) func accumulationGivesTheSameUpdate(precision: TrainingPrecision) throws {
+        let (whole, _, _) = try Self.step("lora", batchSize: 3, accumulation: 1, precision: precision)
+        let (accumulated, _, _) = try Self.step("lora", batchSize: 1, accumulation: 3, precision: precision)
         #expect(Self.relativeError(accumulated, whole) <= 1e-5)
     }
 }

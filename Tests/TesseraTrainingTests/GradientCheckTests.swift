@@ -65,7 +65,7 @@ import TesseraTraining
         if dora {  // magnitudes near the norms, as after PEFT's initialization
             var rng = SplitMix(19)
             let norms = AdapterPass(base: Self.base.weights, lora: lora).doraNorms
-            for (i, n) in norms { lora.tensors[i + 2] = n.map { $0 * (1 + 0.2 * rng.float()) } }
+            for i in norms.keys.sorted() { lora.tensors[i + 2] = norms[i]!.map { $0 * (1 + 0.2 * rng.float()) } }  // in a fixed order
         }
         let frozen = dora ? AdapterPass(base: Self.base.weights, lora: lora).doraNorms : nil
         let batch = Self.batch(c)

@@ -148,11 +148,7 @@ TARGET void tk_silu_mul_backward_avx2(const float *g, const float *u, const floa
         const __m256 k = _mm256_fmadd_ps(x, _mm256_sub_ps(one, s), one);  // 1 + g (1 - s)
         _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(ds, _mm256_loadu_ps(u + i)), k));
     }
-    for (; i < n; i++) {
-        float s = 1.0f / (1.0f + expf(-g[i]));
-        dg[i] = da[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-        du[i] = da[i] * g[i] * s;
-    }
+    tk_silu_mul_backward_generic(g + i, u + i, da + i, dg + i, du + i, n - i);
 }
 
 TARGET double tk_log_softmax_row_avx2(float *x, int64_t n, float scale) {

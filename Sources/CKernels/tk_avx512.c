@@ -284,11 +284,7 @@ TARGET void tk_silu_mul_backward_avx512(const float *g, const float *u, const fl
         const __m512 k = _mm512_fmadd_ps(x, _mm512_sub_ps(one, s), one);  // 1 + g (1 - s)
         _mm512_storeu_ps(dg + i, _mm512_mul_ps(_mm512_mul_ps(ds, _mm512_loadu_ps(u + i)), k));
     }
-    for (; i < n; i++) {
-        float s = 1.0f / (1.0f + expf(-g[i]));
-        dg[i] = da[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-        du[i] = da[i] * g[i] * s;
-    }
+    tk_silu_mul_backward_generic(g + i, u + i, da + i, dg + i, du + i, n - i);
 }
 #endif
 

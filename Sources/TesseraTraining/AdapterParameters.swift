@@ -96,12 +96,6 @@ public struct AdapterParameters: Sendable {
     public init(config: ModelConfig, kind: Kind, virtualTokens n: Int, encoderHidden: Int, seed: UInt64) {
         precondition((kind == .pTuning && encoderHidden > 0) || (kind == .prefix && encoderHidden >= 0))
         var rng = RandomSource(seed: seed)
-        func normal(_ count: Int) -> [Float] {
-            (0..<count).map { _ in  // Box-Muller
-                let u = max(rng.nextUnit(), 1e-300), v = rng.nextUnit()
-                return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
-            }
-        }
         self.kind = kind
         self.config = config
         options = LoRAOptions()
@@ -110,7 +104,7 @@ public struct AdapterParameters: Sendable {
         slots = Self.noSlots(config)
         let shapes = encoderHidden == 0 ? [[n, Self.rowWidth(kind, config)]]
             : PromptEncoder.shapes(kind: kind, config: config, hidden: encoderHidden, tokens: n)
-        tensors = [normal(shapes[0].reduce(1, *))]
+        tensors = [rng.normals(shapes[0].reduce(1, *))]
         for layer in stride(from: 1, to: shapes.count, by: 2) {  // weight [outputs, inputs], bias [outputs]
             let (outputs, inputs) = (shapes[layer][0], shapes[layer][1]), bound = 1 / Float(inputs).squareRoot()
             for count in [outputs * inputs, outputs] {

@@ -23,10 +23,7 @@ public enum PromptInit: Sendable, Equatable {
         }
         switch self {
         case .random:
-            for i in out.indices {  // Box-Muller
-                let u = max(rng.nextUnit(), 1e-300), v = rng.nextUnit()
-                out[i] = Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
-            }
+            out = rng.normals(n * h)
         case .sampledVocabulary:
             embed((0..<n).map { _ in Int32(rng.next() % UInt64(base.config.vocab)) })
         case .text(let text):
@@ -34,5 +31,15 @@ public enum PromptInit: Sendable, Equatable {
             embed(ids.isEmpty ? [] : (0..<n).map { ids[$0 % ids.count] })
         }
         return out
+    }
+}
+
+extension RandomSource {
+    /// `count` draws of N(0, 1) (Box-Muller), as torch initializes an `Embedding`.
+    mutating func normals(_ count: Int) -> [Float] {
+        (0..<count).map { _ in
+            let u = max(nextUnit(), 1e-300), v = nextUnit()
+            return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+        }
     }
 }

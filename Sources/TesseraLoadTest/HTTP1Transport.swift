@@ -55,10 +55,13 @@ public final class HTTP1Transport: Transport {
     /// stream, while its headers say keep-alive); the pool can hand that connection to the next request before the
     /// close is seen, and the request fails with nothing sent back. Nothing was answered, so nothing was lost but
     /// the connection: the request is not the server's failure and is sent again (as browsers and Go's client do
-    /// for a request that got no response on a reused connection).
+    /// for a request that got no response on a reused connection). When the request's bytes reach the closed
+    /// socket before the client sees the close, the kernel answers with a reset: ECONNRESET on the read, or EPIPE
+    /// on the write, again with no response head read.
     static func isStaleConnection(_ error: any Error) -> Bool {
         if let e = error as? HTTPClientError { return e == .remoteConnectionClosed }
         if let e = error as? ChannelError { return e == .ioOnClosedChannel || e == .outputClosed || e == .eof }
+        if let e = error as? IOError { return e.errnoCode == ECONNRESET || e.errnoCode == EPIPE }
         return false
     }
 

@@ -85,10 +85,12 @@ import TesseraLoadTest
         s.random_input_len = 4
         s.random_output_len = 3
         s.model = "mock-base"
-        let outcome = try await LoadTest(scenario: s, baseURL: server.baseURL, environment: ["OPENAI_API_KEY": "k"]).run()
+        var test = LoadTest(scenario: s, baseURL: server.baseURL, environment: ["OPENAI_API_KEY": "k"])
+        test.detailed = true
+        let outcome = try await test.run()
         await server.stop()
         let r = try #require(outcome.results.first)
-        #expect(r.completed == 24 && r.failed == 0)
+        #expect(r.completed == 24 && r.failed == 0, "errors: \(r.json["errors"].map { "\($0)" } ?? "none")")
     }
 
     @Test func failuresAreCountedByKind() async throws {

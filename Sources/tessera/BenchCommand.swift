@@ -56,7 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "What --train measures: a comma list of lora, dora, prompt.")
     var trainKinds = "lora,dora,prompt"
 
-    @Option(name: .long, help: "Products with the base in --train: auto, int16 or fp32 (as tessera train --precision).")
+    @Option(name: .long, help: "Forward products with the base in --train: auto, int16 or fp32 (as tessera train --precision).")
     var trainPrecision = "auto"
 
     func run() async throws {

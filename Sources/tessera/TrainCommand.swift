@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import TesseraKernels
 import TesseraModel
 import TesseraTokenizer
 import TesseraTraining
@@ -57,8 +58,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Where checkpoints go (default: OUTPUT.checkpoints), as step-N directories.") var checkpointDir: String?
     @Option(help: "Continue from this checkpoint directory (same data and settings).") var resume: String?
     @Option(help: """
-        Products with the base: auto (int16 activations against its quantized blocks where the integer kernels run, \
-        else fp32), int16, or fp32 (dequantized tiles, the reference). Adapter, gradients and optimizer are fp32 always.
+        Forward products with the base: auto (int16 activations against its quantized blocks at AVX-512, else fp32), \
+        int16, or fp32 (dequantized tiles, the reference). Backward products, adapter, \
+        gradients and optimizer are fp32 always.
         """)
     var precision: String = "auto"
     @Option(help: "auto (recompute layers in backward when a batch's activations would pass 4 GiB), on or off.")
@@ -88,12 +90,12 @@ struct TrainCommand: ParsableCommand {
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
         guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
         guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
-        guard ["auto", "fp32", "int16"].contains(precision) else {
+        guard precision == "auto" || TrainingPrecision(rawValue: precision) != nil else {
             throw ValidationError(precision == "bf16"
                 ? "--precision bf16 is not implemented: auto already runs the base's products on integer kernels with int16 activations (finer than bf16's 8-bit mantissa)"
                 : "--precision must be auto, int16 or fp32")
         }
-        guard precision != "int16" || TrainingPrecision.auto == .int16 else {
+        guard precision != "int16" || CPULevel.selected != .generic else {
             throw ValidationError("--precision int16 needs the avx2 or avx512 kernels (TESSERA_CPU is generic here)")
         }
         guard ["auto", "on", "off"].contains(gradientCheckpointing) else {

@@ -25,9 +25,10 @@ for r in range(rounds):
         out = subprocess.run([python, os.path.join(root, "tools", "bench", "train_reference.py"), model, k, "8", "256",
                               "3", "2"], check=True, capture_output=True, text=True).stdout
         theirs[k].append(json.loads(out.strip().splitlines()[-1]))
-    print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {ours[k][-1]['tokens_per_s']:.1f} vs {theirs[k][-1]['tokens_per_s']:.1f}"
+                                                for k in kinds) + " tokens/s", file=sys.stderr)
 print(f"\n{os.path.basename(model)}: batch 8 x 256 tokens, AdamW, 2 threads (medians of {rounds}); Tessera at its "
-      "default precision (int16 forward products), transformers + peft in fp32; each kind in its own process")
+      f"default precision ({ours[kinds[0]][0]['precision']} forward products), transformers + peft in fp32; each kind in its own process")
 print(f"{'':<28}{'tessera':>10}{'transformers+peft':>20}{'ratio':>8}")
 for k in kinds:
     t = statistics.median(x["tokens_per_s"] for x in ours[k])

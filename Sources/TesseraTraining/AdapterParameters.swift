@@ -17,6 +17,9 @@ public struct LoRAOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// Options adapting `targets` (none: the base itself, as DPO's reference with the adapter off).
+    public init(targets: [Projection]) { self.targets = targets }
+
     public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
 }
 

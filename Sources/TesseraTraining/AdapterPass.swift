@@ -104,11 +104,29 @@ public struct AdapterPass: Sendable {
 
     /// The weighted NLL sum alone (validation): the forward pass, no backward.
     public func loss(_ batch: [TrainingExample]) -> Double {
-        var none: [[Float]] = []
-        return run(batch, normalizer: nil, gradients: &none)
+        sequenceNLLs(batch).reduce(0, +)
     }
 
-    private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]]) -> Double {
+    /// Each sequence's weighted NLL sum (minus its log-likelihood of the trained tokens): the forward pass alone.
+    public func sequenceNLLs(_ batch: [TrainingExample]) -> [Double] {
+        var none: [[Float]] = [], nlls: [Double] = []
+        _ = run(batch, normalizer: nil, gradients: &none, reweigh: { nlls = $0; return nil })
+        return nlls
+    }
+
+    /// For losses that are functions of whole sequences' NLLs (DPO's): one forward pass, then `reweigh` gets every
+    /// sequence's weighted NLL sum and returns d(loss)/d(NLL) for each, and the gradients of Σ those · NLL /
+    /// `normalizer` are added into `gradients` (the head runs twice, the layers once).
+    public func gradients(_ batch: [TrainingExample], normalizer: Double, into gradients: inout [[Float]],
+                          reweigh: ([Double]) -> [Double]) {
+        withoutActuallyEscaping(reweigh) { reweigh in
+            _ = run(batch, normalizer: normalizer, gradients: &gradients, reweigh: reweigh)
+        }
+    }
+
+    /// `reweigh` (see `gradients`) may return nil: then the tokens keep their weights.
+    private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]],
+                     reweigh: (([Double]) -> [Double]?)? = nil) -> Double {
         let c = base.config, n0 = lora.virtualTokens, prefixed = lora.kind == .prefix
         let rows = Rows(batch, virtual: prefixed ? 0 : n0, prefix: prefixed ? n0 : 0), n = rows.count
         guard n > 0 else { return 0 }
@@ -140,7 +158,17 @@ public struct AdapterPass: Sendable {
             if normalizer != nil { if keep { saved.append(s.compacted()) } else { inputs.append(x) } }
             x = s.output
         }
-        var (loss, dx) = head(x, batch, rows: rows, normalizer: normalizer)
+        var loss: Double, dx: [Float]
+        if let reweigh {
+            let nlls = head(x, batch, rows: rows, normalizer: nil).perSequence
+            guard let factors = reweigh(nlls), let normalizer else { return nlls.reduce(0, +) }
+            let scaled = zip(batch, factors).map { e, f in
+                TrainingExample(tokens: e.tokens, weights: e.weights.map { $0 * Float(f) })
+            }
+            (loss, _, dx) = head(x, scaled, rows: rows, normalizer: normalizer)
+        } else {
+            (loss, _, dx) = head(x, batch, rows: rows, normalizer: normalizer)
+        }
         guard normalizer != nil else { return loss }
         // The virtual rows' gradient, summed over the sequences (they all start from the same rows).
         var dVirtual = [Float](repeating: 0, count: virtualRows.count)
@@ -396,25 +424,26 @@ public struct AdapterPass: Sendable {
 
     // MARK: - Head and loss
 
-    /// Rows predicting a trained token: (row, target token, weight).
-    static func targets(_ batch: [TrainingExample], rows: Rows) -> [(row: Int, token: Int32, weight: Float)] {
-        var out: [(Int, Int32, Float)] = []
+    /// Rows predicting a trained token: (row, target token, weight, sequence). Weights may be negative (DPO's
+    /// rejected answers push their likelihood down).
+    static func targets(_ batch: [TrainingExample], rows: Rows) -> [(row: Int, token: Int32, weight: Float, sequence: Int)] {
+        var out: [(Int, Int32, Float, Int)] = []
         for (i, e) in batch.enumerated() {
-            for j in 1..<max(1, e.tokens.count) where e.weights[j] > 0 {
-                out.append((rows.starts[i] + rows.virtual + j - 1, e.tokens[j], e.weights[j]))
+            for j in 1..<max(1, e.tokens.count) where e.weights[j] != 0 {
+                out.append((rows.starts[i] + rows.virtual + j - 1, e.tokens[j], e.weights[j], i))
             }
         }
         return out
     }
 
     /// The final norm, the (tied) head and the weighted cross-entropy, in chunks of rows so the logits of the whole
-    /// batch ([tokens, vocab]) never exist at once. Returns the weighted NLL sum and the gradient of the residual
-    /// (of the sum / `normalizer`; none without a normalizer).
-    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?) -> (Double, [Float]) {
+    /// batch ([tokens, vocab]) never exist at once. Returns the weighted NLL sum, each sequence's, and the gradient
+    /// of the residual (of the sum / `normalizer`; none without a normalizer).
+    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?) -> (Double, perSequence: [Double], [Float]) {
         let c = base.config, width = c.hidden, vocab = c.vocab
         let targets = Self.targets(batch, rows: rows)
-        var dx = [Float](repeating: 0, count: x.count)
-        var loss = 0.0
+        var dx = normalizer != nil ? [Float](repeating: 0, count: x.count) : []
+        var loss = 0.0, perSequence = [Double](repeating: 0, count: batch.count)
         // The head laid out for the integer kernels once for all chunks (it is the largest matrix). Chunks of 256
         // rows: at fp32 every chunk dequantizes the head again and the products' packing is paid per chunk, so 64
         // measured ~8% slower training at AVX2; 256 rows of logits are 48 MiB at a 49152 vocabulary.
@@ -436,7 +465,9 @@ public struct AdapterPass: Sendable {
                 for (j, t) in part.enumerated() {
                     let row = lp.baseAddress! + j * vocab, target = row[Int(t.token)]
                     let g = normalizer.map { Float(Double(t.weight) / $0) } ?? 0
-                    loss += Double(t.weight) * (Kernels.logSoftmaxRow(row, count: vocab, scale: g) - Double(target))
+                    let nll = Double(t.weight) * (Kernels.logSoftmaxRow(row, count: vocab, scale: g) - Double(target))
+                    loss += nll
+                    perSequence[t.sequence] += nll
                     if g != 0 { row[Int(t.token)] -= g }
                 }
             }
@@ -453,6 +484,6 @@ public struct AdapterPass: Sendable {
             }
             start += m
         }
-        return (loss, dx)
+        return (loss, perSequence, dx)
     }
 }

@@ -14,36 +14,77 @@ extension AdapterPass {
     /// `lossAndGradients` over up to `threads` groups at once.
     public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double, into gradients: inout [[Float]],
                                  threads: Int) -> Double {
-        let groups = Self.groups(batch, count: threads)
+        let groups = Self.groups(batch.map(\.tokens.count), count: threads)
         guard groups.count > 1 else { return lossAndGradients(batch, normalizer: normalizer, into: &gradients) }
+        return summed(groups.count, into: &gradients) { g, pass, mine in
+            pass.lossAndGradients(groups[g].map { batch[$0] }, normalizer: normalizer, into: &mine)
+        }
+    }
+
+    /// `gradients(_:normalizer:into:reweigh:)` over units of sequences (DPO's pairs) that stay together in one
+    /// group, up to `threads` groups at once: `reweigh` gets a unit's index and its sequences' NLLs and returns
+    /// d(loss)/d(NLL) for each.
+    public func gradients(units: [[TrainingExample]], normalizer: Double, into gradients: inout [[Float]], threads: Int,
+                          reweigh: @Sendable @escaping (Int, [Double]) -> [Double]) {
+        let groups = Self.groups(units.map { $0.reduce(0) { $0 + $1.tokens.count } }, count: threads)
+        @Sendable func run(_ pass: AdapterPass, _ members: [Int], _ into: inout [[Float]]) {
+            pass.gradients(members.flatMap { units[$0] }, normalizer: normalizer, into: &into) { nlls in
+                var out: [Double] = [], at = 0
+                for u in members {
+                    out += reweigh(u, Array(nlls[at..<(at + units[u].count)]))
+                    at += units[u].count
+                }
+                return out
+            }
+        }
+        guard groups.count > 1 else { return run(self, groups.first ?? [], &gradients) }
+        _ = summed(groups.count, into: &gradients) { g, pass, mine in
+            run(pass, groups[g], &mine)
+            return 0
+        }
+    }
+
+    /// Each sequence's weighted NLL, over up to `threads` groups at once (in the batch's order).
+    public func sequenceNLLs(_ batch: [TrainingExample], threads: Int) -> [Double] {
+        let groups = Self.groups(batch.map(\.tokens.count), count: threads)
+        guard groups.count > 1 else { return sequenceNLLs(batch) }
+        let results = Mutex<[Int: [Double]]>([:])
+        sideBySide(groups.count) { g, pass in
+            let nlls = pass.sequenceNLLs(groups[g].map { batch[$0] })
+            results.withLock { $0[g] = nlls }
+        }
+        var out = [Double](repeating: 0, count: batch.count)
+        results.withLock { r in
+            for (g, members) in groups.enumerated() { for (i, m) in members.enumerated() { out[m] = r[g]![i] } }
+        }
+        return out
+    }
+
+    /// `loss` over up to `threads` groups at once.
+    public func loss(_ batch: [TrainingExample], threads: Int) -> Double {
+        sequenceNLLs(batch, threads: threads).reduce(0, +)
+    }
+
+    /// Runs `body` for `count` groups side by side, each into gradients of its own, and adds them up in group order
+    /// (the same sums every run); returns the sum of what the bodies return.
+    private func summed(_ count: Int, into gradients: inout [[Float]],
+                        _ body: @Sendable (Int, AdapterPass, inout [[Float]]) -> Double) -> Double {
         let results = Mutex<[Int: (Double, [[Float]])]>([:])
         let shape = gradients.map(\.count)
-        sideBySide(groups.count) { g, pass in
+        sideBySide(count) { g, pass in
             var mine = shape.map { [Float](repeating: 0, count: $0) }
-            let loss = pass.lossAndGradients(groups[g], normalizer: normalizer, into: &mine)
+            let loss = body(g, pass, &mine)
             results.withLock { $0[g] = (loss, mine) }
         }
         return results.withLock { r in
             var loss = 0.0
-            for g in groups.indices {  // in group order: the same sums every run
+            for g in 0..<count {
                 let (l, part) = r[g]!
                 loss += l
                 for i in gradients.indices { for j in gradients[i].indices { gradients[i][j] += part[i][j] } }
             }
             return loss
         }
-    }
-
-    /// `loss` over up to `threads` groups at once.
-    public func loss(_ batch: [TrainingExample], threads: Int) -> Double {
-        let groups = Self.groups(batch, count: threads)
-        guard groups.count > 1 else { return loss(batch) }
-        let results = Mutex<[Int: Double]>([:])
-        sideBySide(groups.count) { g, pass in
-            let l = pass.loss(groups[g])
-            results.withLock { $0[g] = l }
-        }
-        return results.withLock { r in groups.indices.reduce(0) { $0 + r[$1]! } }
     }
 
     /// Runs `body` for each group on its own thread, with a copy of this pass whose products are single-threaded,
@@ -60,15 +101,16 @@ extension AdapterPass {
         }
     }
 
-    /// Up to `count` groups of about equal tokens: longest sequences first, each to the lightest group so far.
-    static func groups(_ batch: [TrainingExample], count: Int) -> [[TrainingExample]] {
-        let n = min(max(count, 1), batch.count)
-        guard n > 1 else { return [batch] }
-        var groups = [[TrainingExample]](repeating: [], count: n), load = [Int](repeating: 0, count: n)
-        for e in batch.enumerated().sorted(by: { ($0.element.tokens.count, $1.offset) > ($1.element.tokens.count, $0.offset) }).map(\.element) {
+    /// Up to `count` groups of about equal tokens (indices of `sizes`): largest first, each to the lightest group so
+    /// far.
+    static func groups(_ sizes: [Int], count: Int) -> [[Int]] {
+        let n = min(max(count, 1), sizes.count)
+        guard n > 1 else { return [Array(sizes.indices)] }
+        var groups = [[Int]](repeating: [], count: n), load = [Int](repeating: 0, count: n)
+        for i in sizes.indices.sorted(by: { (sizes[$0], $1) > (sizes[$1], $0) }) {
             let g = load.indices.min { load[$0] < load[$1] }!
-            groups[g].append(e)
-            load[g] += e.tokens.count
+            groups[g].append(i)
+            load[g] += sizes[i]
         }
         return groups
     }

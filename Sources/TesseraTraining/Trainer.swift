@@ -35,7 +35,9 @@ public struct Trainer {
     }
 
     public enum Event: Sendable {
-        case step(step: Int, totalSteps: Int, loss: Double, learningRate: Float, gradNorm: Double, tokens: Int, tokensPerSecond: Double)
+        /// `metrics`: the method's own figures (DPO's rewards), means over the step's items.
+        case step(step: Int, totalSteps: Int, loss: Double, learningRate: Float, gradNorm: Double, tokens: Int,
+                  tokensPerSecond: Double, metrics: [String: Double])
         case validation(step: Int, loss: Double)
     }
 
@@ -86,25 +88,34 @@ public struct Trainer {
         return Array(out.prefix(steps * perStep))
     }
 
-    /// Trains on `examples` from `completedSteps` to the end; `events` hears every step and validation;
-    /// `checkpoint` is called every `checkpointEvery` steps with this trainer; `shouldStop` is asked between steps
-    /// (Ctrl-C). Returns whether it ran to the end.
+    /// Trains on `examples` (next-token NLL: SFT and pretraining) from `completedSteps` to the end; `events` hears
+    /// every step and validation; `checkpoint` is called every `checkpointEvery` steps with this trainer;
+    /// `shouldStop` is asked between steps (Ctrl-C). Returns whether it ran to the end.
     @discardableResult
     public mutating func train(_ examples: [TrainingExample], validation: [TrainingExample] = [],
                                events: (Event) -> Void, checkpoint: (Trainer) throws -> Void = { _ in },
                                shouldStop: () -> Bool = { false }) throws -> Bool {
-        let total = totalSteps(examples: examples.count)
+        try train(NLLObjective(), examples, validation: validation, events: events, checkpoint: checkpoint,
+                  shouldStop: shouldStop)
+    }
+
+    /// The shared loop over any method's items (see `train(_:validation:...)`).
+    @discardableResult
+    public mutating func train<O: TrainingObjective>(_ objective: O, _ items: [O.Item], validation: [O.Item] = [],
+                                                     events: (Event) -> Void, checkpoint: (Trainer) throws -> Void = { _ in },
+                                                     shouldStop: () -> Bool = { false }) throws -> Bool {
+        let total = totalSteps(examples: items.count)
         let schedule = LearningRateSchedule(kind: settings.schedule, peak: settings.learningRate, totalSteps: total,
                                             warmupRatio: settings.warmupRatio)
-        let order = Self.order(count: examples.count, steps: total, perStep: examplesPerStep, seed: settings.seed)
+        let order = Self.order(count: items.count, steps: total, perStep: examplesPerStep, seed: settings.seed)
         while completedSteps < total {
             if shouldStop() { return false }
             let step = completedSteps
             let started = Date()
-            let chosen = order[(step * examplesPerStep)..<((step + 1) * examplesPerStep)].map { examples[$0] }
-            let normalizer = chosen.reduce(0) { $0 + $1.trainedWeight }
+            let chosen = order[(step * examplesPerStep)..<((step + 1) * examplesPerStep)].map { items[$0] }
+            let normalizer = max(objective.normalizer(chosen), 1e-12)
             var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
-            var loss = 0.0
+            var loss = 0.0, metrics: [String: Double] = [:]
             // DoRA's norms depend on the adapter only: computed once for the step's micro-batches.
             let doraNorms = AdapterPass(base: base, lora: lora).doraNorms
             for micro in stride(from: 0, to: chosen.count, by: settings.batchSize) {
@@ -113,17 +124,20 @@ public struct Trainer {
                                        dropoutSeed: settings.seed &+ UInt64(step) &* 0x1_0000 &+ UInt64(micro),
                                        doraNorms: doraNorms, precision: settings.precision, pool: pool)
                 let batch = Array(chosen[micro..<min(micro + settings.batchSize, chosen.count)])
-                loss += pass.lossAndGradients(batch, normalizer: max(normalizer, 1e-12), into: &gradients, threads: pool.threads)
+                let (l, m) = objective.accumulate(batch, pass: pass, normalizer: normalizer, into: &gradients, threads: pool.threads)
+                loss += l
+                metrics.merge(m, uniquingKeysWith: +)
             }
             let norm = Self.clip(&gradients, maxNorm: settings.maxGradNorm)
             let rate = schedule.rate(step)
             optimizer.update(&lora.tensors, gradients, learningRate: rate)
-            let tokens = chosen.reduce(0) { $0 + $1.tokens.count }
-            events(.step(step: step + 1, totalSteps: total, loss: loss / max(normalizer, 1e-12), learningRate: rate,
-                         gradNorm: norm, tokens: tokens, tokensPerSecond: Double(tokens) / max(1e-9, Date().timeIntervalSince(started))))
+            let tokens = chosen.reduce(0) { $0 + objective.tokens($1) }
+            events(.step(step: step + 1, totalSteps: total, loss: loss / normalizer, learningRate: rate,
+                         gradNorm: norm, tokens: tokens, tokensPerSecond: Double(tokens) / max(1e-9, Date().timeIntervalSince(started)),
+                         metrics: metrics.mapValues { $0 / Double(chosen.count) }))
             completedSteps = step + 1
             if !validation.isEmpty, (step + 1) % settings.evaluateEvery == 0 || step + 1 == total {
-                events(.validation(step: step + 1, loss: evaluate(validation)))
+                events(.validation(step: step + 1, loss: evaluate(objective, validation)))
             }
             if settings.checkpointEvery > 0, (step + 1) % settings.checkpointEvery == 0, step + 1 < total {
                 try checkpoint(self)
@@ -132,14 +146,26 @@ public struct Trainer {
         return true
     }
 
+    /// `pairs` with their log-likelihoods under `reference` (nil: the base with the adapter off), at this
+    /// trainer's precision and threads: DPO's reference, computed once before training.
+    public func referenced(_ pairs: [PreferencePair], reference: AdapterParameters? = nil) -> [PreferencePair] {
+        let off = AdapterParameters(config: base.config, options: LoRAOptions(targets: []), seed: 0)
+        let pass = AdapterPass(base: base, lora: reference ?? off, precision: settings.precision, pool: pool)
+        return DPOObjective.referenced(pairs, reference: pass, batchSize: settings.batchSize, threads: pool.threads)
+    }
+
     /// Mean weighted NLL of `examples` under the current adapter.
-    public func evaluate(_ examples: [TrainingExample]) -> Double {
+    public func evaluate(_ examples: [TrainingExample]) -> Double { evaluate(NLLObjective(), examples) }
+
+    /// A method's mean loss over held-out items under the current adapter.
+    public func evaluate<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) -> Double {
         let pass = AdapterPass(base: base, lora: lora, precision: settings.precision, pool: pool)
         var loss = 0.0, weight = 0.0
-        for start in stride(from: 0, to: examples.count, by: settings.batchSize) {
-            let batch = Array(examples[start..<min(start + settings.batchSize, examples.count)])
-            loss += pass.loss(batch, threads: pool.threads)
-            weight += batch.reduce(0) { $0 + $1.trainedWeight }
+        for start in stride(from: 0, to: items.count, by: settings.batchSize) {
+            let (l, w) = objective.evaluate(Array(items[start..<min(start + settings.batchSize, items.count)]),
+                                            pass: pass, threads: pool.threads)
+            loss += l
+            weight += w
         }
         return loss / max(weight, 1e-12)
     }

@@ -38,24 +38,12 @@ public struct TrainingData: Sendable {
     /// on (cut before its first answer, or a text of one token) is skipped and reported to `skipped`.
     public func load(_ path: String, method: Method, maxLength: Int, packing: Bool = false,
                      skipped: (TrainingDataError) -> Void = { _ in }) throws(TrainingDataError) -> [TrainingExample] {
-        let name = (path as NSString).lastPathComponent
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingDataError(file: name, line: 0, field: nil, message: "cannot read the file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw TrainingDataError(file: name, line: 0, field: nil, message: "the file is not UTF-8 text")
-        }
+        let (name, rows) = try Self.rows(path)
         var examples: [TrainingExample] = []
         var stream: [Int32] = []  // packing: every row's tokens, EOS after each
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            let number = index + 1
+        for (number, object) in rows {
             func fail(_ field: String?, _ message: String) -> TrainingDataError {
                 TrainingDataError(file: name, line: number, field: field, message: message)
-            }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
-                throw fail(nil, "not a JSON object")
             }
             let example: TrainingExample
             switch method {
@@ -99,6 +87,27 @@ public struct TrainingData: Sendable {
         return examples
     }
 
+    /// The file's name and its non-empty lines as JSON objects, with their line numbers.
+    static func rows(_ path: String) throws(TrainingDataError) -> (String, [(Int, [String: Any])]) {
+        let name = (path as NSString).lastPathComponent
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingDataError(file: name, line: 0, field: nil, message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw TrainingDataError(file: name, line: 0, field: nil, message: "the file is not UTF-8 text")
+        }
+        var rows: [(Int, [String: Any])] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty { continue }
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+                throw TrainingDataError(file: name, line: index + 1, field: nil, message: "not a JSON object")
+            }
+            rows.append((index + 1, object))
+        }
+        return (name, rows)
+    }
+
     /// A message of a row, checked.
     struct Message {
         var role: String
@@ -106,7 +115,7 @@ public struct TrainingData: Sendable {
         var weight: Float
     }
 
-    private func messages(_ value: Any?, field: String, fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> [Message] {
+    func messages(_ value: Any?, field: String, fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> [Message] {
         guard let list = value as? [Any] else { throw fail(field, "must be a list of messages") }
         var out: [Message] = []
         for (i, item) in list.enumerated() {
@@ -156,7 +165,7 @@ public struct TrainingData: Sendable {
 
     /// The chat template over the conversation, cut into pieces at each assistant message: the text before its
     /// content (untrained), its content and the end-of-turn token (trained with the message's weight), and so on.
-    private func chat(_ list: [Message], fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> TrainingExample {
+    func chat(_ list: [Message], fail: (String?, String) -> TrainingDataError) throws(TrainingDataError) -> TrainingExample {
         guard let template else { throw fail("messages", "the model has no chat template to render messages with") }
         func render(_ m: ArraySlice<Message>, generation: Bool) throws(TrainingDataError) -> String {
             do {

@@ -63,7 +63,7 @@ struct TrainBench {
             }
             var trainer = Trainer(base: base, lora: adapter, settings: settings)
             var rates: [Double] = []
-            try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r) = $0 { rates.append(r) } })
+            try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r, _) = $0 { rates.append(r) } })
             let measured = rates.dropFirst().sorted()
             let result = Result(kind: kind.rawValue, tokensPerSecond: measured[measured.count / 2], peakRSSBytes: peakRSS(),
                                 batch: batch, length: length, threads: threads, precision: precision.rawValue)

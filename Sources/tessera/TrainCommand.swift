@@ -20,8 +20,11 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "sft (chat or prompt/completion rows) or pretrain ({\"text\"} rows).")
+    @Option(help: "sft (chat or prompt/completion rows), pretrain ({\"text\"} rows) or dpo (preference pairs).")
     var method: String = "sft"
+    @Option(help: "DPO's beta: how far the policy may move from the reference.") var beta: Double = 0.1
+    @Option(help: "DPO's reference: base (the adapter off) or init (the --init-adapter, frozen).")
+    var reference: String = "base"
     @Option(help: "Training data, JSONL.") var data: String
     @Option(help: "Validation data, JSONL (same format).") var validationData: String?
     @Option(help: "Where the PEFT adapter directory is written at the end (atomically).") var output: String
@@ -69,7 +72,15 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "One JSON object per line on stdout.") var json = false
 
     func validate() throws {
-        guard TrainingData.Method(rawValue: method) != nil else { throw ValidationError("--method must be sft or pretrain") }
+        guard TrainingData.Method(rawValue: method) != nil || method == "dpo" else {
+            throw ValidationError("--method must be sft, pretrain or dpo")
+        }
+        guard beta > 0, beta.isFinite else { throw ValidationError("--beta must be positive") }
+        guard ["base", "init"].contains(reference) else { throw ValidationError("--reference must be base or init") }
+        guard reference == "base" || (method == "dpo" && initAdapter != nil) else {
+            throw ValidationError("--reference init needs --method dpo and --init-adapter (the adapter to keep as the reference)")
+        }
+        guard !packing || method == "pretrain" else { throw ValidationError("--packing is for --method pretrain") }
         guard ["lora", "dora", "prompt", "p-tuning", "prefix"].contains(adapterType) else {
             throw ValidationError("--adapter-type must be lora, dora, prompt, p-tuning or prefix")
         }
@@ -89,7 +100,9 @@ struct TrainCommand: ParsableCommand {
         }
         guard rank > 0, alpha > 0 else { throw ValidationError("--rank and --alpha must be positive") }
         guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
-        guard initAdapter == nil || resume == nil else { throw ValidationError("--init-adapter and --resume exclude each other") }
+        guard initAdapter == nil || resume == nil || reference == "init" else {
+            throw ValidationError("--init-adapter and --resume exclude each other (but for --reference init, where it is the reference)")
+        }
         guard precision == "auto" || TrainingPrecision(rawValue: precision) != nil else {
             throw ValidationError(precision == "bf16"
                 ? "--precision bf16 is not implemented: auto already runs the base's products on integer kernels with int16 activations (finer than bf16's 8-bit mantissa)"
@@ -130,23 +143,31 @@ struct TrainCommand: ParsableCommand {
         let base = llama.baseWeights
         TrainingThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let reader = try runOrExit { try TrainingData(tokenizer: tokenizer) }
-        let kind = TrainingData.Method(rawValue: method)!
         guard maxLength <= base.config.contextLength else {
             throw ValidationError("--max-length \(maxLength) is past the model's context of \(base.config.contextLength)")
         }
         let out = TrainingOutput(json: json)
-        let examples = try runOrExit {
-            try reader.load(data, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped)
+        // Every file is read and checked before anything trains.
+        var examples: [TrainingExample] = [], validation: [TrainingExample] = []
+        var pairs: [PreferencePair] = [], validationPairs: [PreferencePair] = []
+        if let kind = TrainingData.Method(rawValue: method) {
+            examples = try runOrExit { try reader.load(data, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
+            validation = try validationData.map { path in
+                try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
+            } ?? []
+        } else {
+            pairs = try runOrExit { try reader.loadPreferences(data, maxLength: maxLength) }
+            validationPairs = try validationData.map { path in try runOrExit { try reader.loadPreferences(path, maxLength: maxLength) } } ?? []
         }
-        let validation = try validationData.map { path in
-            try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
-        } ?? []
         var lora: AdapterParameters
         let checkpoint = try resume.map { path in try runOrExit { try TrainingCheckpoint.read(path, config: base.config) } }
         if let checkpoint {
             lora = checkpoint.lora
         } else if let initAdapter {
             lora = try runOrExit { try PEFTDirectory.read(initAdapter, config: base.config) }
+            if reference == "init", lora.kind != .lora {
+                throw ValidationError("--reference init is for LoRA adapters (use the base as the reference)")
+            }
         } else if adapterType == "prompt" {
             let start: PromptInit = promptInit.map { .text($0) } ?? (promptInitMethod == "random" ? .random : .sampledVocabulary)
             lora = AdapterParameters(config: base.config,
@@ -188,9 +209,10 @@ struct TrainCommand: ParsableCommand {
         settings.threads = threads
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
-        out.start(examples: examples.count, tokens: examples.reduce(0) { $0 + $1.tokens.count },
-                  trained: examples.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
-                  steps: trainer.totalSteps(examples: examples.count))
+        let sequences = examples + pairs.flatMap { [$0.chosen, $0.rejected] }
+        out.start(examples: examples.count + pairs.count, tokens: sequences.reduce(0) { $0 + $1.tokens.count },
+                  trained: sequences.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
+                  steps: trainer.totalSteps(examples: examples.count + pairs.count))
         let stop = StopSignal()
         let started = Date()
         let baseName = base.config.name.isEmpty ? (model.path as NSString).lastPathComponent : base.config.name
@@ -202,8 +224,19 @@ struct TrainCommand: ParsableCommand {
             }
             out.checkpoint(step: t.completedSteps, path: path)
         }
-        let finished = try trainer.train(examples, validation: validation, events: out.event, checkpoint: save,
+        let finished: Bool
+        if pairs.isEmpty {
+            finished = try trainer.train(examples, validation: validation, events: out.event, checkpoint: save,
                                          shouldStop: stop.requested)
+        } else {
+            // The reference's log-likelihoods, once per pair: the base (adapter off) or the starting adapter.
+            let frozen = try reference == "init" ? initAdapter.map { path in
+                try runOrExit { try PEFTDirectory.read(path, config: base.config) }
+            } : nil
+            finished = try trainer.train(DPOObjective(beta: beta), trainer.referenced(pairs, reference: frozen),
+                                         validation: trainer.referenced(validationPairs, reference: frozen),
+                                         events: out.event, checkpoint: save, shouldStop: stop.requested)
+        }
         if finished {
             try runOrExit { try PEFTDirectory.write(trainer.lora, to: output, baseModel: baseName) }
         } else {
@@ -249,14 +282,18 @@ struct TrainingOutput {
 
     func event(_ e: Trainer.Event) {
         switch e {
-        case let .step(step, total, loss, rate, norm, tokens, speed):
+        case let .step(step, total, loss, rate, norm, tokens, speed, metrics):
             if json {
-                line(["event": "step", "step": step, "total_steps": total, "loss": loss, "learning_rate": Double(rate),
-                      "grad_norm": norm, "tokens": tokens, "tokens_per_s": speed])
+                var fields: [String: Any] = ["event": "step", "step": step, "total_steps": total, "loss": loss,
+                                             "learning_rate": Double(rate), "grad_norm": norm, "tokens": tokens,
+                                             "tokens_per_s": speed]
+                for (name, value) in metrics { fields[name] = value }
+                line(fields)
             } else {
                 let eta = Double(total - step) * Double(tokens) / max(speed, 1e-9)
-                let text = String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tok/s  ETA %.0f s",
-                                  step, total, loss, rate, norm, speed, eta)
+                let extra = metrics.keys.sorted().map { String(format: "  %@ %.3f", $0, metrics[$0]!) }.joined()
+                let text = String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f%@  %.0f tok/s  ETA %.0f s",
+                                  step, total, loss, rate, norm, extra, speed, eta)
                 guard terminal else { return print(text) }
                 // One line redrawn in place: a bar, then the step's figures.
                 let filled = 30 * step / max(total, 1)

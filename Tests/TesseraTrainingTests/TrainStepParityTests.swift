@@ -42,7 +42,7 @@ import TesseraTraining
         settings.precision = precision
         var trainer = Trainer(base: model.baseWeights, lora: start, settings: settings)
         var loss = 0.0
-        try trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _) = $0 { loss = l } })
+        try trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l } })
         let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
         return (update, start, loss)
     }

@@ -61,7 +61,7 @@ import TesseraTraining
         #expect(checkpoint.step == 2 && checkpoint.optimizer.step == 2)
         var resumed = Trainer(base: Self.base.weights, resuming: checkpoint, settings: s)
         var steps: [Int] = []
-        try resumed.train(Self.examples(), events: { if case .step(let n, _, _, _, _, _, _) = $0 { steps.append(n) } })
+        try resumed.train(Self.examples(), events: { if case .step(let n, _, _, _, _, _, _, _) = $0 { steps.append(n) } })
         #expect(steps == [3, 4, 5, 6])
         #expect(resumed.lora.tensors == whole.lora.tensors)
     }

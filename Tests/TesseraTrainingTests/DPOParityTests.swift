@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import TesseraFormats
+import TesseraModel
+import TesseraTestSupport
+import TesseraTraining
+
+/// One DPO SGD step from a PEFT adapter on fixed pairs against transformers + peft in fp32 with TRL's sigmoid loss,
+/// the reference being the base with the adapter off (fixtures from tools/reference/dpo_step_fixtures.py).
+@Suite struct DPOParityTests {
+    static var model: LlamaModel { TrainStepParityTests.model }
+    static let fixtures = TrainStepParityTests.fixtures
+
+    struct Fixture: Decodable {
+        struct Pair: Decodable {
+            let chosen: TrainStepParityTests.Fixture.Row
+            let rejected: TrainStepParityTests.Fixture.Row
+        }
+        struct Kind: Decodable {
+            let loss: Double
+            let reference: [[Double]]
+        }
+        let beta: Double
+        let pairs: [Pair]
+        let kinds: [String: Kind]
+    }
+
+    static let fixture = try! JSONDecoder().decode(
+        Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("dpo_step.json")))
+
+    @Test(arguments: ["dpo_lora", "dpo_prompt_tuning"]) func oneSGDStepMatchesTRLsFormulaOnPEFT(kind: String) throws {
+        let start = try PEFTDirectory.read(Self.fixtures.appendingPathComponent(kind).path, config: Self.model.config)
+        var settings = Trainer.Settings()
+        settings.optimizer = .sgd
+        settings.maxSteps = 1
+        settings.maxGradNorm = 0
+        settings.learningRate = 1
+        settings.warmupRatio = 0
+        settings.schedule = .constant
+        settings.batchSize = Self.fixture.pairs.count
+        settings.precision = .fp32
+        var trainer = Trainer(base: Self.model.baseWeights, lora: start, settings: settings)
+        let pairs = trainer.referenced(Self.fixture.pairs.map {
+            PreferencePair(chosen: TrainingExample(tokens: $0.chosen.tokens, weights: $0.chosen.weights),
+                           rejected: TrainingExample(tokens: $0.rejected.tokens, weights: $0.rejected.weights))
+        })
+        let expected = try #require(Self.fixture.kinds[kind])
+        for (p, r) in zip(pairs, expected.reference) {  // the base's log-likelihoods of both answers
+            #expect(abs(p.referenceChosen - r[0]) <= 1e-4 * abs(r[0]) && abs(p.referenceRejected - r[1]) <= 1e-4 * abs(r[1]))
+        }
+        var loss = 0.0
+        try trainer.train(DPOObjective(beta: Self.fixture.beta), pairs, events: {
+            if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l }
+        })
+        let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
+        let error = TrainStepParityTests.relativeError(update, try TrainStepParityTests.reference(kind, start))
+        print("\(kind): relative error of the update \(error), loss \(loss) (reference \(expected.loss))")
+        #expect(error <= 1e-3)
+        #expect(abs(loss - expected.loss) <= 1e-4)
+    }
+}

@@ -53,8 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Measured optimizer steps of --train.")
     var trainSteps = 3
 
-    @Option(name: .long, help: "What --train measures: a comma list of lora, dora, prompt.")
-    var trainKinds = "lora,dora,prompt"
+    @Option(name: .long, help: "What --train measures: a comma list of lora, dora, prompt, dpo.")
+    var trainKinds = "lora,dora,prompt,dpo"
 
     @Option(name: .long, help: "Forward products with the base in --train: auto, int16 or fp32 (as tessera train --precision).")
     var trainPrecision = "auto"
@@ -63,7 +63,7 @@ struct BenchCommand: AsyncParsableCommand {
         if train {
             let kinds = try trainKinds.split(separator: ",").map { name in
                 guard let k = TrainBench.Kind(rawValue: String(name)) else {
-                    throw ValidationError("--train-kinds: '\(name)' is not one of lora, dora, prompt")
+                    throw ValidationError("--train-kinds: '\(name)' is not one of lora, dora, prompt, dpo")
                 }
                 return k
             }

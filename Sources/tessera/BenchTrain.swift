@@ -7,9 +7,11 @@ import TesseraTraining
 /// `tessera bench --train`: training throughput on the frozen base, the configurations `make bench-train` gives
 /// transformers + peft (tools/bench/train_reference.py): LoRA and DoRA r16 alpha 32 on every linear projection, and
 /// prompt tuning of 20 virtual tokens; AdamW, batches of 8 sequences of 256 token ids, at --train-precision; the
-/// median step after a warm-up step, and the peak RSS so far. One result per kind.
+/// median step after a warm-up step, and the peak RSS so far. One result per kind. `dpo`: the LoRA on 4 preference
+/// pairs per step (8 sequences: a shared 128-token prompt, answers of 128), reference log-likelihoods cached before
+/// the timed steps, as both sides do.
 struct TrainBench {
-    enum Kind: String, CaseIterable { case lora, dora, prompt }
+    enum Kind: String, CaseIterable { case lora, dora, prompt, dpo }
 
     let model: ModelOptions
     let batch: Int
@@ -52,7 +54,7 @@ struct TrainBench {
         for kind in kinds {
             var adapter: AdapterParameters
             switch kind {
-            case .lora, .dora:
+            case .lora, .dora, .dpo:
                 var options = LoRAOptions()
                 options.dora = kind == .dora
                 adapter = AdapterParameters(config: base.config, options: options, seed: 0)
@@ -63,7 +65,23 @@ struct TrainBench {
             }
             var trainer = Trainer(base: base, lora: adapter, settings: settings)
             var rates: [Double] = []
-            try trainer.train(examples, events: { if case .step(_, _, _, _, _, _, let r, _) = $0 { rates.append(r) } })
+            let record: (Trainer.Event) -> Void = { if case .step(_, _, _, _, _, _, let r, _) = $0 { rates.append(r) } }
+            if kind == .dpo {
+                var dpoSettings = settings
+                dpoSettings.batchSize = batch / 2
+                trainer = Trainer(base: base, lora: adapter, settings: dpoSettings)
+                let pairs = (0..<(batch / 2)).map { i in
+                    let prompt = Array(examples[2 * i].tokens.prefix(length / 2))
+                    func answer(_ e: TrainingExample) -> TrainingExample {
+                        TrainingExample(tokens: prompt + e.tokens.suffix(length - prompt.count),
+                                        weights: [Float](repeating: 0, count: prompt.count) + [Float](repeating: 1, count: length - prompt.count))
+                    }
+                    return PreferencePair(chosen: answer(examples[2 * i]), rejected: answer(examples[2 * i + 1]))
+                }
+                try trainer.train(DPOObjective(beta: 0.1), trainer.referenced(pairs), events: record)
+            } else {
+                try trainer.train(examples, events: record)
+            }
             let measured = rates.dropFirst().sorted()
             let result = Result(kind: kind.rawValue, tokensPerSecond: measured[measured.count / 2], peakRSSBytes: peakRSS(),
                                 batch: batch, length: length, threads: threads, precision: precision.rawValue)

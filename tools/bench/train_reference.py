@@ -1,6 +1,10 @@
 """transformers + peft training throughput on the same GGUF, fp32, for `make bench-train`: LoRA (r16, alpha 32,
 all linear projections) or DoRA or prompt tuning, batches of BATCH sequences of LENGTH tokens (random ids), AdamW,
 torch's threads set to THREADS. Prints one JSON line: tokens/s (median step after a warm-up step) and peak RSS.
+`dpo`: the LoRA on BATCH/2 preference pairs per step (a shared prompt of LENGTH/2 tokens, answers of the rest), TRL's
+sigmoid loss with beta 0.1, chosen and rejected in one batch as TRL concatenates them, and the reference's
+log-likelihoods (the adapter off) computed before the timed steps, as TRL's precompute_ref_log_probs does (its
+default computes them again every step, a third more work).
 
 Usage: train_reference.py MODEL.gguf KIND [BATCH LENGTH STEPS THREADS]
 """
@@ -12,6 +16,7 @@ import sys
 import time
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModelForCausalLM
 
@@ -30,10 +35,31 @@ model = get_peft_model(model, config)
 model.train()
 optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
 ids = torch.randint(0, model.config.vocab_size, (batch, length))
+if kind == "dpo":
+    half = length // 2
+    ids[1::2, :half] = ids[0::2, :half]  # each pair's two answers share the prompt
+    ids = torch.cat([ids[0::2], ids[1::2]])  # chosen rows, then rejected: TRL's concatenated batch
+    mask = torch.zeros(batch, length - 1)
+    mask[:, half - 1:] = 1  # predictions of the answer tokens
+
+
+    def answer_logps():
+        logits = model(input_ids=ids).logits[:, :-1]
+        lp = torch.log_softmax(logits, dim=-1).gather(2, ids[:, 1:, None])[:, :, 0]
+        return (lp * mask).sum(-1)
+
+
+    with torch.no_grad(), model.disable_adapter():
+        reference = answer_logps()
 times = []
 for step in range(steps + 1):
     start = time.perf_counter()
-    loss = model(input_ids=ids, labels=ids).loss
+    if kind == "dpo":
+        logps = answer_logps() - reference
+        pairs = batch // 2
+        loss = -F.logsigmoid(0.1 * (logps[:pairs] - logps[pairs:])).mean()
+    else:
+        loss = model(input_ids=ids, labels=ids).loss
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()

@@ -73,9 +73,16 @@ public struct DPOObjective: TrainingObjective {
         return sums.withLock { ($0.0, $0.1) }
     }
 
-    public func evaluate(_ items: [PreferencePair], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double) {
+    /// Held-out pairs: the loss, and the rewards (`rewards_accuracy`: the share of pairs whose chosen answer gained
+    /// more log-likelihood over the reference than the rejected one).
+    public func evaluate(_ items: [PreferencePair], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double, metrics: [String: Double]) {
         let nlls = pass.sequenceNLLs(items.flatMap { [$0.chosen, $0.rejected] }, threads: threads)
-        let loss = items.indices.reduce(0.0) { $0 + terms(items[$1], chosenNLL: nlls[2 * $1], rejectedNLL: nlls[2 * $1 + 1]).loss }
-        return (loss, Double(items.count))
+        var loss = 0.0, metrics: [String: Double] = [:]
+        for i in items.indices {
+            let t = terms(items[i], chosenNLL: nlls[2 * i], rejectedNLL: nlls[2 * i + 1])
+            loss += t.loss
+            metrics.merge(t.metrics, uniquingKeysWith: +)
+        }
+        return (loss, Double(items.count), metrics)
     }
 }

@@ -38,7 +38,8 @@ public struct Trainer {
         /// `metrics`: the method's own figures (DPO's rewards), means over the step's items.
         case step(step: Int, totalSteps: Int, loss: Double, learningRate: Float, gradNorm: Double, tokens: Int,
                   tokensPerSecond: Double, metrics: [String: Double])
-        case validation(step: Int, loss: Double)
+        /// `metrics`: the method's own figures over the held-out items (means), as for a step.
+        case validation(step: Int, loss: Double, metrics: [String: Double])
     }
 
     public let settings: Settings
@@ -137,7 +138,8 @@ public struct Trainer {
                          metrics: metrics.mapValues { $0 / Double(chosen.count) }))
             completedSteps = step + 1
             if !validation.isEmpty, (step + 1) % settings.evaluateEvery == 0 || step + 1 == total {
-                events(.validation(step: step + 1, loss: evaluate(objective, validation)))
+                let (loss, metrics) = evaluation(objective, validation)
+                events(.validation(step: step + 1, loss: loss, metrics: metrics))
             }
             if settings.checkpointEvery > 0, (step + 1) % settings.checkpointEvery == 0, step + 1 < total {
                 try checkpoint(self)
@@ -158,16 +160,20 @@ public struct Trainer {
     public func evaluate(_ examples: [TrainingExample]) -> Double { evaluate(NLLObjective(), examples) }
 
     /// A method's mean loss over held-out items under the current adapter.
-    public func evaluate<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) -> Double {
+    public func evaluate<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) -> Double { evaluation(objective, items).loss }
+
+    /// A method's mean loss and the means of its metrics over held-out items under the current adapter.
+    public func evaluation<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) -> (loss: Double, metrics: [String: Double]) {
         let pass = AdapterPass(base: base, lora: lora, precision: settings.precision, pool: pool)
-        var loss = 0.0, weight = 0.0
+        var loss = 0.0, weight = 0.0, metrics: [String: Double] = [:]
         for start in stride(from: 0, to: items.count, by: settings.batchSize) {
-            let (l, w) = objective.evaluate(Array(items[start..<min(start + settings.batchSize, items.count)]),
-                                            pass: pass, threads: pool.threads)
+            let (l, w, m) = objective.evaluate(Array(items[start..<min(start + settings.batchSize, items.count)]),
+                                               pass: pass, threads: pool.threads)
             loss += l
             weight += w
+            metrics.merge(m, uniquingKeysWith: +)
         }
-        return loss / max(weight, 1e-12)
+        return (loss / max(weight, 1e-12), metrics.mapValues { $0 / Double(max(items.count, 1)) })
     }
 
     /// Scales the gradients so their global L2 norm is at most `maxNorm` (0: never), as torch's

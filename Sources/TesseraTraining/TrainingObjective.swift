@@ -11,8 +11,9 @@ public protocol TrainingObjective: Sendable {
     /// and sums over the items of the method's metrics (the loop reports their means).
     func accumulate(_ micro: [Item], pass: AdapterPass, normalizer: Double, into gradients: inout [[Float]],
                     threads: Int) -> (loss: Double, metrics: [String: Double])
-    /// The loss sum over held-out items and its denominator, without gradients.
-    func evaluate(_ items: [Item], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double)
+    /// The loss sum over held-out items, its denominator, and sums over the items of the method's metrics, without
+    /// gradients.
+    func evaluate(_ items: [Item], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double, metrics: [String: Double])
 }
 
 /// Next-token NLL over weighted tokens: SFT and continued pretraining.
@@ -28,7 +29,7 @@ public struct NLLObjective: TrainingObjective {
         (pass.lossAndGradients(micro, normalizer: normalizer, into: &gradients, threads: threads), [:])
     }
 
-    public func evaluate(_ items: [TrainingExample], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double) {
-        (pass.loss(items, threads: threads), normalizer(items))
+    public func evaluate(_ items: [TrainingExample], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double, metrics: [String: Double]) {
+        (pass.loss(items, threads: threads), normalizer(items), [:])
     }
 }

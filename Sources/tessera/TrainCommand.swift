@@ -300,9 +300,14 @@ struct TrainingOutput {
                 let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: 30 - filled)
                 FileHandle.standardOutput.write(Data("\r[\(bar)] \(text)\u{1B}[K\(step == total ? "\n" : "")".utf8))
             }
-        case let .validation(step, loss):
-            if json { line(["event": "validation", "step": step, "loss": loss]) } else {
-                print(String(format: "%@step %d  validation loss %.4f", terminal ? "\n" : "", step, loss))
+        case let .validation(step, loss, metrics):
+            if json {
+                var fields: [String: Any] = ["event": "validation", "step": step, "loss": loss]
+                for (name, value) in metrics { fields[name] = value }
+                line(fields)
+            } else {
+                let extra = metrics.keys.sorted().map { String(format: "  %@ %.3f", $0, metrics[$0]!) }.joined()
+                print(String(format: "%@step %d  validation loss %.4f%@", terminal ? "\n" : "", step, loss, extra))
             }
         }
     }

@@ -32,7 +32,7 @@ import TesseraTraining
     /// The mean DPO loss of `pairs` under `lora`.
     static func loss(_ lora: AdapterParameters, _ pairs: [PreferencePair], beta: Double) -> Double {
         let pass = AdapterPass(base: base.weights, lora: lora, precision: .fp32)
-        let (sum, weight) = DPOObjective(beta: beta).evaluate(pairs, pass: pass, threads: 2)
+        let (sum, weight, _) = DPOObjective(beta: beta).evaluate(pairs, pass: pass, threads: 2)
         return sum / weight
     }
 
@@ -109,14 +109,16 @@ import TesseraTraining
         var trainer = Trainer(base: Self.base.weights, lora: AdapterParameters(config: Self.base.config, options: options, seed: 5),
                               settings: settings)
         let pairs = trainer.referenced(Self.pairs(4))
-        var losses: [Double] = [], accuracy = 0.0
-        try trainer.train(DPOObjective(beta: 0.5), pairs, events: {
+        var losses: [Double] = [], accuracy = 0.0, validated: [String: Double] = [:]
+        try trainer.train(DPOObjective(beta: 0.5), pairs, validation: pairs, events: {
             if case let .step(_, _, loss, _, _, _, _, metrics) = $0 {
                 losses.append(loss)
                 accuracy = metrics["rewards_accuracy"]!
             }
+            if case let .validation(_, _, metrics) = $0 { validated = metrics }
         })
         #expect(losses.last! < 0.3 * losses.first!, "\(losses)")
         #expect(accuracy == 1)
+        #expect(validated["rewards_accuracy"] == 1 && validated["rewards_margin"]! > 0, "held-out figures are reported")
     }
 }

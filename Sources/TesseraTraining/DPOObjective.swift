@@ -31,10 +31,10 @@ public struct DPOObjective: TrainingObjective {
         var out = pairs
         for start in stride(from: 0, to: pairs.count, by: max(1, batchSize)) {
             let part = start..<min(start + max(1, batchSize), pairs.count)
-            let nlls = reference.sequenceNLLs(part.flatMap { [pairs[$0].chosen, pairs[$0].rejected] }, threads: threads)
+            let nlls = reference.sequenceNLLs(units: part.map { [pairs[$0].chosen, pairs[$0].rejected] }, threads: threads)
             for (i, p) in part.enumerated() {
-                out[p].referenceChosen = -nlls[2 * i]
-                out[p].referenceRejected = -nlls[2 * i + 1]
+                out[p].referenceChosen = -nlls[i][0]
+                out[p].referenceRejected = -nlls[i][1]
             }
         }
         return out
@@ -76,10 +76,10 @@ public struct DPOObjective: TrainingObjective {
     /// Held-out pairs: the loss, and the rewards (`rewards_accuracy`: the share of pairs whose chosen answer gained
     /// more log-likelihood over the reference than the rejected one).
     public func evaluate(_ items: [PreferencePair], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double, metrics: [String: Double]) {
-        let nlls = pass.sequenceNLLs(items.flatMap { [$0.chosen, $0.rejected] }, threads: threads)
+        let nlls = pass.sequenceNLLs(units: items.map { [$0.chosen, $0.rejected] }, threads: threads)
         var loss = 0.0, metrics: [String: Double] = [:]
         for i in items.indices {
-            let t = terms(items[i], chosenNLL: nlls[2 * i], rejectedNLL: nlls[2 * i + 1])
+            let t = terms(items[i], chosenNLL: nlls[i][0], rejectedNLL: nlls[i][1])
             loss += t.loss
             metrics.merge(t.metrics, uniquingKeysWith: +)
         }

@@ -46,16 +46,31 @@ extension AdapterPass {
 
     /// Each sequence's weighted NLL, over up to `threads` groups at once (in the batch's order).
     public func sequenceNLLs(_ batch: [TrainingExample], threads: Int) -> [Double] {
-        let groups = Self.groups(batch.map(\.tokens.count), count: threads)
-        guard groups.count > 1 else { return sequenceNLLs(batch) }
+        sequenceNLLs(units: batch.map { [$0] }, threads: threads).flatMap { $0 }
+    }
+
+    /// Each unit's sequences' weighted NLLs, units grouped whole as `gradients(units:...)` groups them: the same
+    /// adapter then gives the same bits in both (DPO's reference and a policy that has not moved yet).
+    public func sequenceNLLs(units: [[TrainingExample]], threads: Int) -> [[Double]] {
+        let groups = Self.groups(units.map { $0.reduce(0) { $0 + $1.tokens.count } }, count: threads)
         let results = Mutex<[Int: [Double]]>([:])
-        sideBySide(groups.count) { g, pass in
-            let nlls = pass.sequenceNLLs(groups[g].map { batch[$0] })
-            results.withLock { $0[g] = nlls }
+        if groups.count > 1 {
+            sideBySide(groups.count) { g, pass in
+                let nlls = pass.sequenceNLLs(groups[g].flatMap { units[$0] })
+                results.withLock { $0[g] = nlls }
+            }
+        } else {
+            results.withLock { $0[0] = sequenceNLLs(units.flatMap { $0 }) }
         }
-        var out = [Double](repeating: 0, count: batch.count)
+        var out = [[Double]](repeating: [], count: units.count)
         results.withLock { r in
-            for (g, members) in groups.enumerated() { for (i, m) in members.enumerated() { out[m] = r[g]![i] } }
+            for (g, members) in groups.enumerated() {
+                var at = 0
+                for m in members {
+                    out[m] = Array(r[g]![at..<(at + units[m].count)])
+                    at += units[m].count
+                }
+            }
         }
         return out
     }

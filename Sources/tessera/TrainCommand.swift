@@ -165,9 +165,6 @@ struct TrainCommand: ParsableCommand {
             lora = checkpoint.lora
         } else if let initAdapter {
             lora = try runOrExit { try PEFTDirectory.read(initAdapter, config: base.config) }
-            if reference == "init", lora.kind != .lora {
-                throw ValidationError("--reference init is for LoRA adapters (use the base as the reference)")
-            }
         } else if adapterType == "prompt" {
             let start: PromptInit = promptInit.map { .text($0) } ?? (promptInitMethod == "random" ? .random : .sampledVocabulary)
             lora = AdapterParameters(config: base.config,

@@ -91,6 +91,40 @@ import TesseraTestSupport
         #expect(scored.status == 0, "\(scored.stderr)")
     }
 
+    /// DPO from the command line: a fresh LoRA starts at ln 2 with the rewards in its step lines; a second run
+    /// continues from that adapter as its own reference (`--reference init`), and a pair missing its rejected
+    /// answer is refused by line and field.
+    @Test func dpoTrainsFromPreferencePairs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-dpo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try [#"{"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}], "rejected": [{"role": "assistant", "content": "5"}]}"#,
+             #"{"input": {"messages": [{"role": "user", "content": "Hi"}]}, "preferred_output": [{"role": "assistant", "content": "Hello!"}], "non_preferred_output": [{"role": "assistant", "content": "Go away."}]}"#]
+            .joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("adapter").path
+        let common = ["--method", "dpo", "--data", data.path, "--max-steps", "2", "--batch-size", "2", "--rank", "2",
+                      "--target-modules", "q_proj,v_proj", "--warmup-ratio", "0", "--learning-rate", "1e-3", "--json"]
+        let r = try run(["train", "--output", output] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        let steps = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["event"] as? String == "step" }
+        #expect(steps.count == 2)
+        #expect(abs((steps.first?["loss"] as? Double ?? 0) - log(2)) < 1e-6)
+        for key in ["rewards_chosen", "rewards_rejected", "rewards_margin", "rewards_accuracy"] {
+            #expect(steps.allSatisfy { $0[key] is NSNumber }, "\(key)")
+        }
+        let again = try run(["train", "--output", output + "-2", "--init-adapter", output, "--reference", "init"] + common)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains(#""loss":0.69314718"#), "its reference is where it starts: ln 2 again")
+
+        try #"{"prompt": "a", "chosen": "b"}"#.write(to: data, atomically: true, encoding: .utf8)
+        let bad = try run(["train", "--output", output + "-bad"] + common)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("pairs.jsonl:1: 'rejected': missing"), "\(bad.stderr)")
+    }
+
     @Test func tokenizePrintsIds() throws {
         let r = try run(["tokenize", "--json", "Hello world<|im_end|>"])
         #expect(r.status == 0)

@@ -28,7 +28,10 @@ import TesseraTraining
     static let fixture = try! JSONDecoder().decode(
         Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("dpo_step.json")))
 
-    @Test(arguments: ["dpo_lora", "dpo_prompt_tuning"]) func oneSGDStepMatchesTRLsFormulaOnPEFT(kind: String) throws {
+    /// At fp32 within 1e-3 (measured 1e-5); at the default precision (int16 forward products at AVX-512) within
+    /// 3e-2, as for SFT.
+    @Test(arguments: ["dpo_lora", "dpo_prompt_tuning"], [TrainingPrecision.fp32, .auto])
+    func oneSGDStepMatchesTRLsFormulaOnPEFT(kind: String, precision: TrainingPrecision) throws {
         let start = try PEFTDirectory.read(Self.fixtures.appendingPathComponent(kind).path, config: Self.model.config)
         var settings = Trainer.Settings()
         settings.optimizer = .sgd
@@ -38,15 +41,16 @@ import TesseraTraining
         settings.warmupRatio = 0
         settings.schedule = .constant
         settings.batchSize = Self.fixture.pairs.count
-        settings.precision = .fp32
+        settings.precision = precision
         var trainer = Trainer(base: Self.model.baseWeights, lora: start, settings: settings)
         let pairs = trainer.referenced(Self.fixture.pairs.map {
             PreferencePair(chosen: TrainingExample(tokens: $0.chosen.tokens, weights: $0.chosen.weights),
                            rejected: TrainingExample(tokens: $0.rejected.tokens, weights: $0.rejected.weights))
         })
         let expected = try #require(Self.fixture.kinds[kind])
+        let tolerance = precision == .fp32 ? 1e-4 : 3e-3
         for (p, r) in zip(pairs, expected.reference) {  // the base's log-likelihoods of both answers
-            #expect(abs(p.referenceChosen - r[0]) <= 1e-4 * abs(r[0]) && abs(p.referenceRejected - r[1]) <= 1e-4 * abs(r[1]))
+            #expect(abs(p.referenceChosen - r[0]) <= tolerance * abs(r[0]) && abs(p.referenceRejected - r[1]) <= tolerance * abs(r[1]))
         }
         var loss = 0.0
         try trainer.train(DPOObjective(beta: Self.fixture.beta), pairs, events: {
@@ -54,8 +58,8 @@ import TesseraTraining
         })
         let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
         let error = TrainStepParityTests.relativeError(update, try TrainStepParityTests.reference(kind, start))
-        print("\(kind): relative error of the update \(error), loss \(loss) (reference \(expected.loss))")
-        #expect(error <= 1e-3)
-        #expect(abs(loss - expected.loss) <= 1e-4)
+        print("\(kind) at \(precision): relative error of the update \(error), loss \(loss) (reference \(expected.loss))")
+        #expect(error <= (precision == .fp32 ? 1e-3 : 3e-2))
+        #expect(abs(loss - expected.loss) <= (precision == .fp32 ? 1e-4 : 3e-3))
     }
 }

@@ -318,11 +318,9 @@ public struct AdapterPass: Sendable {
     func baseForward(_ w: WeightMatrix, _ x: [Float], tokens n: Int, _ y: inout [Float], prepared: IntegerDense.Prepared? = nil) {
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                if let activations = precision.activations {
-                    IntegerDense.forward(prepared ?? IntegerDense.Prepared(w, activations: activations), xp.baseAddress!,
-                                         tokens: n, yp.baseAddress!, pool: pool)
-                } else {
-                    Dense.forward(w, xp.baseAddress!, tokens: n, yp.baseAddress!)
+                switch precision {
+                case .fp32: Dense.forward(w, xp.baseAddress!, tokens: n, yp.baseAddress!)
+                case .int16: IntegerDense.forward(prepared ?? IntegerDense.Prepared(w), xp.baseAddress!, tokens: n, yp.baseAddress!, pool: pool)
                 }
             }
         }
@@ -447,7 +445,7 @@ public struct AdapterPass: Sendable {
         // The head laid out for the integer kernels once for all chunks (it is the largest matrix). Chunks of 256
         // rows: at fp32 every chunk dequantizes the head again and the products' packing is paid per chunk, so 64
         // measured ~8% slower training at AVX2; 256 rows of logits are 48 MiB at a 49152 vocabulary.
-        let prepared = precision.activations.map { IntegerDense.Prepared(base.output, activations: $0) }
+        let prepared = precision == .int16 ? IntegerDense.Prepared(base.output) : nil
         let chunk = 256
         var start = 0
         while start < targets.count {

@@ -1,7 +1,7 @@
 import TesseraKernels
 
-/// The forward product with a frozen base matrix W [outputs, inputs] through the serving integer kernels (int8 or
-/// int16 activations, DESIGN 3.3), for `TrainingPrecision.int8` and `.int16`. Each call lays W out for the kernels into memory it owns
+/// The forward product with a frozen base matrix W [outputs, inputs] through the serving integer kernels (int16
+/// activations, DESIGN 3.3), for `TrainingPrecision.int16`. Each call lays W out for the kernels into memory it owns
 /// for the call only, so the trainer keeps no second copy of the base beside the mapped file (a pass over W, small
 /// against the product with thousands of tokens).
 /// Backward stays on fp32 tiles (`Dense.backward`): an int8 transpose of W (the kernels need blocks along the
@@ -11,11 +11,9 @@ enum IntegerDense {
     struct Prepared {
         let matrix: WeightMatrix
         let owner: OwnedWeights?
-        let activations: ActivationPrecision
 
-        init(_ w: WeightMatrix, activations: ActivationPrecision) {
-            self.activations = activations
-            if let (m, o) = w.repacked(for: .selected, activations: activations) {
+        init(_ w: WeightMatrix) {
+            if let (m, o) = w.repacked(for: .selected, activations: .int16) {
                 matrix = m
                 owner = o
             } else {
@@ -29,7 +27,7 @@ enum IntegerDense {
     static func forward(_ w: Prepared, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, pool: ComputePool) {
         guard tokens > 0 else { return }
         withExtendedLifetime(w.owner) {
-            Kernels.matmul(w.matrix, x, tokens: tokens, y, activations: w.activations, pool: pool)
+            Kernels.matmul(w.matrix, x, tokens: tokens, y, activations: .int16, pool: pool)
         }
     }
 }

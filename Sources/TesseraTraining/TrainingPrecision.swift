@@ -14,7 +14,4 @@ public enum TrainingPrecision: String, Sendable, CaseIterable {
 
     /// The default: int16 where VNNI makes it faster (AVX-512), fp32 elsewhere.
     public static var auto: TrainingPrecision { CPULevel.selected == .avx512 ? .int16 : .fp32 }
-
-    /// The integer kernels' activations for the forward products; nil for fp32.
-    var activations: ActivationPrecision? { self == .int16 ? .int16 : nil }
 }

@@ -33,15 +33,7 @@ import TesseraTraining
     @Test(arguments: ["dpo_lora", "dpo_prompt_tuning"], [TrainingPrecision.fp32, .auto])
     func oneSGDStepMatchesTRLsFormulaOnPEFT(kind: String, precision: TrainingPrecision) throws {
         let start = try PEFTDirectory.read(Self.fixtures.appendingPathComponent(kind).path, config: Self.model.config)
-        var settings = Trainer.Settings()
-        settings.optimizer = .sgd
-        settings.maxSteps = 1
-        settings.maxGradNorm = 0
-        settings.learningRate = 1
-        settings.warmupRatio = 0
-        settings.schedule = .constant
-        settings.batchSize = Self.fixture.pairs.count
-        settings.precision = precision
+        let settings = TrainStepParityTests.oneSGDStep(batchSize: Self.fixture.pairs.count, precision: precision)
         var trainer = Trainer(base: Self.model.baseWeights, lora: start, settings: settings)
         let pairs = trainer.referenced(Self.fixture.pairs.map {
             PreferencePair(chosen: TrainingExample(tokens: $0.chosen.tokens, weights: $0.chosen.weights),

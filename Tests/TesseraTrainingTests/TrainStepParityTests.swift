@@ -30,6 +30,17 @@ import TesseraTraining
     static func step(_ kind: String, batchSize: Int, accumulation: Int, precision: TrainingPrecision = .fp32) throws
         -> ([[Float]], AdapterParameters, Double) {
         let start = try PEFTDirectory.read(fixtures.appendingPathComponent(kind).path, config: model.config)
+        var settings = oneSGDStep(batchSize: batchSize, precision: precision)
+        settings.gradientAccumulation = accumulation
+        var trainer = Trainer(base: model.baseWeights, lora: start, settings: settings)
+        var loss = 0.0
+        try trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l } })
+        let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
+        return (update, start, loss)
+    }
+
+    /// One plain SGD step at learning rate 1, unclipped, no warmup: the update is the negative gradient.
+    static func oneSGDStep(batchSize: Int, precision: TrainingPrecision) -> Trainer.Settings {
         var settings = Trainer.Settings()
         settings.optimizer = .sgd
         settings.maxSteps = 1
@@ -38,13 +49,8 @@ import TesseraTraining
         settings.warmupRatio = 0
         settings.schedule = .constant
         settings.batchSize = batchSize
-        settings.gradientAccumulation = accumulation
         settings.precision = precision
-        var trainer = Trainer(base: model.baseWeights, lora: start, settings: settings)
-        var loss = 0.0
-        try trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l } })
-        let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
-        return (update, start, loss)
+        return settings
     }
 
     static func relativeError(_ a: [[Float]], _ b: [[Float]]) -> Double {

@@ -124,9 +124,30 @@ public struct AdapterPass: Sendable {
         }
     }
 
+    /// A trained position: its sequence in the batch, which of that sequence's trained positions it is (in order),
+    /// the token there and its weight.
+    public struct Position: Sendable {
+        public var sequence: Int
+        public var index: Int
+        public var token: Int32
+        public var weight: Float
+    }
+
+    /// A loss on one trained position's logits in place of the weighted cross-entropy (distillation's): returns the
+    /// position's loss and, when `scale` is given, overwrites the row with scale × d(loss)/d(logits).
+    public typealias PositionLoss = @Sendable (_ position: Position, _ logits: UnsafeMutablePointer<Float>, _ vocab: Int,
+                                               _ scale: Float?) -> Double
+
+    /// Σ over the batch's trained positions of `positionLoss`, and the gradients of (that sum / `normalizer`) added
+    /// into `gradients`; without a normalizer, the forward pass alone (a teacher reading its logits).
+    public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double?, into gradients: inout [[Float]],
+                                 positionLoss: @escaping PositionLoss) -> Double {
+        run(batch, normalizer: normalizer, gradients: &gradients, positionLoss: positionLoss)
+    }
+
     /// `reweigh` (see `gradients`) may return nil: then the tokens keep their weights.
     private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]],
-                     reweigh: (([Double]) -> [Double]?)? = nil) -> Double {
+                     reweigh: (([Double]) -> [Double]?)? = nil, positionLoss: PositionLoss? = nil) -> Double {
         let c = base.config, n0 = lora.virtualTokens, prefixed = lora.kind == .prefix
         let rows = Rows(batch, virtual: prefixed ? 0 : n0, prefix: prefixed ? n0 : 0), n = rows.count
         guard n > 0 else { return 0 }
@@ -167,7 +188,7 @@ public struct AdapterPass: Sendable {
             }
             (loss, _, dx) = head(x, scaled, rows: rows, normalizer: normalizer)
         } else {
-            (loss, _, dx) = head(x, batch, rows: rows, normalizer: normalizer)
+            (loss, _, dx) = head(x, batch, rows: rows, normalizer: normalizer, positionLoss: positionLoss)
         }
         guard normalizer != nil else { return loss }
         // The virtual rows' gradient, summed over the sequences (they all start from the same rows).
@@ -422,22 +443,25 @@ public struct AdapterPass: Sendable {
 
     // MARK: - Head and loss
 
-    /// Rows predicting a trained token: (row, target token, weight, sequence). Weights may be negative (DPO's
-    /// rejected answers push their likelihood down).
-    static func targets(_ batch: [TrainingExample], rows: Rows) -> [(row: Int, token: Int32, weight: Float, sequence: Int)] {
-        var out: [(Int, Int32, Float, Int)] = []
+    /// Rows predicting a trained token, and which position each is. Weights may be negative (DPO's rejected answers
+    /// push their likelihood down).
+    static func targets(_ batch: [TrainingExample], rows: Rows) -> [(row: Int, position: Position)] {
+        var out: [(Int, Position)] = []
         for (i, e) in batch.enumerated() {
+            var index = 0
             for j in 1..<max(1, e.tokens.count) where e.weights[j] != 0 {
-                out.append((rows.starts[i] + rows.virtual + j - 1, e.tokens[j], e.weights[j], i))
+                out.append((rows.starts[i] + rows.virtual + j - 1, Position(sequence: i, index: index, token: e.tokens[j], weight: e.weights[j])))
+                index += 1
             }
         }
         return out
     }
 
-    /// The final norm, the (tied) head and the weighted cross-entropy, in chunks of rows so the logits of the whole
-    /// batch ([tokens, vocab]) never exist at once. Returns the weighted NLL sum, each sequence's, and the gradient
-    /// of the residual (of the sum / `normalizer`; none without a normalizer).
-    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?) -> (Double, perSequence: [Double], [Float]) {
+    /// The final norm, the (tied) head and the weighted cross-entropy (or `positionLoss`), in chunks of rows so the
+    /// logits of the whole batch ([tokens, vocab]) never exist at once. Returns the loss sum, each sequence's, and
+    /// the gradient of the residual (of the sum / `normalizer`; none without a normalizer).
+    func head(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?,
+              positionLoss: PositionLoss? = nil) -> (Double, perSequence: [Double], [Float]) {
         let c = base.config, width = c.hidden, vocab = c.vocab
         let targets = Self.targets(batch, rows: rows)
         var dx = normalizer != nil ? [Float](repeating: 0, count: x.count) : []
@@ -460,13 +484,18 @@ public struct AdapterPass: Sendable {
             baseForward(base.output, xn, tokens: m, &logits, prepared: prepared)
             // logits become d(loss)/d(logits): (softmax − onehot) · weight / normalizer
             logits.withUnsafeMutableBufferPointer { lp in
-                for (j, t) in part.enumerated() {
-                    let row = lp.baseAddress! + j * vocab, target = row[Int(t.token)]
-                    let g = normalizer.map { Float(Double(t.weight) / $0) } ?? 0
-                    let nll = Double(t.weight) * (Kernels.logSoftmaxRow(row, count: vocab, scale: g) - Double(target))
+                for (j, (_, t)) in part.enumerated() {
+                    let row = lp.baseAddress! + j * vocab
+                    let nll: Double
+                    if let positionLoss {
+                        nll = positionLoss(t, row, vocab, normalizer.map { Float(1 / $0) })
+                    } else {
+                        let target = row[Int(t.token)], g = normalizer.map { Float(Double(t.weight) / $0) } ?? 0
+                        nll = Double(t.weight) * (Kernels.logSoftmaxRow(row, count: vocab, scale: g) - Double(target))
+                        if g != 0 { row[Int(t.token)] -= g }
+                    }
                     loss += nll
                     perSequence[t.sequence] += nll
-                    if g != 0 { row[Int(t.token)] -= g }
                 }
             }
             guard normalizer != nil else {

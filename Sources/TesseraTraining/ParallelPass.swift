@@ -21,6 +21,31 @@ extension AdapterPass {
         }
     }
 
+    /// `lossAndGradients(_:normalizer:into:positionLoss:)` over up to `threads` groups at once; `positionLoss` sees
+    /// each position's sequence as its index in `batch`. Without a normalizer, the forward pass alone.
+    public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double?, into gradients: inout [[Float]],
+                                 threads: Int, positionLoss: @escaping PositionLoss) -> Double {
+        let groups = Self.groups(batch.map(\.tokens.count), count: threads)
+        @Sendable func run(_ pass: AdapterPass, _ members: [Int], _ into: inout [[Float]]) -> Double {
+            pass.lossAndGradients(members.map { batch[$0] }, normalizer: normalizer, into: &into) { p, logits, vocab, scale in
+                var global = p
+                global.sequence = members[p.sequence]
+                return positionLoss(global, logits, vocab, scale)
+            }
+        }
+        guard groups.count > 1 else { return run(self, groups.first ?? [], &gradients) }
+        if normalizer == nil {  // no gradients to sum; the losses in group order, the same sum every run
+            let losses = Mutex<[Int: Double]>([:])
+            sideBySide(groups.count) { g, pass in
+                var none: [[Float]] = []
+                let l = run(pass, groups[g], &none)
+                losses.withLock { $0[g] = l }
+            }
+            return losses.withLock { l in (0..<groups.count).reduce(0) { $0 + l[$1]! } }
+        }
+        return summed(groups.count, into: &gradients) { g, pass, mine in run(pass, groups[g], &mine) }
+    }
+
     /// `gradients(_:normalizer:into:reweigh:)` over units of sequences (DPO's pairs) that stay together in one
     /// group, up to `threads` groups at once: `reweigh` gets a unit's index and its sequences' NLLs and returns
     /// d(loss)/d(NLL) for each.

@@ -51,6 +51,8 @@ public struct Trainer {
     public private(set) var completedSteps = 0
 
     let pool: ComputePool
+    /// The threads passes run on side by side.
+    public var threads: Int { pool.threads }
 
     public init(base: BaseWeights, lora: AdapterParameters, settings: Settings) {
         self.base = base
@@ -113,7 +115,8 @@ public struct Trainer {
             if shouldStop() { return false }
             let step = completedSteps
             let started = Date()
-            let chosen = order[(step * examplesPerStep)..<((step + 1) * examplesPerStep)].map { items[$0] }
+            let chosen = try objective.prepare(order[(step * examplesPerStep)..<((step + 1) * examplesPerStep)].map { items[$0] },
+                                               lora: lora, step: step)
             let normalizer = max(objective.normalizer(chosen), 1e-12)
             var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
             var loss = 0.0, metrics: [String: Double] = [:]
@@ -151,10 +154,18 @@ public struct Trainer {
     /// `pairs` with their log-likelihoods under `reference` (nil: the base with the adapter off), at this
     /// trainer's precision and threads: DPO's reference, computed once before training.
     public func referenced(_ pairs: [PreferencePair], reference: AdapterParameters? = nil) -> [PreferencePair] {
-        let off = AdapterParameters(config: base.config, options: LoRAOptions(targets: []), seed: 0)
-        let pass = AdapterPass(base: base, lora: reference ?? off, precision: settings.precision, pool: pool)
+        let pass = AdapterPass(base: base, lora: reference ?? Self.off(base.config), precision: settings.precision, pool: pool)
         return DPOObjective.referenced(pairs, reference: pass, batchSize: settings.batchSize, threads: pool.threads)
     }
+
+    /// A teacher at this trainer's precision and threads: the base with `adapter` (nil: the adapter off).
+    public func teacher(_ adapter: AdapterParameters?, topK: Int, temperature: Double) -> Teacher {
+        Teacher(pass: AdapterPass(base: base, lora: adapter ?? Self.off(base.config), precision: settings.precision, pool: pool),
+                topK: topK, temperature: temperature)
+    }
+
+    /// No adapter: a LoRA without targets.
+    static func off(_ c: ModelConfig) -> AdapterParameters { AdapterParameters(config: c, options: LoRAOptions(targets: []), seed: 0) }
 
     /// Mean weighted NLL of `examples` under the current adapter.
     public func evaluate(_ examples: [TrainingExample]) -> Double { evaluate(NLLObjective(), examples) }

@@ -22,7 +22,7 @@ public struct TrainingData: Sendable {
     public let tokenizer: Tokenizer
     let template: ChatTemplate?
     /// The token that closes a turn (ChatML's `<|im_end|>`), trained with the turn it closes.
-    let endOfTurn: Int32
+    public let endOfTurn: Int32
 
     public init(tokenizer: Tokenizer) throws(TokenizerError) {
         self.tokenizer = tokenizer

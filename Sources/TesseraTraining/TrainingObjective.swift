@@ -2,6 +2,9 @@
 /// one loop: the step's denominator, and the loss and gradients of a micro-batch of the method's items.
 public protocol TrainingObjective: Sendable {
     associatedtype Item: Sendable
+    /// The step's items made ready with the adapter as it is before the step (on-policy methods sample their
+    /// answers here); `step` counts from 0.
+    func prepare(_ items: [Item], lora: AdapterParameters, step: Int) throws -> [Item]
     /// The step's denominator: its trained tokens' weight (NLL), its pairs (DPO). Accumulation divides every
     /// micro-batch by the whole step's, so it does not change the result.
     func normalizer(_ step: [Item]) -> Double
@@ -14,6 +17,10 @@ public protocol TrainingObjective: Sendable {
     /// The loss sum over held-out items, its denominator, and sums over the items of the method's metrics, without
     /// gradients.
     func evaluate(_ items: [Item], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double, metrics: [String: Double])
+}
+
+extension TrainingObjective {
+    public func prepare(_ items: [Item], lora: AdapterParameters, step: Int) throws -> [Item] { items }
 }
 
 /// Next-token NLL over weighted tokens: SFT and continued pretraining.

@@ -20,7 +20,9 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "sft (chat or prompt/completion rows), pretrain ({\"text\"} rows) or dpo (preference pairs).")
+    @Option(help: """
+        sft (chat or prompt/completion rows), pretrain ({"text"} rows), dpo (preference pairs) or distill (chat rows         and a teacher).
+        """)
     var method: String = "sft"
     @Option(help: "DPO's beta: how far the policy may move from the reference.") var beta: Double = 0.1
     @Option(help: "DPO's reference: base (the adapter off) or init (the --init-adapter, frozen).")
@@ -70,11 +72,13 @@ struct TrainCommand: ParsableCommand {
     var gradientCheckpointing: String = "auto"
     @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
     @Flag(help: "One JSON object per line on stdout.") var json = false
+    @OptionGroup(title: "Distillation") var distill: DistillOptions
 
     func validate() throws {
-        guard TrainingData.Method(rawValue: method) != nil || method == "dpo" else {
-            throw ValidationError("--method must be sft, pretrain or dpo")
+        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill"].contains(method) else {
+            throw ValidationError("--method must be sft, pretrain, dpo or distill")
         }
+        try distill.validate(method: method)
         guard beta > 0, beta.isFinite else { throw ValidationError("--beta must be positive") }
         guard ["base", "init"].contains(reference) else { throw ValidationError("--reference must be base or init") }
         guard reference == "base" || (method == "dpo" && initAdapter != nil) else {
@@ -150,11 +154,16 @@ struct TrainCommand: ParsableCommand {
         // Every file is read and checked before anything trains.
         var examples: [TrainingExample] = [], validation: [TrainingExample] = []
         var pairs: [PreferencePair] = [], validationPairs: [PreferencePair] = []
+        var distillation: [DistillationRow] = [], validationDistillation: [DistillationRow] = []
         if let kind = TrainingData.Method(rawValue: method) {
             examples = try runOrExit { try reader.load(data, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
             validation = try validationData.map { path in
                 try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
             } ?? []
+        } else if method == "distill" {
+            let (d, v) = try distillationRows(reader)
+            distillation = d
+            validationDistillation = v
         } else {
             pairs = try runOrExit { try reader.loadPreferences(data, maxLength: maxLength) }
             validationPairs = try validationData.map { path in try runOrExit { try reader.loadPreferences(path, maxLength: maxLength) } } ?? []
@@ -206,10 +215,11 @@ struct TrainCommand: ParsableCommand {
         settings.threads = threads
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
-        let sequences = examples + pairs.flatMap { [$0.chosen, $0.rejected] }
-        out.start(examples: examples.count + pairs.count, tokens: sequences.reduce(0) { $0 + $1.tokens.count },
+        let sequences = examples + pairs.flatMap { [$0.chosen, $0.rejected] } + distillation.compactMap { $0.answer == nil ? nil : $0.student }
+        let items = examples.count + pairs.count + distillation.count
+        out.start(examples: items, tokens: sequences.reduce(0) { $0 + $1.tokens.count },
                   trained: sequences.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
-                  steps: trainer.totalSteps(examples: examples.count + pairs.count))
+                  steps: trainer.totalSteps(examples: items))
         let stop = StopSignal()
         let started = Date()
         let baseName = base.config.name.isEmpty ? (model.path as NSString).lastPathComponent : base.config.name
@@ -222,7 +232,12 @@ struct TrainCommand: ParsableCommand {
             out.checkpoint(step: t.completedSteps, path: path)
         }
         let finished: Bool
-        if pairs.isEmpty {
+        if method == "distill" {
+            finished = try runOrExit {
+                try trainDistillation(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, rows: distillation,
+                                      validation: validationDistillation, out: out, save: save, stop: stop)
+            }
+        } else if pairs.isEmpty {
             finished = try trainer.train(examples, validation: validation, events: out.event, checkpoint: save,
                                          shouldStop: stop.requested)
         } else {

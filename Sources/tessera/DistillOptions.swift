@@ -1,0 +1,45 @@
+import ArgumentParser
+import TesseraTraining
+
+/// `tessera train --method distill`'s options: the teacher, the divergence, and generation for rows without answers.
+struct DistillOptions: ParsableArguments {
+    @Option(help: "Distill: the teacher's system prompt, which the student does not see (context distillation).")
+    var teacherSystem: String?
+    @Option(help: "Distill: the teacher is the base with this PEFT adapter (else the base itself).") var teacherAdapter: String?
+    @Option(help: "Distill: forward (KL(teacher‖student)), reverse (KL(student‖teacher)) or jsd (generalized JSD).")
+    var distillLoss: String = "forward"
+    @Option(help: "Distill: the JSD's beta, the teacher's share of the mixture (0 is forward KL, 1 reverse).")
+    var jsdBeta: Double = 0.5
+    @Option(help: "Distill: softmax temperature of both distributions.") var temperature: Double = 1
+    @Option(help: "Distill: share of the distillation loss; the rest is cross-entropy on the data's answer.")
+    var distillRatio: Double = 1
+    @Option(help: "Distill: the teacher's distribution kept per position as its top k tokens and the rest's mass.")
+    var teacherTopK: Int = 64
+    @Flag(help: "Distill: every step's answers are sampled from the student as it trains, then taught (GKD).")
+    var onPolicy = false
+    @Option(help: "Longest generated answer (rows without one, --on-policy, rollouts).") var maxNewTokens: Int = 256
+    @Option(help: "Sampling temperature of generated answers.") var generationTemperature: Double = 0.7
+
+    func validate(method: String) throws {
+        let used = teacherSystem != nil || teacherAdapter != nil || onPolicy
+        guard method == "distill" || !used else {
+            throw ValidationError("--teacher-system, --teacher-adapter and --on-policy are for --method distill")
+        }
+        guard DistillationLoss.Divergence(rawValue: distillLoss) != nil else {
+            throw ValidationError("--distill-loss must be forward, reverse or jsd")
+        }
+        guard (0...1).contains(jsdBeta) else { throw ValidationError("--jsd-beta must be in 0...1") }
+        guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be positive") }
+        guard (0...1).contains(distillRatio) else { throw ValidationError("--distill-ratio must be in 0...1") }
+        guard (1...4096).contains(teacherTopK) else { throw ValidationError("--teacher-top-k must be in 1...4096") }
+        guard maxNewTokens > 0 else { throw ValidationError("--max-new-tokens must be positive") }
+        guard generationTemperature >= 0, generationTemperature.isFinite else {
+            throw ValidationError("--generation-temperature must not be negative")
+        }
+    }
+
+    var loss: DistillationLoss {
+        DistillationLoss(divergence: DistillationLoss.Divergence(rawValue: distillLoss)!, temperature: temperature,
+                         jsdBeta: jsdBeta, ratio: distillRatio)
+    }
+}

@@ -215,11 +215,9 @@ struct TrainCommand: ParsableCommand {
         settings.threads = threads
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
-        let sequences = examples + pairs.flatMap { [$0.chosen, $0.rejected] } + distillation.compactMap { $0.answer == nil ? nil : $0.student }
-        let items = examples.count + pairs.count + distillation.count
-        out.start(examples: items, tokens: sequences.reduce(0) { $0 + $1.tokens.count },
-                  trained: sequences.reduce(0) { $0 + $1.trainedTokens }, parameters: lora.parameterCount,
-                  steps: trainer.totalSteps(examples: items))
+        if method != "distill" {  // distillation's answers may be generated first: it announces itself
+            out.start(trainer, examples + pairs.flatMap { [$0.chosen, $0.rejected] }, items: examples.count + pairs.count)
+        }
         let stop = StopSignal()
         let started = Date()
         let baseName = base.config.name.isEmpty ? (model.path as NSString).lastPathComponent : base.config.name
@@ -281,6 +279,13 @@ struct TrainingOutput {
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
+    }
+
+    /// The run's size: `items` (examples or pairs) made of `sequences`.
+    func start(_ trainer: Trainer, _ sequences: [TrainingExample], items: Int) {
+        start(examples: items, tokens: sequences.reduce(0) { $0 + $1.tokens.count },
+              trained: sequences.reduce(0) { $0 + $1.trainedTokens }, parameters: trainer.lora.parameterCount,
+              steps: trainer.totalSteps(examples: items))
     }
 
     func start(examples: Int, tokens: Int, trained: Int, parameters: Int, steps: Int) {

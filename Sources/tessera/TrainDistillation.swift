@@ -50,6 +50,7 @@ extension TrainCommand {
         }
         let items = distill.onPolicy ? rows.map { DistillationExample(row: $0, teacher: []) }
             : teacher.teach(try answered(rows), batchSize: batchSize, threads: trainer.threads)
+        out.start(trainer, items.map(\.row.student), items: items.count)
         let held = teacher.teach(try answered(validation), batchSize: batchSize, threads: trainer.threads)
         let objective = DistillObjective(loss: distill.loss, onPolicy: distill.onPolicy ? onPolicy : nil)
         return try trainer.train(objective, items, validation: held, events: out.event, checkpoint: save, shouldStop: stop.requested)

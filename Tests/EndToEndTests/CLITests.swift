@@ -125,6 +125,37 @@ import TesseraTestSupport
         #expect(bad.stderr.contains("pairs.jsonl:1: 'rejected': missing"), "\(bad.stderr)")
     }
 
+    /// Context distillation (the teacher writes the answer a row lacks), then a LoRA teacher distilled into prompt
+    /// tuning on-policy: both through the engine, both written as PEFT adapters.
+    @Test func distillTrainsFromATeachersContextAndAdapter() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-distill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("rows.jsonl")
+        try [#"{"messages": [{"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": "Arr, a pear!"}]}"#,
+             #"{"messages": [{"role": "user", "content": "Name a planet."}]}"#]
+            .joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let lora = dir.appendingPathComponent("lora").path
+        let common = ["--method", "distill", "--data", data.path, "--max-steps", "2", "--batch-size", "2", "--warmup-ratio", "0",
+                      "--learning-rate", "1e-3", "--max-new-tokens", "6", "--json"]
+        let r = try run(["train", "--output", lora, "--teacher-system", "You are a pirate.", "--rank", "2",
+                         "--target-modules", "q_proj,v_proj", "--distill-loss", "jsd", "--temperature", "2"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        let steps = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["event"] as? String == "step" }
+        #expect(steps.count == 2 && steps.allSatisfy { ($0["loss"] as? Double ?? 0) > 0 })
+        let prompt = dir.appendingPathComponent("prompt").path
+        let onPolicy = try run(["train", "--output", prompt, "--teacher-adapter", lora, "--adapter-type", "prompt",
+                                "--num-virtual-tokens", "2", "--on-policy", "--distill-ratio", "0.5"] + common)
+        #expect(onPolicy.status == 0, "\(onPolicy.stderr)")
+        #expect(FileManager.default.fileExists(atPath: prompt + "/adapter_model.safetensors"))
+
+        let bad = try run(["train", "--output", dir.appendingPathComponent("bad").path] + common)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("rows.jsonl:1: the row has no teacher"), "\(bad.stderr)")
+    }
+
     @Test func tokenizePrintsIds() throws {
         let r = try run(["tokenize", "--json", "Hello world<|im_end|>"])
         #expect(r.status == 0)

@@ -11,13 +11,13 @@ Usage: dpo_step_fixtures.py MODEL.gguf OUT_DIR
 """
 import json
 import os
-import shutil
 import sys
 
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PromptTuningConfig, TaskType, get_peft_model
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+from peft_fixture import save_f16
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 BETA = 0.1
@@ -69,11 +69,7 @@ for seed, (name, config) in enumerate(KINDS.items()):
         for p in params.values():
             p.copy_((torch.randn_like(p) * (0.5 if virtual else 0.05)).to(torch.float16).to(torch.float32))
     path = os.path.join(out_dir, name)
-    shutil.rmtree(path, ignore_errors=True)
-    model.save_pretrained(path)
-    f = os.path.join(path, "adapter_model.safetensors")
-    save_file({k: v.to(torch.float16) for k, v in load_file(f).items()}, f, metadata={"format": "pt"})
-    os.remove(os.path.join(path, "README.md"))
+    save_f16(model, path)
     with torch.no_grad(), model.disable_adapter():
         reference = [(logp(model, *c, 0), logp(model, *r, 0)) for c, r in pairs]
     before = {n: p.detach().clone() for n, p in params.items()}

@@ -13,12 +13,12 @@ Usage: train_step_fixtures.py MODEL.gguf OUT_DIR
 """
 import json
 import os
-import shutil
 import sys
 
 import torch
 from peft import LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, TaskType, get_peft_model
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+from peft_fixture import save_f16
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 CONVERSATIONS = [
@@ -93,11 +93,7 @@ for seed, (name, config) in enumerate(KINDS.items()):
                 p.copy_(torch.randn_like(p) * 0.05)
             p.copy_(p.to(torch.float16).to(torch.float32))
     path = os.path.join(out_dir, name)
-    shutil.rmtree(path, ignore_errors=True)
-    model.save_pretrained(path)
-    f = os.path.join(path, "adapter_model.safetensors")
-    save_file({k: v.to(torch.float16) for k, v in load_file(f).items()}, f, metadata={"format": "pt"})
-    os.remove(os.path.join(path, "README.md"))
+    save_f16(model, path)
 
     def our_name(n):
         """peft's parameter name as Tessera names it: without the adapter's name; a plain prompt encoder's only

@@ -50,6 +50,25 @@ public struct AdapterParameters: Sendable {
     /// [layer][projection] -> index of A in `tensors` (B follows it).
     let slots: [[Int?]]
 
+    /// A reward model's score head (PEFT's `score` of a sequence-classification model, [1, hidden], saved through
+    /// `modules_to_save`), the last tensor: the adapter's output is then a score read on each sequence's last token
+    /// instead of next-token logits.
+    public private(set) var hasScoreHead = false
+
+    /// Index of the score head in `tensors`.
+    var scoreIndex: Int? { hasScoreHead ? tensors.count - 1 : nil }
+
+    /// Adds a score head as `transformers` starts one (N(0, 0.02²), its `initializer_range`), or `weights`.
+    public mutating func addScoreHead(seed: UInt64, weights: [Float]? = nil) {
+        precondition(kind == .lora && !hasScoreHead && (weights?.count ?? config.hidden) == config.hidden)
+        var rng = RandomSource(seed: seed)
+        tensors.append(weights ?? rng.normals(config.hidden).map { $0 * 0.02 })
+        hasScoreHead = true
+    }
+
+    /// PEFT's name of the score head.
+    public static let scoreName = "base_model.model.score.weight"
+
     /// A LoRA adapter with PEFT's initialization: A uniform in ±1/sqrt(inputs) (kaiming-uniform with a = sqrt 5),
     /// B zero, so training starts from the base.
     public init(config: ModelConfig, options: LoRAOptions, seed: UInt64) {
@@ -173,6 +192,7 @@ public struct AdapterParameters: Sendable {
                 if options.dora { out.append(("\(prefix).lora_magnitude_vector", [outputs])) }
             }
         }
+        if hasScoreHead { out.append((Self.scoreName, [1, config.hidden])) }
         return out
     }
 

@@ -180,7 +180,14 @@ public struct AdapterPass: Sendable {
             x = s.output
         }
         var loss: Double, dx: [Float]
-        if let reweigh {
+        if let s = lora.scoreIndex {
+            // A reward model: each sequence's score, and reweigh's d(loss)/d(score) back through the head.
+            guard let reweigh else { preconditionFailure("a reward model trains through reweigh (a loss of its scores)") }
+            let (scores, read) = score(x, rows: rows)
+            guard let factors = reweigh(scores), let normalizer else { return scores.reduce(0, +) }
+            dx = scoreBackward(read, rows: rows, factors: factors.map { $0 / normalizer }, into: &gradients[s], hidden: x.count)
+            loss = 0
+        } else if let reweigh {
             let nlls = head(x, batch, rows: rows, normalizer: nil).perSequence
             guard let factors = reweigh(nlls), let normalizer else { return nlls.reduce(0, +) }
             let scaled = zip(batch, factors).map { e, f in
@@ -439,6 +446,50 @@ public struct AdapterPass: Sendable {
         Dense.gemm(false, false, m: n, n: w.columns, k: r, dh, lda: r, lora.tensors[i], ldb: w.columns, beta: 0, &dxd,
                    ldc: w.columns)
         for j in dx.indices { dx[j] += dxd[j] * mask[j] }
+    }
+
+    // MARK: - Score head (reward models)
+
+    /// What the score head read: each sequence's last row, normed, and the norm's factors.
+    struct ScoreRead {
+        var last: [Float]
+        var normed: [Float]
+        var inv: [Float]
+    }
+
+    /// Each sequence's score: the head's weights · the final norm of its last row (transformers' sequence
+    /// classification reads the last token).
+    func score(_ x: [Float], rows: Rows) -> ([Double], ScoreRead) {
+        let c = base.config, width = c.hidden, w = lora.tensors[lora.scoreIndex!]
+        var last = [Float](repeating: 0, count: rows.starts.count * width)
+        for (i, start) in rows.starts.enumerated() {
+            let row = start + rows.lengths[i] - 1
+            for j in 0..<width { last[i * width + j] = x[row * width + j] }
+        }
+        var normed = last
+        let inv = Elementwise.rmsNorm(last, base.outputNorm, width: width, eps: c.rmsEps, &normed)
+        let scores = rows.starts.indices.map { i in (0..<width).reduce(0.0) { $0 + Double(w[$1]) * Double(normed[i * width + $1]) } }
+        return (scores, ScoreRead(last: last, normed: normed, inv: inv))
+    }
+
+    /// The residual's gradient from d(loss)/d(score) per sequence (`factors`); the head's own added into `dHead`.
+    func scoreBackward(_ read: ScoreRead, rows: Rows, factors: [Double], into dHead: inout [Float], hidden count: Int) -> [Float] {
+        let c = base.config, width = c.hidden, w = lora.tensors[lora.scoreIndex!]
+        var dNormed = [Float](repeating: 0, count: read.normed.count)
+        for (i, f) in factors.enumerated() {
+            for j in 0..<width {
+                dHead[j] += Float(f) * read.normed[i * width + j]
+                dNormed[i * width + j] = Float(f) * w[j]
+            }
+        }
+        var dLast = [Float](repeating: 0, count: read.last.count)
+        Elementwise.rmsNormBackward(read.last, base.outputNorm, inv: read.inv, width: width, dNormed, &dLast)
+        var dx = [Float](repeating: 0, count: count)
+        for (i, start) in rows.starts.enumerated() {
+            let row = start + rows.lengths[i] - 1
+            for j in 0..<width { dx[row * width + j] = dLast[i * width + j] }
+        }
+        return dx
     }
 
     // MARK: - Head and loss

@@ -51,6 +51,10 @@ public enum PEFTDirectory {
             "modules_to_save": NSNull(), "layers_to_transform": NSNull(),
         ]
         }
+        if lora.hasScoreHead {  // a reward model: PEFT's sequence classification, the head saved whole
+            config["task_type"] = "SEQ_CLS"
+            config["modules_to_save"] = ["score"]
+        }
         let json: Data
         do {
             json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
@@ -117,11 +121,13 @@ public enum PEFTDirectory {
         var targetModules: [String]?
         var numVirtualTokens: Int?
         var encoderReparameterizationType: String?
+        var taskType: String?
 
         enum CodingKeys: String, CodingKey {
             case peftType = "peft_type", r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
             case useRslora = "use_rslora", useDora = "use_dora", targetModules = "target_modules"
             case numVirtualTokens = "num_virtual_tokens", encoderReparameterizationType = "encoder_reparameterization_type"
+            case taskType = "task_type"
         }
     }
 
@@ -179,6 +185,12 @@ public enum PEFTDirectory {
             return p
         }.sorted { $0.rawValue < $1.rawValue }
         var lora = AdapterParameters(config: c, options: options, seed: 0)
+        if config.taskType == "SEQ_CLS" {
+            guard let t = st.tensors[AdapterParameters.scoreName], t.shape == [1, c.hidden] else {
+                throw Error("\(file.path): a SEQ_CLS adapter needs '\(AdapterParameters.scoreName)' of [1, \(c.hidden)] (one score)")
+            }
+            lora.addScoreHead(seed: 0)
+        }
         for (i, (name, shape)) in lora.names.enumerated() {
             // Older peft versions name the magnitude `lora_magnitude_vector.weight`.
             let stored = st.tensors[name] == nil && name.hasSuffix("lora_magnitude_vector") ? name + ".weight" : name

@@ -108,6 +108,18 @@ public struct TrainingData: Sendable {
         return (name, rows)
     }
 
+    /// A conversation given as a JSON list of messages (`tessera score --messages`), rendered as training renders
+    /// it: the assistant turns' content and end-of-turn tokens weighted 1.
+    public func conversation(json: String) throws(TrainingDataError) -> TrainingExample {
+        func fail(_ field: String?, _ message: String) -> TrainingDataError {
+            TrainingDataError(file: "--messages", line: 1, field: field, message: message)
+        }
+        guard let value = try? JSONSerialization.jsonObject(with: Data(json.utf8)) else { throw fail(nil, "not JSON") }
+        let list = try messages(value, field: "messages", fail: fail)
+        guard list.contains(where: { $0.role == "assistant" }) else { throw fail("messages", "has no assistant message to score") }
+        return try chat(list, fail: fail)
+    }
+
     /// A message of a row, checked.
     struct Message {
         var role: String

@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import TesseraModel
 import TesseraTokenizer
+import TesseraTraining
 
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Teacher-forced per-token log-probabilities of a text, and its perplexity.")
+        abstract: "Teacher-forced per-token log-probabilities of a text, and its perplexity; or a reward model's score.")
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var adapter: AdapterOptions
@@ -17,10 +18,22 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Token ids to score, as a JSON array (instead of --text).")
     var tokens: String?
 
-    @Flag(name: .long, help: "Print {\"tokens\": [...], \"logprobs\": [...], \"perplexity\": N}.")
+    @Option(name: .long, help: "A conversation to score, as a JSON list of messages rendered by the chat template.")
+    var messages: String?
+
+    @Option(help: "A reward model (`tessera train --method reward`, or PEFT's SEQ_CLS LoRA with its score head): print its score.")
+    var rewardModel: String?
+
+    @Flag(name: .long, help: "Print {\"tokens\": [...], \"logprobs\": [...], \"perplexity\": N} (with --reward-model, {\"reward\": R}).")
     var json = false
 
+    func validate() throws {
+        guard [text, tokens, messages].compactMap({ $0 }).count == 1 else { throw ValidationError("give one of --text, --tokens or --messages") }
+        guard rewardModel == nil || adapter.specs.isEmpty else { throw ValidationError("--reward-model is an adapter itself: no --adapter with it") }
+    }
+
     func run() throws {
+        if let rewardModel { return try reward(rewardModel) }
         let (lm, tokenizer) = try loadModel(model)
         let ids: [Int32]
         if let tokens {
@@ -31,7 +44,7 @@ struct ScoreCommand: ParsableCommand {
         } else if let text {
             ids = tokenizer.encode(text)
         } else {
-            throw ValidationError("give --text or --tokens")
+            ids = try runOrExit { try TrainingData(tokenizer: tokenizer).conversation(json: messages ?? "").tokens }
         }
         guard ids.count >= 2 else { throw CLIError("need at least two tokens to score, got \(ids.count)") }
         let adapters = try adapter.load(for: lm)
@@ -48,6 +61,35 @@ struct ScoreCommand: ParsableCommand {
             }
             print(String(format: "perplexity %.4f over %d tokens", perplexity, logprobs.count))
         }
+    }
+}
+
+extension ScoreCommand {
+    /// The reward model's score of the sequence, read on its last token as in training.
+    func reward(_ path: String) throws {
+        let (llama, tokenizer) = try runOrExit { () throws -> (LlamaModel, Tokenizer) in
+            let gguf = try model.open()
+            return (try LlamaModel(gguf: gguf, repack: false), try Tokenizer(gguf: gguf))
+        }
+        let reward = try runOrExit { try PEFTDirectory.read(path, config: llama.config) }
+        guard reward.hasScoreHead else { throw CLIError("--reward-model \(path): not a reward model (no score head; task_type is not SEQ_CLS)") }
+        let ids: [Int32]
+        if let tokens {
+            guard let parsed = try? JSONDecoder().decode([Int32].self, from: Data(tokens.utf8)), parsed.allSatisfy({ (0..<Int32(llama.config.vocab)).contains($0) }) else {
+                throw CLIError("--tokens must be a JSON array of token ids")
+            }
+            ids = parsed
+        } else if let text {
+            ids = tokenizer.encode(text)
+        } else {
+            ids = try runOrExit { try TrainingData(tokenizer: tokenizer).conversation(json: messages ?? "").tokens }
+        }
+        guard !ids.isEmpty, ids.count <= llama.config.contextLength else {
+            throw CLIError("the sequence is \(ids.count) tokens; a score needs 1...\(llama.config.contextLength)")
+        }
+        let pass = AdapterPass(base: llama.baseWeights, lora: reward)
+        let score = pass.sequenceNLLs([TrainingExample(tokens: ids, weights: [Float](repeating: 0, count: ids.count))])[0]
+        print(json ? "{\"reward\":\(score)}" : String(format: "reward %.6f over %d tokens", score, ids.count))
     }
 }
 

@@ -75,8 +75,11 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Distillation") var distill: DistillOptions
 
     func validate() throws {
-        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill"].contains(method) else {
-            throw ValidationError("--method must be sft, pretrain, dpo or distill")
+        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill", "reward"].contains(method) else {
+            throw ValidationError("--method must be sft, pretrain, dpo, distill or reward")
+        }
+        guard method != "reward" || ["lora", "dora"].contains(adapterType) else {
+            throw ValidationError("--method reward trains a LoRA (or DoRA) with a score head: --adapter-type must be lora or dora")
         }
         try distill.validate(method: method)
         guard beta > 0, beta.isFinite else { throw ValidationError("--beta must be positive") }
@@ -196,6 +199,10 @@ struct TrainCommand: ParsableCommand {
             lora = AdapterParameters(config: base.config, options: options, seed: seed)
             lora.startMagnitudes(base: base)
         }
+        if method == "reward", checkpoint == nil, !lora.hasScoreHead {
+            guard lora.kind == .lora else { throw CLIError("--method reward: the --init-adapter must be a LoRA") }
+            lora.addScoreHead(seed: seed)
+        }
         var settings = Trainer.Settings()
         settings.epochs = epochs
         settings.maxSteps = maxSteps
@@ -235,6 +242,9 @@ struct TrainCommand: ParsableCommand {
                 try trainDistillation(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, rows: distillation,
                                       validation: validationDistillation, out: out, save: save, stop: stop)
             }
+        } else if method == "reward" {
+            finished = try trainer.train(RewardObjective(), pairs, validation: validationPairs, events: out.event, checkpoint: save,
+                                         shouldStop: stop.requested)
         } else if pairs.isEmpty {
             finished = try trainer.train(examples, validation: validation, events: out.event, checkpoint: save,
                                          shouldStop: stop.requested)

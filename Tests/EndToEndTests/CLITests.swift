@@ -125,6 +125,31 @@ import TesseraTestSupport
         #expect(bad.stderr.contains("pairs.jsonl:1: 'rejected': missing"), "\(bad.stderr)")
     }
 
+    /// A reward model from preference pairs, written as PEFT's SEQ_CLS adapter, scores a conversation.
+    @Test func rewardModelTrainsAndScores() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-reward-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try [#"{"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}], "rejected": [{"role": "assistant", "content": "5"}]}"#,
+             #"{"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": "Hello!"}], "rejected": [{"role": "assistant", "content": "Go away."}]}"#]
+            .joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("reward").path
+        let r = try run(["train", "--method", "reward", "--data", data.path, "--validation-data", data.path, "--output", output,
+                         "--max-steps", "2", "--batch-size", "2", "--rank", "2", "--target-modules", "q_proj,v_proj", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(#""event":"validation""#) && r.stdout.contains(#""accuracy":"#), "\(r.stdout)")
+        let config = try String(contentsOfFile: output + "/adapter_config.json", encoding: .utf8)
+        #expect(config.contains(#""task_type" : "SEQ_CLS""#))
+        let messages = #"[{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]"#
+        let score = try run(["score", "--reward-model", output, "--messages", messages, "--json"])
+        #expect(score.status == 0, "\(score.stderr)")
+        let reward = try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Double]
+        #expect(reward?["reward"]?.isFinite == true, "\(score.stdout)")
+        let notReward = try run(["score", "--reward-model", dir.path, "--text", "hi"])
+        #expect(notReward.status == 1)
+    }
+
     /// Context distillation (the teacher writes the answer a row lacks), then a LoRA teacher distilled into prompt
     /// tuning on-policy: both through the engine, both written as PEFT adapters.
     @Test func distillTrainsFromATeachersContextAndAdapter() throws {

@@ -140,3 +140,37 @@ extension TrainingData {
         return (tokens, distributions)
     }
 }
+
+/// RLHF's rows: prompts the policy answers, OpenAI chat rows `{"messages": [...]}` ending with the user's question, or
+/// `{"prompt": TEXT}`.
+extension TrainingData {
+    public func loadPrompts(_ path: String, maxLength: Int) throws(TrainingDataError) -> [[Int32]] {
+        let (name, rows) = try Self.rows(path)
+        var out: [[Int32]] = []
+        for (number, object) in rows {
+            func fail(_ field: String?, _ message: String) -> TrainingDataError {
+                TrainingDataError(file: name, line: number, field: field, message: message)
+            }
+            let prompt: [Int32]
+            if let text = object["prompt"] {
+                guard let text = text as? String, !text.isEmpty else { throw fail("prompt", "must be a non-empty string") }
+                prompt = tokenizer.encode(text, parseSpecial: false)
+            } else if object["messages"] != nil {
+                let list = try messages(object["messages"], field: "messages", fail: fail)
+                guard list.last?.role == "user" else {
+                    throw fail("messages", "must end with the user's question: the policy writes the answers")
+                }
+                prompt = try rendered(list, field: "messages", fail: fail)
+            } else {
+                throw fail(nil, "expected {\"messages\": [...]} or {\"prompt\": TEXT}")
+            }
+            guard prompt.count < maxLength else {
+                throw fail(object["prompt"] != nil ? "prompt" : "messages",
+                           "the prompt is \(prompt.count) tokens, which leaves no room for an answer within --max-length \(maxLength)")
+            }
+            out.append(prompt)
+        }
+        guard !out.isEmpty else { throw TrainingDataError(file: name, line: 0, field: nil, message: "the file has no prompts") }
+        return out
+    }
+}

@@ -141,7 +141,7 @@ public struct Trainer {
                          metrics: metrics.mapValues { $0 / Double(chosen.count) }))
             completedSteps = step + 1
             if !validation.isEmpty, (step + 1) % settings.evaluateEvery == 0 || step + 1 == total {
-                let (loss, metrics) = evaluation(objective, validation)
+                let (loss, metrics) = try evaluation(objective, validation)
                 events(.validation(step: step + 1, loss: loss, metrics: metrics))
             }
             if settings.checkpointEvery > 0, (step + 1) % settings.checkpointEvery == 0, step + 1 < total {
@@ -154,31 +154,35 @@ public struct Trainer {
     /// `pairs` with their log-likelihoods under `reference` (nil: the base with the adapter off), at this
     /// trainer's precision and threads: DPO's reference, computed once before training.
     public func referenced(_ pairs: [PreferencePair], reference: AdapterParameters? = nil) -> [PreferencePair] {
-        let pass = AdapterPass(base: base, lora: reference ?? Self.off(base.config), precision: settings.precision, pool: pool)
-        return DPOObjective.referenced(pairs, reference: pass, batchSize: settings.batchSize, threads: pool.threads)
+        return DPOObjective.referenced(pairs, reference: referencePass(reference), batchSize: settings.batchSize, threads: pool.threads)
+    }
+
+    /// The reference of methods that stay near one: `adapter` frozen (nil: the base with the adapter off), at this
+    /// trainer's precision and threads.
+    public func referencePass(_ adapter: AdapterParameters?) -> AdapterPass {
+        AdapterPass(base: base, lora: adapter ?? Self.off(base.config), precision: settings.precision, pool: pool)
     }
 
     /// A teacher at this trainer's precision and threads: the base with `adapter` (nil: the adapter off).
     public func teacher(_ adapter: AdapterParameters?, topK: Int, temperature: Double) -> Teacher {
-        Teacher(pass: AdapterPass(base: base, lora: adapter ?? Self.off(base.config), precision: settings.precision, pool: pool),
-                topK: topK, temperature: temperature)
+        Teacher(pass: referencePass(adapter), topK: topK, temperature: temperature)
     }
 
     /// No adapter: a LoRA without targets.
     static func off(_ c: ModelConfig) -> AdapterParameters { AdapterParameters(config: c, options: LoRAOptions(targets: []), seed: 0) }
 
     /// Mean weighted NLL of `examples` under the current adapter.
-    public func evaluate(_ examples: [TrainingExample]) -> Double { evaluate(NLLObjective(), examples) }
+    public func evaluate(_ examples: [TrainingExample]) throws -> Double { try evaluate(NLLObjective(), examples) }
 
     /// A method's mean loss over held-out items under the current adapter.
-    public func evaluate<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) -> Double { evaluation(objective, items).loss }
+    public func evaluate<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) throws -> Double { try evaluation(objective, items).loss }
 
     /// A method's mean loss and the means of its metrics over held-out items under the current adapter.
-    public func evaluation<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) -> (loss: Double, metrics: [String: Double]) {
+    public func evaluation<O: TrainingObjective>(_ objective: O, _ items: [O.Item]) throws -> (loss: Double, metrics: [String: Double]) {
         let pass = AdapterPass(base: base, lora: lora, precision: settings.precision, pool: pool)
         var loss = 0.0, weight = 0.0, metrics: [String: Double] = [:]
         for start in stride(from: 0, to: items.count, by: settings.batchSize) {
-            let (l, w, m) = objective.evaluate(Array(items[start..<min(start + settings.batchSize, items.count)]),
+            let (l, w, m) = try objective.evaluate(Array(items[start..<min(start + settings.batchSize, items.count)]),
                                                pass: pass, threads: pool.threads)
             loss += l
             weight += w

@@ -16,7 +16,7 @@ public protocol TrainingObjective: Sendable {
                     threads: Int) -> (loss: Double, metrics: [String: Double])
     /// The loss sum over held-out items, its denominator, and sums over the items of the method's metrics, without
     /// gradients.
-    func evaluate(_ items: [Item], pass: AdapterPass, threads: Int) -> (loss: Double, weight: Double, metrics: [String: Double])
+    func evaluate(_ items: [Item], pass: AdapterPass, threads: Int) throws -> (loss: Double, weight: Double, metrics: [String: Double])
 }
 
 extension TrainingObjective {

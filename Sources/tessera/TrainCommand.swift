@@ -72,20 +72,22 @@ struct TrainCommand: ParsableCommand {
     var gradientCheckpointing: String = "auto"
     @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
     @Flag(help: "One JSON object per line on stdout.") var json = false
-    @OptionGroup(title: "Distillation") var distill: DistillOptions
+    @OptionGroup(title: "Distillation and generation") var distill: DistillOptions
+    @OptionGroup(title: "RLHF") var rl: RLOptions
 
     func validate() throws {
-        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill", "reward"].contains(method) else {
-            throw ValidationError("--method must be sft, pretrain, dpo, distill or reward")
+        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill", "reward", "rlhf"].contains(method) else {
+            throw ValidationError("--method must be sft, pretrain, dpo, distill, reward or rlhf")
         }
+        try rl.validate(method: method)
         guard method != "reward" || ["lora", "dora"].contains(adapterType) else {
             throw ValidationError("--method reward trains a LoRA (or DoRA) with a score head: --adapter-type must be lora or dora")
         }
         try distill.validate(method: method)
         guard beta > 0, beta.isFinite else { throw ValidationError("--beta must be positive") }
         guard ["base", "init"].contains(reference) else { throw ValidationError("--reference must be base or init") }
-        guard reference == "base" || (method == "dpo" && initAdapter != nil) else {
-            throw ValidationError("--reference init needs --method dpo and --init-adapter (the adapter to keep as the reference)")
+        guard reference == "base" || (["dpo", "rlhf"].contains(method) && initAdapter != nil) else {
+            throw ValidationError("--reference init needs --method dpo or rlhf and --init-adapter (the adapter to keep as the reference)")
         }
         guard !packing || method == "pretrain" else { throw ValidationError("--packing is for --method pretrain") }
         guard ["lora", "dora", "prompt", "p-tuning", "prefix"].contains(adapterType) else {
@@ -163,6 +165,8 @@ struct TrainCommand: ParsableCommand {
             validation = try validationData.map { path in
                 try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
             } ?? []
+        } else if method == "rlhf" {
+            // prompts: read by trainRLHF
         } else if method == "distill" {
             let (d, v) = try distillationRows(reader)
             distillation = d
@@ -222,7 +226,7 @@ struct TrainCommand: ParsableCommand {
         settings.threads = threads
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
-        if method != "distill" {  // distillation's answers may be generated first: it announces itself
+        if !["distill", "rlhf"].contains(method) {  // these generate first: they announce themselves
             out.start(trainer, examples + pairs.flatMap { [$0.chosen, $0.rejected] }, items: examples.count + pairs.count)
         }
         let stop = StopSignal()
@@ -241,6 +245,10 @@ struct TrainCommand: ParsableCommand {
             finished = try runOrExit {
                 try trainDistillation(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, rows: distillation,
                                       validation: validationDistillation, out: out, save: save, stop: stop)
+            }
+        } else if method == "rlhf" {
+            finished = try runOrExit {
+                try trainRLHF(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, out: out, save: save, stop: stop)
             }
         } else if method == "reward" {
             finished = try trainer.train(RewardObjective(), pairs, validation: validationPairs, events: out.event, checkpoint: save,

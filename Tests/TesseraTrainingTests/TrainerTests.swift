@@ -33,14 +33,14 @@ import TesseraTraining
 
     @Test func trainingLowersTheLoss() throws {
         var trainer = Trainer(base: Self.base.weights, lora: Self.lora(), settings: Self.settings())
-        let before = trainer.evaluate(Self.examples())
+        let before = try trainer.evaluate(Self.examples())
         var s = Self.settings()
         s.epochs = 20
         trainer = Trainer(base: Self.base.weights, lora: Self.lora(), settings: s)
         var steps = 0
         #expect(try trainer.train(Self.examples(), events: { if case .step = $0 { steps += 1 } }))
         #expect(steps == 60 && trainer.completedSteps == 60)
-        #expect(trainer.evaluate(Self.examples()) < 0.8 * before)
+        #expect(try trainer.evaluate(Self.examples()) < 0.8 * before)
     }
 
     /// Stopped at a checkpoint and resumed from it, a run ends with exactly the adapter of the uninterrupted run.

@@ -2,8 +2,8 @@
 on questions alone (the teacher, the base reading S, writes the answers) must make the student, which never sees S,
 assign the teacher's continuations of held-out questions a NLL at least 30% lower than the base without S does.
 
-The teacher's held-out continuations are sampled (`tessera generate --chat --system S --temperature 0.7`; greedy
-decoding of a small model loops), those that finish within --max-new-tokens kept. Their NLL
+The teacher's held-out continuations are greedy (`tessera generate --chat --system S --temperature 0`), those that
+finish within --max-new-tokens kept (a small model's greedy text sometimes loops). Their NLL
 (mean per answer token, the answer's content and its end-of-turn token, the chat template as in training) is read
 from `tessera train`'s validation line after one SGD step at learning rate 0: with a fresh LoRA that is the base's,
 with --init-adapter the student's.
@@ -55,10 +55,10 @@ held = os.path.join(args.work, "held_out.jsonl")
 with open(held, "w") as f:
     for q in held_q:
         r = subprocess.run([args.tessera, "generate", "--model", args.model, "--chat", "--system", args.system, "--temperature",
-                            "0.7", "--seed", str(len(q)), "--max-tokens", str(args.max_new_tokens), "--stats", q],
+                            "0", "--max-tokens", str(args.max_new_tokens), "--stats", q],
                            capture_output=True, text=True, check=True)
         if "finish: stop" in r.stderr:  # a whole answer, which its end-of-turn token closes
-            f.write(json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": r.stdout}]}) + "\n")
+            f.write(json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": r.stdout.rstrip("\n")}]}) + "\n")
 print(f"teacher's held-out answers in {held}")
 
 out = os.path.join(args.work, "adapter")
@@ -67,16 +67,25 @@ run([args.tessera, "train", "--model", args.model, "--method", "distill", "--tea
      "--max-new-tokens", str(args.max_new_tokens), "--json"] + args.extra.split())
 
 
-def nll(init):
+# The teacher's own NLL of its answers, with S: how low any student could go.
+held_system = os.path.join(args.work, "held_out_with_system.jsonl")
+with open(held) as f, open(held_system, "w") as g:
+    for line in f:
+        row = json.loads(line)
+        g.write(json.dumps({"messages": [{"role": "system", "content": args.system}] + row["messages"]}) + "\n")
+
+
+def nll(init, path=held):
     extra = ["--init-adapter", init] if init else []
-    lines = run([args.tessera, "train", "--model", args.model, "--method", "sft", "--data", held, "--validation-data", held,
+    lines = run([args.tessera, "train", "--model", args.model, "--method", "sft", "--data", path, "--validation-data", path,
                  "--output", os.path.join(args.work, "probe"), "--max-steps", "1", "--optimizer", "sgd", "--learning-rate",
                  "0", "--eval-steps", "1", "--json"] + extra).splitlines()
     return [json.loads(l) for l in lines if '"validation"' in l][-1]["loss"]
 
 
-base, student = nll(None), nll(out)
+base, student, teacher = nll(None), nll(out), nll(None, held_system)
 drop = 1 - student / base
 print(f"held-out NLL of the teacher's answers without the system prompt: base {base:.4f}, student {student:.4f} "
-      f"({100 * drop:.1f}% lower; needs 30%)")
+      f"({100 * drop:.1f}% lower; needs 30%); the teacher's own, with it: {teacher:.4f} "
+      f"(the student closes {100 * (base - student) / max(base - teacher, 1e-9):.0f}% of that gap)")
 raise SystemExit(0 if drop >= 0.3 else 1)

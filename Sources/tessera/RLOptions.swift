@@ -1,0 +1,32 @@
+import ArgumentParser
+import TesseraTraining
+
+/// `tessera train --method rlhf`'s options: the reward, the algorithm and its coefficients.
+struct RLOptions: ParsableArguments {
+    @Option(help: "RLHF: grpo (group-normalized advantages, KL in the loss) or rloo (leave-one-out baseline, KL in the reward).")
+    var rlAlgorithm: String = "grpo"
+    @Option(help: "RLHF: the reward model scoring rollouts (`tessera train --method reward`).") var rewardModel: String?
+    @Option(help: "RLHF: a program scoring rollouts: one JSON line in ({\"prompt\", \"completion\"}), one out ({\"reward\"}).")
+    var rewardCommand: String?
+    @Option(help: "RLHF: answers sampled per prompt.") var numGenerations: Int = 4
+    @Option(help: "RLHF: the KL penalty's coefficient (β).") var klCoef: Double = 0.05
+    @Option(help: "RLHF: PPO's clip range of the probability ratio.") var cliprange: Double = 0.2
+    @Option(help: "RLHF: optimizer steps on each batch of rollouts (PPO's epochs).") var ppoEpochs: Int = 1
+
+    func validate(method: String) throws {
+        let used = rewardModel != nil || rewardCommand != nil
+        guard method == "rlhf" || !used else { throw ValidationError("--reward-model and --reward-command are for --method rlhf") }
+        guard method != "rlhf" || (rewardModel == nil) != (rewardCommand == nil) else {
+            throw ValidationError("--method rlhf needs one of --reward-model or --reward-command")
+        }
+        guard let algorithm = RLObjective.Algorithm(rawValue: rlAlgorithm) else {
+            throw ValidationError("--rl-algorithm must be grpo or rloo")
+        }
+        guard (1...64).contains(numGenerations), algorithm != .rloo || numGenerations > 1 else {
+            throw ValidationError("--num-generations must be in 1...64 (at least 2 for rloo, whose baseline is the other answers)")
+        }
+        guard klCoef >= 0, klCoef.isFinite, cliprange > 0, cliprange < 1, (1...16).contains(ppoEpochs) else {
+            throw ValidationError("--kl-coef must not be negative, --cliprange in (0, 1), --ppo-epochs in 1...16")
+        }
+    }
+}

@@ -5,7 +5,8 @@ import TesseraTraining
 struct DistillOptions: ParsableArguments {
     @Option(help: "Distill: the teacher's system prompt, which the student does not see (context distillation).")
     var teacherSystem: String?
-    @Option(help: "Distill: the teacher is the base with this PEFT adapter (else the base itself).") var teacherAdapter: String?
+    @Option(help: "Distill: the teacher is the base with this PEFT adapter (else the base itself); constitutional: the model that answers, critiques and revises.")
+    var teacherAdapter: String?
     @Option(help: "Distill: forward (KL(teacher‖student)), reverse (KL(student‖teacher)) or jsd (generalized JSD).")
     var distillLoss: String = "forward"
     @Option(help: "Distill: the JSD's beta, the teacher's share of the mixture (0 is forward KL, 1 reverse).")
@@ -21,9 +22,11 @@ struct DistillOptions: ParsableArguments {
     @Option(help: "Sampling temperature of generated answers.") var generationTemperature: Double = 0.7
 
     func validate(method: String) throws {
-        let used = teacherSystem != nil || teacherAdapter != nil || onPolicy
-        guard method == "distill" || !used else {
-            throw ValidationError("--teacher-system, --teacher-adapter and --on-policy are for --method distill")
+        guard method == "distill" || (teacherSystem == nil && !onPolicy) else {
+            throw ValidationError("--teacher-system and --on-policy are for --method distill")
+        }
+        guard ["distill", "constitutional"].contains(method) || teacherAdapter == nil else {
+            throw ValidationError("--teacher-adapter is for --method distill and constitutional")
         }
         guard DistillationLoss.Divergence(rawValue: distillLoss) != nil else {
             throw ValidationError("--distill-loss must be forward, reverse or jsd")

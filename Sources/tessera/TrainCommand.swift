@@ -74,10 +74,24 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "One JSON object per line on stdout.") var json = false
     @OptionGroup(title: "Distillation and generation") var distill: DistillOptions
     @OptionGroup(title: "RLHF") var rl: RLOptions
+    @Option(help: "Constitutional AI: a JSON list of {\"critique\": ..., \"revision\": ...} requests.") var constitution: String?
+    @Option(help: "Constitutional AI: what trains on the revisions, in order: sft, dpo or sft,dpo.") var stages: String = "sft,dpo"
 
     func validate() throws {
-        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill", "reward", "rlhf"].contains(method) else {
-            throw ValidationError("--method must be sft, pretrain, dpo, distill, reward or rlhf")
+        guard TrainingData.Method(rawValue: method) != nil || ["dpo", "distill", "reward", "rlhf", "constitutional"].contains(method) else {
+            throw ValidationError("--method must be sft, pretrain, dpo, distill, reward, rlhf or constitutional")
+        }
+        guard (method == "constitutional") == (constitution != nil) else {
+            throw ValidationError("--constitution is what --method constitutional needs, and only it")
+        }
+        if method == "constitutional" {
+            let parts = stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !parts.isEmpty, parts.allSatisfy({ ["sft", "dpo"].contains($0) }), Set(parts).count == parts.count else {
+                throw ValidationError("--stages must be sft, dpo or sft,dpo")
+            }
+            guard resume == nil, validationData == nil else {
+                throw ValidationError("--method constitutional generates its data: no --resume or --validation-data")
+            }
         }
         try rl.validate(method: method)
         guard method != "reward" || ["lora", "dora"].contains(adapterType) else {
@@ -165,8 +179,8 @@ struct TrainCommand: ParsableCommand {
             validation = try validationData.map { path in
                 try runOrExit { try reader.load(path, method: kind, maxLength: maxLength, packing: packing, skipped: out.skipped) }
             } ?? []
-        } else if method == "rlhf" {
-            // prompts: read by trainRLHF
+        } else if ["rlhf", "constitutional"].contains(method) {
+            // prompts: read where they are answered
         } else if method == "distill" {
             let (d, v) = try distillationRows(reader)
             distillation = d
@@ -226,7 +240,7 @@ struct TrainCommand: ParsableCommand {
         settings.threads = threads
         var trainer = checkpoint.map { Trainer(base: base, resuming: $0, settings: settings) }
             ?? Trainer(base: base, lora: lora, settings: settings)
-        if !["distill", "rlhf"].contains(method) {  // these generate first: they announce themselves
+        if !["distill", "rlhf", "constitutional"].contains(method) {  // these generate first: they announce themselves
             out.start(trainer, examples + pairs.flatMap { [$0.chosen, $0.rejected] }, items: examples.count + pairs.count)
         }
         let stop = StopSignal()
@@ -245,6 +259,10 @@ struct TrainCommand: ParsableCommand {
             finished = try runOrExit {
                 try trainDistillation(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, rows: distillation,
                                       validation: validationDistillation, out: out, save: save, stop: stop)
+            }
+        } else if method == "constitutional" {
+            finished = try runOrExit {
+                try trainConstitutional(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, out: out, save: save, stop: stop)
             }
         } else if method == "rlhf" {
             finished = try runOrExit {

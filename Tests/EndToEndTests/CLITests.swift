@@ -158,6 +158,36 @@ import TesseraTestSupport
         #expect(bad.stderr.contains("answered 'nonsense'"), "\(bad.stderr)")
     }
 
+    /// Constitutional AI: the dataset of first answers, critiques and revisions beside the output, then SFT and DPO
+    /// stages into one adapter; a constitution without revisions is refused.
+    @Test func constitutionalWritesItsDatasetAndAnAdapter() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-cai-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("prompts.jsonl"), constitution = dir.appendingPathComponent("constitution.json")
+        try [#"{"messages": [{"role": "user", "content": "How do I boil an egg?"}]}"#, #"{"prompt": "Tell me a joke about cats."}"#]
+            .joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        try #"[{"critique": "What is unhelpful in your answer?", "revision": "Rewrite it to be more helpful."}]"#
+            .write(to: constitution, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("adapter").path
+        let common = ["train", "--method", "constitutional", "--data", data.path, "--output", output, "--max-steps", "1",
+                      "--batch-size", "2", "--max-new-tokens", "8", "--rank", "2", "--target-modules", "q_proj,v_proj", "--json"]
+        let r = try run(common + ["--constitution", constitution.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try String(contentsOfFile: output + ".constitutional.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 2)
+        for row in rows {
+            let object = try JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any]
+            #expect(["initial", "critique", "revision"].allSatisfy { object?[$0] is String }, "\(row)")
+        }
+        #expect(r.stdout.split(separator: "\n").filter { $0.contains(#""event":"start""#) }.count == 2, "two stages")
+        #expect(r.stdout.contains("rewards_margin"), "the DPO stage ran")
+        #expect(FileManager.default.fileExists(atPath: output + "/adapter_model.safetensors"))
+        try #"[{"critique": "What is wrong?"}]"#.write(to: constitution, atomically: true, encoding: .utf8)
+        let bad = try run(common + ["--constitution", constitution.path])
+        #expect(bad.status == 1 && bad.stderr.contains("constitution.json:0: '[0].revision'"), "\(bad.stderr)")
+    }
+
     /// A reward model from preference pairs, written as PEFT's SEQ_CLS adapter, scores a conversation.
     @Test func rewardModelTrainsAndScores() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-reward-\(UUID().uuidString)")

@@ -63,7 +63,7 @@ struct BenchCommand: AsyncParsableCommand {
         if train {
             let kinds = try trainKinds.split(separator: ",").map { name in
                 guard let k = TrainBench.Kind(rawValue: String(name)) else {
-                    throw ValidationError("--train-kinds: '\(name)' is not one of lora, dora, prompt, dpo")
+                    throw ValidationError("--train-kinds: '\(name)' is not one of lora, dora, prompt, dpo, distill")
                 }
                 return k
             }

@@ -9,9 +9,12 @@ import TesseraTraining
 /// prompt tuning of 20 virtual tokens; AdamW, batches of 8 sequences of 256 token ids, at --train-precision; the
 /// median step after a warm-up step, and the peak RSS so far. One result per kind. `dpo`: the LoRA on 4 preference
 /// pairs per step (8 sequences: a shared 128-token prompt, answers of 128), reference log-likelihoods cached before
-/// the timed steps, as both sides do.
+/// the timed steps, as both sides do. `distill`: the LoRA on context distillation, forward KL to the base reading a
+/// 64-token system prompt before each sequence (prompt 64 tokens, answer the rest), its top-64 cached before the
+/// timed steps. `rollout`: RLHF's generation, 16 prompts of 64 tokens answered with 64 sampled tokens each through
+/// the batched engine (as `--method rlhf` rolls out), against the same answers generated one sequence at a time.
 struct TrainBench {
-    enum Kind: String, CaseIterable { case lora, dora, prompt, dpo }
+    enum Kind: String, CaseIterable { case lora, dora, prompt, dpo, distill, rollout }
 
     let model: ModelOptions
     let batch: Int
@@ -28,9 +31,12 @@ struct TrainBench {
         let length: Int
         let threads: Int
         let precision: String
+        /// `rollout`: the same generation one sequence at a time.
+        var sequentialTokensPerSecond: Double?
 
         enum CodingKeys: String, CodingKey {
             case kind, tokensPerSecond = "tokens_per_s", peakRSSBytes = "peak_rss_bytes", batch, length, threads, precision
+            case sequentialTokensPerSecond = "sequential_tokens_per_s"
         }
     }
 
@@ -52,9 +58,13 @@ struct TrainBench {
         settings.threads = threads
         settings.precision = precision
         for kind in kinds {
+            if kind == .rollout {
+                try rollouts(llama, tokenizer: try runOrExit { try Tokenizer(gguf: gguf) }, threads: threads, json: json)
+                continue
+            }
             var adapter: AdapterParameters
             switch kind {
-            case .lora, .dora, .dpo:
+            case .lora, .dora, .dpo, .distill, .rollout:
                 var options = LoRAOptions()
                 options.dora = kind == .dora
                 adapter = AdapterParameters(config: base.config, options: options, seed: 0)
@@ -79,6 +89,14 @@ struct TrainBench {
                     return PreferencePair(chosen: answer(examples[2 * i]), rejected: answer(examples[2 * i + 1]))
                 }
                 try trainer.train(DPOObjective(beta: 0.1), trainer.referenced(pairs), events: record)
+            } else if kind == .distill {
+                let rows = examples.map { e in
+                    let system = (0..<64).map { _ in Int32(rng.next() % UInt64(base.config.vocab)) }
+                    let prompt = Array(e.tokens.prefix(length / 4))
+                    return DistillationRow(prompt: prompt, teacherPrompt: system + prompt, answer: Array(e.tokens.dropFirst(length / 4)))
+                }
+                let taught = trainer.teacher(nil, topK: 64, temperature: 1).teach(rows, batchSize: batch, threads: threads)
+                try trainer.train(DistillObjective(loss: DistillationLoss()), taught, events: record)
             } else {
                 try trainer.train(examples, events: record)
             }
@@ -93,6 +111,41 @@ struct TrainBench {
                 print(String(format: "training %@ (%@ products), batch %d x %d tokens, %d threads: %.1f tok/s, peak RSS so far %d MiB",
                              result.kind, result.precision, batch, length, threads, result.tokensPerSecond, result.peakRSSBytes >> 20))
             }
+        }
+    }
+
+    /// RLHF's rollouts: through the engine together, then one by one with the single-sequence generator, the same
+    /// prompts and sampling (a LoRA of rank 16 on every projection, as the policy would be).
+    func rollouts(_ llama: LlamaModel, tokenizer: Tokenizer, threads: Int, json: Bool) throws {
+        var rng = RandomSource(seed: 1)
+        let prompts = (0..<16).map { _ in (0..<64).map { _ in Int32(rng.next() % UInt64(llama.config.vocab)) } }
+        var sampling = SamplingParameters()
+        sampling.maxTokens = 64
+        sampling.ignoreEOS = true  // every answer its full length on both sides
+        sampling.seed = 7
+        var lora = AdapterParameters(config: llama.config, options: LoRAOptions(), seed: 0)
+        for i in lora.tensors.indices { lora.tensors[i] = lora.tensors[i].map { $0 * 0.5 } }
+        let adapter = lora.servingWeights(base: llama.baseWeights)
+        let generator = BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: -1)  // no turn ends: full lengths
+        _ = try generator.generate(Array(prompts.prefix(2)), adapter: adapter, parameters: [sampling])  // warm-up
+        var started = Date()
+        let answers = try generator.generate(prompts, adapter: adapter, parameters: [sampling])
+        let batched = Double(answers.reduce(0) { $0 + $1.tokens.count }) / Date().timeIntervalSince(started)
+        let single = Generator(model: llama, tokenizer: tokenizer)
+        started = Date()
+        var tokens = 0
+        for p in prompts { tokens += try single.generate(prompt: p, parameters: sampling, adapters: [AppliedAdapter(adapter)]).tokens.count }
+        let sequential = Double(tokens) / Date().timeIntervalSince(started)
+        var result = Result(kind: "rollout", tokensPerSecond: batched, peakRSSBytes: peakRSS(), batch: prompts.count, length: 64,
+                            threads: threads, precision: "serving")
+        result.sequentialTokensPerSecond = sequential
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(String(format: "rollouts: %d prompts x 64 tokens, batched through the engine %.1f tok/s, one at a time %.1f tok/s (%.2fx)",
+                         prompts.count, batched, sequential, batched / sequential))
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TesseraTraining
 
 @main
 struct TesseraCommand: AsyncParsableCommand {
@@ -7,4 +8,9 @@ struct TesseraCommand: AsyncParsableCommand {
         abstract: "Multi-tenant adapter-serving inference server.",
         subcommands: [ServeCommand.self, TenantsCommand.self, GenerateCommand.self, ScoreCommand.self, TokenizeCommand.self, BenchCommand.self, TrainCommand.self, LoadTestCommand.self]
     )
+
+    static func main() async {
+        BLASCores.restartIfUndetected()
+        await main(nil)
+    }
 }

@@ -14,7 +14,7 @@ rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 python = os.path.join(root, ".bench", "train-venv", "bin", "python")
 env = dict(os.environ, TESSERA_THREADS="2")
-kinds = os.environ.get("TRAIN_KINDS", "lora,dora,prompt,dpo").split(",")
+kinds = os.environ.get("TRAIN_KINDS", "lora,dora,prompt,dpo,distill").split(",")
 ours = {k: [] for k in kinds}
 theirs = {k: [] for k in kinds}
 for r in range(rounds):

@@ -5,6 +5,10 @@ torch's threads set to THREADS. Prints one JSON line: tokens/s (median step afte
 sigmoid loss with beta 0.1, chosen and rejected in one batch as TRL concatenates them, and the reference's
 log-likelihoods (the adapter off) computed before the timed steps, as TRL's precompute_ref_log_probs does (its
 default computes them again every step, a third more work).
+`distill`: the LoRA on context distillation, forward KL at T = 1 to the base with the adapter off reading a 64-token
+"system prompt" before each sequence; the student's prompt is LENGTH/4 tokens, the answer the rest. The teacher's
+log-probabilities computed before the timed steps (Tessera caches its sparse top-64 teacher the same way); here the
+whole distribution, as TRL's GKD compares them.
 
 Usage: train_reference.py MODEL.gguf KIND [BATCH LENGTH STEPS THREADS]
 """
@@ -51,6 +55,11 @@ if kind == "dpo":
 
     with torch.no_grad(), model.disable_adapter():
         reference = answer_logps()
+if kind == "distill":
+    quarter, system = length // 4, torch.randint(0, model.config.vocab_size, (batch, 64))
+    answer = slice(quarter - 1, length - 1)  # the positions predicting the answer's tokens
+    with torch.no_grad(), model.disable_adapter():
+        teacher = torch.log_softmax(model(input_ids=torch.cat([system, ids], dim=1)).logits[:, 64:][:, answer], dim=-1)
 times = []
 for step in range(steps + 1):
     start = time.perf_counter()
@@ -58,6 +67,9 @@ for step in range(steps + 1):
         logps = answer_logps() - reference
         pairs = batch // 2
         loss = -F.logsigmoid(0.1 * (logps[:pairs] - logps[pairs:])).mean()
+    elif kind == "distill":
+        student = torch.log_softmax(model(input_ids=ids).logits[:, answer], dim=-1)
+        loss = F.kl_div(student, teacher, reduction="none", log_target=True).sum(-1).mean()
     else:
         loss = model(input_ids=ids, labels=ids).loss
     loss.backward()

@@ -58,6 +58,31 @@ public struct AdapterParameters: Sendable {
     /// Index of the score head in `tensors`.
     var scoreIndex: Int? { hasScoreHead ? tensors.count - 1 : nil }
 
+    /// PPO's value head (TRL's `v_head`, [1, hidden]), the last tensor: a value read at every trained position, on
+    /// the same normed hidden state the next-token head reads. It trains with the policy and stays out of the PEFT
+    /// adapter the policy is saved as (a checkpoint keeps it).
+    public private(set) var hasValueHead = false
+
+    var valueIndex: Int? { hasValueHead ? tensors.count - 1 : nil }
+
+    public static let valueName = "v_head.summary.weight"
+
+    /// Adds a value head, zero (every value 0 at the start, so the first advantages are the rewards'), or `weights`.
+    public mutating func addValueHead(weights: [Float]? = nil) {
+        precondition(kind == .lora && !hasScoreHead && !hasValueHead && (weights?.count ?? config.hidden) == config.hidden)
+        tensors.append(weights ?? [Float](repeating: 0, count: config.hidden))
+        hasValueHead = true
+    }
+
+    /// This adapter without its value head: the policy alone.
+    public var withoutValueHead: AdapterParameters {
+        guard hasValueHead else { return self }
+        var out = self
+        out.tensors.removeLast()
+        out.hasValueHead = false
+        return out
+    }
+
     /// Adds a score head as `transformers` starts one (N(0, 0.02²), its `initializer_range`), or `weights`.
     public mutating func addScoreHead(seed: UInt64, weights: [Float]? = nil) {
         precondition(kind == .lora && !hasScoreHead && (weights?.count ?? config.hidden) == config.hidden)
@@ -193,6 +218,7 @@ public struct AdapterParameters: Sendable {
             }
         }
         if hasScoreHead { out.append((Self.scoreName, [1, config.hidden])) }
+        if hasValueHead { out.append((Self.valueName, [1, config.hidden])) }
         return out
     }
 

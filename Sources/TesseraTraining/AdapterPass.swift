@@ -138,16 +138,22 @@ public struct AdapterPass: Sendable {
     public typealias PositionLoss = @Sendable (_ position: Position, _ logits: UnsafeMutablePointer<Float>, _ vocab: Int,
                                                _ scale: Float?) -> Double
 
+    /// PPO's value loss at one trained position: given its value, returns d(loss)/d(value) (ignored without a
+    /// normalizer, when the pass only reads the values).
+    public typealias ValueLoss = @Sendable (_ position: Position, _ value: Double) -> Double
+
     /// Σ over the batch's trained positions of `positionLoss`, and the gradients of (that sum / `normalizer`) added
-    /// into `gradients`; without a normalizer, the forward pass alone (a teacher reading its logits).
+    /// into `gradients`; without a normalizer, the forward pass alone (a teacher reading its logits). With a value
+    /// head, `valueLoss` gets every position's value and its d(loss)/d(value) goes back through the head too.
     public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double?, into gradients: inout [[Float]],
-                                 positionLoss: @escaping PositionLoss) -> Double {
-        run(batch, normalizer: normalizer, gradients: &gradients, positionLoss: positionLoss)
+                                 positionLoss: @escaping PositionLoss, valueLoss: ValueLoss? = nil) -> Double {
+        run(batch, normalizer: normalizer, gradients: &gradients, positionLoss: positionLoss, valueLoss: valueLoss)
     }
 
     /// `reweigh` (see `gradients`) may return nil: then the tokens keep their weights.
     private func run(_ batch: [TrainingExample], normalizer: Double?, gradients: inout [[Float]],
-                     reweigh: (([Double]) -> [Double]?)? = nil, positionLoss: PositionLoss? = nil) -> Double {
+                     reweigh: (([Double]) -> [Double]?)? = nil, positionLoss: PositionLoss? = nil,
+                     valueLoss: ValueLoss? = nil) -> Double {
         let c = base.config, n0 = lora.virtualTokens, prefixed = lora.kind == .prefix
         let rows = Rows(batch, virtual: prefixed ? 0 : n0, prefix: prefixed ? n0 : 0), n = rows.count
         guard n > 0 else { return 0 }
@@ -196,6 +202,9 @@ public struct AdapterPass: Sendable {
             (loss, _, dx) = head(x, scaled, rows: rows, normalizer: normalizer)
         } else {
             (loss, _, dx) = head(x, batch, rows: rows, normalizer: normalizer, positionLoss: positionLoss)
+        }
+        if let valueLoss, let v = lora.valueIndex {
+            values(x, batch, rows: rows, normalizer: normalizer, valueLoss: valueLoss, dHead: &gradients, head: v, dx: &dx)
         }
         guard normalizer != nil else { return loss }
         // The virtual rows' gradient, summed over the sequences (they all start from the same rows).
@@ -490,6 +499,37 @@ public struct AdapterPass: Sendable {
             for j in 0..<width { dx[row * width + j] = dLast[i * width + j] }
         }
         return dx
+    }
+
+    /// PPO's value head at every trained position: V = v · norm(x); with a normalizer, d(loss)/dV / normalizer back
+    /// into the head (`dHead[head]`) and the residual (`dx`).
+    func values(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?, valueLoss: ValueLoss,
+                dHead: inout [[Float]], head: Int, dx: inout [Float]) {
+        let c = base.config, width = c.hidden, w = lora.tensors[head]
+        let targets = Self.targets(batch, rows: rows), m = targets.count
+        var xs = [Float](repeating: 0, count: m * width)
+        for (j, t) in targets.enumerated() {
+            for i in 0..<width { xs[j * width + i] = x[t.row * width + i] }
+        }
+        var xn = xs
+        let inv = Elementwise.rmsNorm(xs, base.outputNorm, width: width, eps: c.rmsEps, &xn)
+        var dxn = [Float](repeating: 0, count: normalizer == nil ? 0 : m * width)
+        for (j, t) in targets.enumerated() {
+            let value = (0..<width).reduce(0.0) { $0 + Double(w[$1]) * Double(xn[j * width + $1]) }
+            let f = valueLoss(t.position, value)
+            guard let normalizer else { continue }
+            let g = Float(f / normalizer)
+            for i in 0..<width {
+                dHead[head][i] += g * xn[j * width + i]
+                dxn[j * width + i] = g * w[i]
+            }
+        }
+        guard normalizer != nil else { return }
+        var dxs = [Float](repeating: 0, count: m * width)
+        Elementwise.rmsNormBackward(xs, base.outputNorm, inv: inv, width: width, dxn, &dxs)
+        for (j, t) in targets.enumerated() {
+            for i in 0..<width { dx[t.row * width + i] += dxs[j * width + i] }
+        }
     }
 
     // MARK: - Head and loss

@@ -191,6 +191,7 @@ public enum PEFTDirectory {
             }
             lora.addScoreHead(seed: 0)
         }
+        if st.tensors[AdapterParameters.valueName] != nil { lora.addValueHead() }  // a PPO checkpoint
         for (i, (name, shape)) in lora.names.enumerated() {
             // Older peft versions name the magnitude `lora_magnitude_vector.weight`.
             let stored = st.tensors[name] == nil && name.hasSuffix("lora_magnitude_vector") ? name + ".weight" : name

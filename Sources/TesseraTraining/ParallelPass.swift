@@ -24,14 +24,19 @@ extension AdapterPass {
     /// `lossAndGradients(_:normalizer:into:positionLoss:)` over up to `threads` groups at once; `positionLoss` sees
     /// each position's sequence as its index in `batch`. Without a normalizer, the forward pass alone.
     public func lossAndGradients(_ batch: [TrainingExample], normalizer: Double?, into gradients: inout [[Float]],
-                                 threads: Int, positionLoss: @escaping PositionLoss) -> Double {
+                                 threads: Int, positionLoss: @escaping PositionLoss, valueLoss: ValueLoss? = nil) -> Double {
         let groups = Self.groups(batch.map(\.tokens.count), count: threads)
         @Sendable func run(_ pass: AdapterPass, _ members: [Int], _ into: inout [[Float]]) -> Double {
-            pass.lossAndGradients(members.map { batch[$0] }, normalizer: normalizer, into: &into) { p, logits, vocab, scale in
-                var global = p
-                global.sequence = members[p.sequence]
-                return positionLoss(global, logits, vocab, scale)
+            let global: @Sendable (Position) -> Position = { p in
+                var g = p
+                g.sequence = members[p.sequence]
+                return g
             }
+            var values: ValueLoss?
+            if let valueLoss { values = { p, value in valueLoss(global(p), value) } }
+            return pass.lossAndGradients(members.map { batch[$0] }, normalizer: normalizer, into: &into,
+                                         positionLoss: { p, logits, vocab, scale in positionLoss(global(p), logits, vocab, scale) },
+                                         valueLoss: values)
         }
         guard groups.count > 1 else { return run(self, groups.first ?? [], &gradients) }
         if normalizer == nil {  // no gradients to sum; the losses in group order, the same sum every run

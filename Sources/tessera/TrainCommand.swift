@@ -217,6 +217,10 @@ struct TrainCommand: ParsableCommand {
             lora = AdapterParameters(config: base.config, options: options, seed: seed)
             lora.startMagnitudes(base: base)
         }
+        if method == "rlhf", rl.rlAlgorithm == "ppo", !lora.hasValueHead {
+            guard lora.kind == .lora else { throw CLIError("--rl-algorithm ppo puts a value head on the policy: the adapter must be a LoRA") }
+            lora.addValueHead()
+        }
         if method == "reward", checkpoint == nil, !lora.hasScoreHead {
             guard lora.kind == .lora else { throw CLIError("--method reward: the --init-adapter must be a LoRA") }
             lora.addScoreHead(seed: seed)
@@ -284,7 +288,8 @@ struct TrainCommand: ParsableCommand {
                                          events: out.event, checkpoint: save, shouldStop: stop.requested)
         }
         if finished {
-            try runOrExit { try PEFTDirectory.write(trainer.lora, to: output, baseModel: baseName) }
+            // PPO's value head stays out of the policy's adapter (checkpoints keep it).
+            try runOrExit { try PEFTDirectory.write(trainer.lora.withoutValueHead, to: output, baseModel: baseName) }
         } else {
             try save(trainer)  // stopped: the run so far, to --resume from; no adapter at --output
         }

@@ -25,6 +25,7 @@ extension TrainCommand {
         settings.algorithm = RLObjective.Algorithm(rawValue: rl.rlAlgorithm)!
         settings.generations = rl.numGenerations
         settings.klCoefficient = rl.klCoef
+        settings.klTarget = rl.klTarget
         settings.clip = rl.cliprange
         settings.iterations = rl.ppoEpochs
         settings.sampling.temperature = Float(distill.generationTemperature)

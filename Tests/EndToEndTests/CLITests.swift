@@ -125,7 +125,7 @@ import TesseraTestSupport
         #expect(bad.stderr.contains("pairs.jsonl:1: 'rejected': missing"), "\(bad.stderr)")
     }
 
-    /// RLHF with a reward program: GRPO, then RLOO with two optimizer steps on one batch of rollouts; the metrics
+    /// RLHF with a reward program: GRPO, then RLOO and PPO with two optimizer steps on one batch of rollouts; the metrics
     /// of every step, the base's held-out reward at step 0; a program that answers nonsense stops the run clearly.
     @Test func rlhfTrainsFromARewardCommand() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-rlhf-\(UUID().uuidString)")
@@ -142,15 +142,21 @@ import TesseraTestSupport
             """.write(to: reward, atomically: true, encoding: .utf8)
         let common = ["--method", "rlhf", "--data", data.path, "--validation-data", data.path, "--batch-size", "2",
                       "--num-generations", "2", "--max-new-tokens", "8", "--rank", "2", "--target-modules", "q_proj,v_proj", "--json"]
-        for (algorithm, steps) in [("grpo", "1"), ("rloo", "2")] {
+        for (algorithm, steps) in [("grpo", "1"), ("rloo", "2"), ("ppo", "2")] {
             let r = try run(["train", "--output", dir.appendingPathComponent(algorithm).path, "--rl-algorithm", algorithm,
-                             "--max-steps", steps, "--ppo-epochs", steps, "--reward-command", "python3 \(reward.path)"] + common)
+                             "--max-steps", steps, "--ppo-epochs", steps, "--kl-target", "1",
+                             "--reward-command", "python3 \(reward.path)"] + common)
             #expect(r.status == 0, "\(r.stderr)")
             let lines = r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             let stepLines = lines.filter { $0["event"] as? String == "step" }
             #expect(stepLines.count == Int(steps)!)
             for key in ["reward", "kl", "entropy", "clip_fraction"] { #expect(stepLines.allSatisfy { $0[key] is NSNumber }, "\(key)") }
             #expect(lines.contains { $0["event"] as? String == "validation" && $0["step"] as? Int == 0 && $0["reward"] is NSNumber })
+            if algorithm == "ppo" {
+                #expect(stepLines.allSatisfy { $0["value_loss"] is NSNumber })
+                let saved = try Data(contentsOf: dir.appendingPathComponent("ppo/adapter_model.safetensors"))
+                #expect(saved.range(of: Data("v_head".utf8)) == nil, "the value head stays out of the policy's adapter")
+            }
         }
         let bad = try run(["train", "--output", dir.appendingPathComponent("bad").path, "--max-steps", "1",
                            "--reward-command", "echo nonsense"] + common)

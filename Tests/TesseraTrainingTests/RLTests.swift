@@ -75,6 +75,48 @@ import TesseraTraining
         #expect(checked > 0)
     }
 
+    /// PPO: per-token advantages and the value head's clipped loss toward the returns, through the head and the LoRA
+    /// under it.
+    @Test func ppoValueHeadGradientsMatchFiniteDifferences() {
+        var lora = Self.lora()
+        var rng = SplitMix(47)
+        lora.addValueHead(weights: rng.floats(Self.base.config.hidden))
+        var items = Self.rollouts(lora)
+        let values = AdapterPass(base: Self.base.weights, lora: lora, precision: .fp32)
+            .tokenLogprobsAndValues(items.map(\.sequence), threads: 1).1!
+        for i in items.indices {
+            let n = items[i].rollout!.answer.count
+            items[i].rollout!.advantages = (0..<n).map { Double($0) * 0.3 - 0.5 }
+            // Old values a little off the current ones, either way past the clip for some tokens.
+            items[i].rollout!.values = values[i].enumerated().map { $1 + [0.05, -0.4, 0.3][($0 + i) % 3] }
+            items[i].rollout!.returns = values[i].map { $0 + 0.7 }
+        }
+        let l = PolicyGradientLoss(clip: 0.2, klCoefficient: 0, valueCoefficient: 0.1)
+        var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
+        let (_, metrics) = l.accumulate(items, pass: AdapterPass(base: Self.base.weights, lora: lora, precision: .fp32),
+                                        normalizer: 1, into: &gradients, threads: 2)
+        #expect(metrics["value_loss"]! > 0)
+        let names = lora.names
+        var checked = 0
+        for i in lora.tensors.indices where names[i].name.contains("layers.1.self_attn.q_proj") || names[i].name == AdapterParameters.valueName {
+            let direction = rng.floats(lora.tensors[i].count)
+            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            func central(_ eps: Float) -> Double {
+                var plus = lora, minus = lora
+                for j in direction.indices {
+                    plus.tensors[i][j] += eps * direction[j]
+                    minus.tensors[i][j] -= eps * direction[j]
+                }
+                return (Self.loss(plus, items, l) - Self.loss(minus, items, l)) / Double(2 * eps)
+            }
+            let numeric = (4 * central(2e-3) - central(4e-3)) / 3
+            #expect(abs(numeric) > 1e-5, "\(names[i].name) moves the loss")
+            #expect(abs(analytic - numeric) <= 1e-4 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")
+            checked += 1
+        }
+        #expect(checked == 3, "A and B of one projection, and the value head")
+    }
+
     @Test func advantages() {
         let rewards = [1.0, 2, 3, 5, 5, 5], kl = [0.0, 1, 0, 2, 0, 0]
         let grpo = RLObjective.advantages(rewards: rewards, kl: kl, generations: 3, algorithm: .grpo, klCoefficient: 0.5)

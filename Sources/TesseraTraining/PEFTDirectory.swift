@@ -191,7 +191,10 @@ public enum PEFTDirectory {
             }
             lora.addScoreHead(seed: 0)
         }
-        if st.tensors[AdapterParameters.valueName] != nil { lora.addValueHead() }  // a PPO checkpoint
+        if st.tensors[AdapterParameters.valueName] != nil {  // a PPO checkpoint
+            guard !lora.hasScoreHead else { throw Error("\(file.path): a reward model's score head and PPO's value head together") }
+            lora.addValueHead()
+        }
         for (i, (name, shape)) in lora.names.enumerated() {
             // Older peft versions name the magnitude `lora_magnitude_vector.weight`.
             let stored = st.tensors[name] == nil && name.hasSuffix("lora_magnitude_vector") ? name + ".weight" : name

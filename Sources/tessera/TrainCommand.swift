@@ -21,7 +21,9 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
 
     @Option(help: """
-        sft (chat or prompt/completion rows), pretrain ({"text"} rows), dpo (preference pairs) or distill (chat rows         and a teacher).
+        sft (chat or prompt/completion rows), pretrain ({"text"} rows), dpo (preference pairs), distill (chat rows and \
+        a teacher), reward (preference pairs: a reward model, LoRA and a score head), rlhf (prompts and a reward) or \
+        constitutional (prompts and a constitution).
         """)
     var method: String = "sft"
     @Option(help: "DPO's beta: how far the policy may move from the reference.") var beta: Double = 0.1

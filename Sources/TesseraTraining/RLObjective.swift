@@ -55,8 +55,8 @@ public struct RLObjective: TrainingObjective {
         public var algorithm = Algorithm.grpo
         public var generations = 4
         public var klCoefficient = 0.05
-        /// Adapt β after each batch of rollouts toward this KL per answer (Ziegler et al.'s controller, at most ±20% a
-        /// batch); nil: β stays.
+        /// Adapt β after each batch of rollouts toward this KL per answer (the PPO paper's adaptive penalty: ×2 past
+        /// 1.5 × the target, ÷2 under target / 1.5); nil: β stays.
         public var klTarget: Double?
         public var clip = 0.2
         /// Optimizer steps per batch of rollouts (PPO's epochs; GRPO's iterations).
@@ -132,8 +132,9 @@ public struct RLObjective: TrainingObjective {
         }
         let kl = items.map { $0.rollout!.kl }
         if adapt, let target = settings.klTarget {
-            let error = min(max(kl.reduce(0, +) / Double(kl.count) / target - 1, -0.2), 0.2)
-            cache.beta.withLock { $0 *= 1 + error }
+            // The PPO paper's adaptive penalty: double β past 1.5 × the target, halve it under target / 1.5.
+            let mean = kl.reduce(0, +) / Double(kl.count)
+            cache.beta.withLock { $0 *= mean > 1.5 * target ? 2 : mean < target / 1.5 ? 0.5 : 1 }
         }
         let advantages = Self.advantages(rewards: rewards, kl: kl, generations: generations,
                                          algorithm: settings.algorithm, klCoefficient: klCoefficient)

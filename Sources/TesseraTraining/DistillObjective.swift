@@ -40,10 +40,14 @@ public struct DistillationExample: Sendable, Equatable {
     public var row: DistillationRow
     /// One per trained position of `row.student`, in order; nil: trained on the data's token alone.
     public var teacher: [TeacherDistribution?]
+    /// This row's share of distillation in its loss, in place of the loss's (an answer the teacher wrote is its
+    /// sample too, and trains by cross-entropy as well: sequence-level distillation).
+    public var ratio: Double?
 
-    public init(row: DistillationRow, teacher: [TeacherDistribution?]) {
+    public init(row: DistillationRow, teacher: [TeacherDistribution?], ratio: Double? = nil) {
         self.row = row
         self.teacher = teacher
+        self.ratio = ratio
     }
 }
 
@@ -152,9 +156,11 @@ public struct DistillObjective: TrainingObjective {
     private func positionLoss(_ micro: [DistillationExample]) -> AdapterPass.PositionLoss {
         let loss = loss
         return { p, logits, vocab, scale in
-            let taught = micro[p.sequence].teacher
-            return loss.apply(logits, vocab: vocab, token: p.token, weight: p.weight,
-                              teacher: p.index < taught.count ? taught[p.index] : nil, scale: scale)
+            let item = micro[p.sequence], taught = item.teacher
+            var own = loss
+            if let ratio = item.ratio { own.ratio = ratio }
+            return own.apply(logits, vocab: vocab, token: p.token, weight: p.weight,
+                             teacher: p.index < taught.count ? taught[p.index] : nil, scale: scale)
         }
     }
 

@@ -18,7 +18,7 @@ extension TrainCommand {
         let constitution = try Constitution.load(constitution!)
         let teacher = try distill.teacherAdapter.map { try PEFTDirectory.read($0, config: base.config) }
         var sampling = SamplingParameters()
-        sampling.temperature = Float(distill.generationTemperature)
+        sampling.temperature = distill.samplingTemperature
         sampling.maxTokens = distill.maxNewTokens
         sampling.seed = seed
         let pipeline = ConstitutionalPipeline(data: reader, generator: BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: reader.endOfTurn),

@@ -30,28 +30,40 @@ extension TrainCommand {
         let generator = distill.onPolicy || (rows + validation).contains(where: { $0.answer == nil })
             ? BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: reader.endOfTurn) : nil
         var sampling = SamplingParameters()
-        sampling.temperature = Float(distill.generationTemperature)
+        sampling.temperature = distill.samplingTemperature
         sampling.maxTokens = distill.maxNewTokens
         sampling.seed = seed
         let onPolicy = generator.map {
             DistillObjective.OnPolicy(generator: $0, teacher: teacher, parameters: sampling, base: base, batchSize: batchSize,
                                       maxLength: maxLength)
         }
-        // Rows without an answer get the teacher's, in its own context (sequence-level distillation); on-policy
-        // training rows get the student's at every step instead.
+        // Rows without an answer get the teacher's, in its own context (sequence-level distillation: by default its
+        // most likely one, see `DistillOptions.writtenRatio`); on-policy training rows get the student's at every
+        // step instead.
+        var teacherSampling = sampling
+        teacherSampling.temperature = Float(distill.generationTemperature ?? 0)
+        let writing = generator.map {
+            DistillObjective.OnPolicy(generator: $0, teacher: teacher, parameters: teacherSampling, base: base, batchSize: batchSize,
+                                      maxLength: maxLength)
+        }
         func answered(_ rows: [DistillationRow]) throws -> [DistillationRow] {
             let missing = rows.indices.filter { rows[$0].answer == nil }
-            guard let generator, let onPolicy, !missing.isEmpty else { return rows }
+            guard let generator, let writing, !missing.isEmpty else { return rows }
             let answers = try generator.generate(missing.map { rows[$0].teacherPrompt }, adapter: teacherAdapter?.servingWeights(base: base),
-                                                 parameters: onPolicy.sampling(missing.map { rows[$0] }, step: -1))
+                                                 parameters: writing.sampling(missing.map { rows[$0] }, step: -1))
             var out = rows
             for (i, a) in zip(missing, answers) { out[i].answer = a.tokens }
             return out
         }
-        let items = distill.onPolicy ? rows.map { DistillationExample(row: $0, teacher: []) }
-            : teacher.teach(try answered(rows), batchSize: batchSize, threads: trainer.threads)
+        /// Taught, the answers the teacher wrote at their own ratio.
+        func taught(_ rows: [DistillationRow]) throws -> [DistillationExample] {
+            var out = teacher.teach(try answered(rows), batchSize: batchSize, threads: trainer.threads)
+            for i in out.indices where rows[i].answer == nil { out[i].ratio = distill.writtenRatio }
+            return out
+        }
+        let items = distill.onPolicy ? rows.map { DistillationExample(row: $0, teacher: []) } : try taught(rows)
         out.start(trainer, items.map(\.row.student), items: items.count)
-        let held = teacher.teach(try answered(validation), batchSize: batchSize, threads: trainer.threads)
+        let held = try taught(validation)
         let objective = DistillObjective(loss: distill.loss, onPolicy: distill.onPolicy ? onPolicy : nil)
         return try trainer.train(objective, items, validation: held, events: out.event, checkpoint: save, shouldStop: stop.requested)
     }

@@ -28,7 +28,7 @@ extension TrainCommand {
         settings.klTarget = rl.klTarget
         settings.clip = rl.cliprange
         settings.iterations = rl.ppoEpochs
-        settings.sampling.temperature = Float(distill.generationTemperature)
+        settings.sampling.temperature = distill.samplingTemperature
         settings.sampling.maxTokens = distill.maxNewTokens
         settings.sampling.seed = seed
         settings.maxLength = maxLength

@@ -156,6 +156,17 @@ import TesseraTraining
                    DistillationLoss(divergence: .jsd))
     }
 
+    /// A row's own ratio replaces the loss's: at 0 the row trains on its answer's cross-entropy alone (the NLL).
+    @Test func aRowsRatioReplacesTheLosss() {
+        var items = Self.examples(Self.rows(), k: 8, temperature: 1)
+        for i in items.indices { items[i].ratio = 0 }
+        let pass = AdapterPass(base: Self.base.weights, lora: DPOTests.trainer(AdapterParameters(config: Self.base.config, options: LoRAOptions(), seed: 2)).lora,
+                               precision: .fp32)
+        let distilled = DistillObjective(loss: DistillationLoss(divergence: .reverse)).evaluate(items, pass: pass, threads: 2)
+        let nll = NLLObjective().evaluate(items.map(\.row.student), pass: pass, threads: 2)
+        #expect(abs(distilled.loss - nll.loss) < 1e-9 * max(1, nll.loss) && distilled.weight == nll.weight)
+    }
+
     /// The student learns to answer without the context as the teacher does with it: the divergence falls.
     @Test func contextDistillationLearns() throws {
         var options = LoRAOptions()

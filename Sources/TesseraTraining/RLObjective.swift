@@ -261,11 +261,11 @@ public struct PolicyGradientLoss: Sendable {
             }
             return Double(p.weight) * (surrogate + beta * k3)
         }, valueLoss: valueLoss(micro, counts: valueLosses))
-        let values = valueLosses.value.withLock { $0 }
-        loss += values.values.reduce(0, +)
+        let values = valueLosses.value.withLock { v in micro.indices.reduce(0) { $0 + (v[$1] ?? 0) } }  // in order: the same sum every run
+        loss += values
         return counts.withLock { c in
             var metrics = ["reward": 0.0, "kl": 0, "entropy": 0, "clip_fraction": 0]
-            if valueCoefficient > 0 { metrics["value_loss"] = micro.indices.reduce(0) { $0 + (values[$1] ?? 0) } }
+            if valueCoefficient > 0 { metrics["value_loss"] = values }
             for (i, item) in micro.enumerated() {
                 metrics["reward"]! += item.rollout!.reward
                 metrics["kl"]! += item.rollout!.kl

@@ -36,6 +36,18 @@ public final class BatchGenerator: Sendable {
         public let description: String
     }
 
+    /// One set of parameters made per answer: the seed moved by `salt` (a step, a stage) and the answer's index, so no
+    /// two answers share a sampler, and max tokens cut so each answer fits within `maxLength` after the `contexts[i]`
+    /// tokens it follows (the longest context it joins).
+    public static func parameters(_ sampling: SamplingParameters, contexts: [Int], maxLength: Int, salt: Int) -> [SamplingParameters] {
+        contexts.enumerated().map { i, context in
+            var s = sampling
+            s.seed = s.seed.map { $0 &+ UInt64(bitPattern: Int64(salt)) &* 0x9E37_79B9 &+ UInt64(i) }
+            s.maxTokens = max(1, min(s.maxTokens, maxLength - context))
+            return s
+        }
+    }
+
     /// An answer per prompt, in order, sampled with `parameters[i]` (one set for all when it has one element) and the
     /// adapter (nil: the base). At most the engine's queue is in flight at once.
     public func generate(_ prompts: [[Int32]], adapter: AdapterWeights?, parameters: [SamplingParameters]) throws(Failure) -> [Answer] {

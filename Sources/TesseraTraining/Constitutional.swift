@@ -96,12 +96,7 @@ public struct ConstitutionalPipeline: Sendable {
     /// Each conversation's next assistant turn, as text.
     func answer(_ conversations: [[ChatTurn]], stage: Int) throws -> [String] {
         let prompts = try conversations.map { c throws(TrainingDataError) in try data.rendered(c) }
-        let parameters = prompts.enumerated().map { i, p in
-            var s = sampling
-            s.seed = s.seed.map { $0 &+ UInt64(stage) &* 0x9E37_79B9 &+ UInt64(i) }
-            s.maxTokens = max(1, min(s.maxTokens, maxLength - p.count))
-            return s
-        }
+        let parameters = BatchGenerator.parameters(sampling, contexts: prompts.map(\.count), maxLength: maxLength, salt: stage)
         for (i, p) in prompts.enumerated() where p.count >= maxLength {
             throw TrainingFailure("constitutional stage \(stage + 1), prompt \(i + 1): the conversation is \(p.count) tokens, past --max-length \(maxLength)")
         }

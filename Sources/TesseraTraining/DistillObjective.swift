@@ -116,14 +116,10 @@ public struct DistillObjective: TrainingObjective {
             self.maxLength = maxLength
         }
 
-        /// The sampling parameters of each row's answer at `step`.
-        public func sampling(_ rows: [DistillationRow], step: Int) -> [SamplingParameters] {
-            rows.map { r in
-                var p = parameters
-                p.seed = p.seed.map { $0 &+ UInt64(bitPattern: Int64(step)) &* 0x9E37_79B9 }
-                p.maxTokens = max(1, min(p.maxTokens, maxLength - max(r.prompt.count, r.teacherPrompt.count)))
-                return p
-            }
+        /// The sampling parameters of each row's answer at `step`, `parameters` unless given.
+        public func sampling(_ rows: [DistillationRow], step: Int, _ given: SamplingParameters? = nil) -> [SamplingParameters] {
+            BatchGenerator.parameters(given ?? parameters, contexts: rows.map { max($0.prompt.count, $0.teacherPrompt.count) },
+                                      maxLength: maxLength, salt: step)
         }
     }
 

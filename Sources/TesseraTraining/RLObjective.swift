@@ -110,12 +110,8 @@ public struct RLObjective: TrainingObjective {
     /// advantages.
     func rollouts(_ prompts: [[Int32]], lora: AdapterParameters, step: Int, generations: Int, adapt: Bool = false) throws -> [RLItem] {
         let repeated = prompts.flatMap { Array(repeating: $0, count: generations) }
-        let parameters = repeated.enumerated().map { i, p in
-            var s = settings.sampling
-            s.seed = s.seed.map { $0 &+ UInt64(bitPattern: Int64(step)) &* 0x9E37_79B9 &+ UInt64(i) }
-            s.maxTokens = max(1, min(s.maxTokens, settings.maxLength - p.count))
-            return s
-        }
+        let parameters = BatchGenerator.parameters(settings.sampling, contexts: repeated.map(\.count), maxLength: settings.maxLength,
+                                                   salt: step)
         let answers: [BatchGenerator.Answer]
         do { answers = try generator.generate(repeated, adapter: lora.servingWeights(base: base), parameters: parameters) } catch {
             throw TrainingFailure("rollouts at step \(step + 1): \(error)")

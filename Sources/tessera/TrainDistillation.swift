@@ -42,15 +42,11 @@ extension TrainCommand {
         // step instead.
         var teacherSampling = sampling
         teacherSampling.temperature = Float(distill.generationTemperature ?? 0)
-        let writing = generator.map {
-            DistillObjective.OnPolicy(generator: $0, teacher: teacher, parameters: teacherSampling, base: base, batchSize: batchSize,
-                                      maxLength: maxLength)
-        }
         func answered(_ rows: [DistillationRow]) throws -> [DistillationRow] {
             let missing = rows.indices.filter { rows[$0].answer == nil }
-            guard let generator, let writing, !missing.isEmpty else { return rows }
+            guard let generator, let onPolicy, !missing.isEmpty else { return rows }
             let answers = try generator.generate(missing.map { rows[$0].teacherPrompt }, adapter: teacherAdapter?.servingWeights(base: base),
-                                                 parameters: writing.sampling(missing.map { rows[$0] }, step: -1))
+                                                 parameters: onPolicy.sampling(missing.map { rows[$0] }, step: -1, teacherSampling))
             var out = rows
             for (i, a) in zip(missing, answers) { out[i].answer = a.tokens }
             return out

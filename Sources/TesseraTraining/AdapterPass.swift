@@ -189,9 +189,11 @@ public struct AdapterPass: Sendable {
         if let s = lora.scoreIndex {
             // A reward model: each sequence's score, and reweigh's d(loss)/d(score) back through the head.
             guard let reweigh else { preconditionFailure("a reward model trains through reweigh (a loss of its scores)") }
-            let (scores, read) = score(x, rows: rows)
+            let last = rows.starts.indices.map { rows.starts[$0] + rows.lengths[$0] - 1 }
+            let (scores, read) = scalarHead(x, at: last, head: s)
             guard let factors = reweigh(scores), let normalizer else { return scores.reduce(0, +) }
-            dx = scoreBackward(read, rows: rows, factors: factors.map { $0 / normalizer }, into: &gradients[s], hidden: x.count)
+            dx = [Float](repeating: 0, count: x.count)
+            scalarHeadBackward(read, head: s, factors: factors.map { $0 / normalizer }, dHead: &gradients[s], dx: &dx)
             loss = 0
         } else if let reweigh {
             let nlls = head(x, batch, rows: rows, normalizer: nil).perSequence
@@ -204,7 +206,7 @@ public struct AdapterPass: Sendable {
             (loss, _, dx) = head(x, batch, rows: rows, normalizer: normalizer, positionLoss: positionLoss)
         }
         if let valueLoss, let v = lora.valueIndex {
-            values(x, batch, rows: rows, normalizer: normalizer, valueLoss: valueLoss, dHead: &gradients, head: v, dx: &dx)
+            values(x, batch, rows: rows, normalizer: normalizer, valueLoss: valueLoss, gradients: &gradients, head: v, dx: &dx)
         }
         guard normalizer != nil else { return loss }
         // The virtual rows' gradient, summed over the sequences (they all start from the same rows).
@@ -457,79 +459,57 @@ public struct AdapterPass: Sendable {
         for j in dx.indices { dx[j] += dxd[j] * mask[j] }
     }
 
-    // MARK: - Score head (reward models)
+    // MARK: - Scalar heads (a reward model's score, PPO's value)
 
-    /// What the score head read: each sequence's last row, normed, and the norm's factors.
-    struct ScoreRead {
-        var last: [Float]
+    /// What a scalar head read: the rows of the residual, normed, and the norm's factors.
+    struct ScalarRead {
+        var rows: [Int]
+        var input: [Float]
         var normed: [Float]
         var inv: [Float]
     }
 
-    /// Each sequence's score: the head's weights · the final norm of its last row (transformers' sequence
-    /// classification reads the last token).
-    func score(_ x: [Float], rows: Rows) -> ([Double], ScoreRead) {
-        let c = base.config, width = c.hidden, w = lora.tensors[lora.scoreIndex!]
-        var last = [Float](repeating: 0, count: rows.starts.count * width)
-        for (i, start) in rows.starts.enumerated() {
-            let row = start + rows.lengths[i] - 1
-            for j in 0..<width { last[i * width + j] = x[row * width + j] }
-        }
-        var normed = last
-        let inv = Elementwise.rmsNorm(last, base.outputNorm, width: width, eps: c.rmsEps, &normed)
-        let scores = rows.starts.indices.map { i in (0..<width).reduce(0.0) { $0 + Double(w[$1]) * Double(normed[i * width + $1]) } }
-        return (scores, ScoreRead(last: last, normed: normed, inv: inv))
-    }
-
-    /// The residual's gradient from d(loss)/d(score) per sequence (`factors`); the head's own added into `dHead`.
-    func scoreBackward(_ read: ScoreRead, rows: Rows, factors: [Double], into dHead: inout [Float], hidden count: Int) -> [Float] {
-        let c = base.config, width = c.hidden, w = lora.tensors[lora.scoreIndex!]
-        var dNormed = [Float](repeating: 0, count: read.normed.count)
-        for (i, f) in factors.enumerated() {
-            for j in 0..<width {
-                dHead[j] += Float(f) * read.normed[i * width + j]
-                dNormed[i * width + j] = Float(f) * w[j]
-            }
-        }
-        var dLast = [Float](repeating: 0, count: read.last.count)
-        Elementwise.rmsNormBackward(read.last, base.outputNorm, inv: read.inv, width: width, dNormed, &dLast)
-        var dx = [Float](repeating: 0, count: count)
-        for (i, start) in rows.starts.enumerated() {
-            let row = start + rows.lengths[i] - 1
-            for j in 0..<width { dx[row * width + j] = dLast[i * width + j] }
-        }
-        return dx
-    }
-
-    /// PPO's value head at every trained position: V = v · norm(x); with a normalizer, d(loss)/dV / normalizer back
-    /// into the head (`dHead[head]`) and the residual (`dx`).
-    func values(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?, valueLoss: ValueLoss,
-                dHead: inout [[Float]], head: Int, dx: inout [Float]) {
+    /// The scalar head `lora.tensors[head]` at `rows` of the residual: w · finalNorm(x_row) (transformers' sequence
+    /// classification reads the last token; PPO's value head every trained position).
+    func scalarHead(_ x: [Float], at rows: [Int], head: Int) -> ([Double], ScalarRead) {
         let c = base.config, width = c.hidden, w = lora.tensors[head]
-        let targets = Self.targets(batch, rows: rows), m = targets.count
-        var xs = [Float](repeating: 0, count: m * width)
-        for (j, t) in targets.enumerated() {
-            for i in 0..<width { xs[j * width + i] = x[t.row * width + i] }
+        var input = [Float](repeating: 0, count: rows.count * width)
+        for (j, row) in rows.enumerated() {
+            for i in 0..<width { input[j * width + i] = x[row * width + i] }
         }
-        var xn = xs
-        let inv = Elementwise.rmsNorm(xs, base.outputNorm, width: width, eps: c.rmsEps, &xn)
-        var dxn = [Float](repeating: 0, count: normalizer == nil ? 0 : m * width)
-        for (j, t) in targets.enumerated() {
-            let value = (0..<width).reduce(0.0) { $0 + Double(w[$1]) * Double(xn[j * width + $1]) }
-            let f = valueLoss(t.position, value)
-            guard let normalizer else { continue }
-            let g = Float(f / normalizer)
+        var normed = input
+        let inv = Elementwise.rmsNorm(input, base.outputNorm, width: width, eps: c.rmsEps, &normed)
+        let outputs = rows.indices.map { j in (0..<width).reduce(0.0) { $0 + Double(w[$1]) * Double(normed[j * width + $1]) } }
+        return (outputs, ScalarRead(rows: rows, input: input, normed: normed, inv: inv))
+    }
+
+    /// The head's backward from d(loss)/d(output) at each row it read (`factors`): its own gradient added into
+    /// `dHead`, the residual's into `dx`.
+    func scalarHeadBackward(_ read: ScalarRead, head: Int, factors: [Double], dHead: inout [Float], dx: inout [Float]) {
+        let width = base.config.hidden, w = lora.tensors[head]
+        var dNormed = [Float](repeating: 0, count: read.normed.count)
+        for (j, f) in factors.enumerated() {
             for i in 0..<width {
-                dHead[head][i] += g * xn[j * width + i]
-                dxn[j * width + i] = g * w[i]
+                dHead[i] += Float(f) * read.normed[j * width + i]
+                dNormed[j * width + i] = Float(f) * w[i]
             }
         }
-        guard normalizer != nil else { return }
-        var dxs = [Float](repeating: 0, count: m * width)
-        Elementwise.rmsNormBackward(xs, base.outputNorm, inv: inv, width: width, dxn, &dxs)
-        for (j, t) in targets.enumerated() {
-            for i in 0..<width { dx[t.row * width + i] += dxs[j * width + i] }
+        var dInput = [Float](repeating: 0, count: read.input.count)
+        Elementwise.rmsNormBackward(read.input, base.outputNorm, inv: read.inv, width: width, dNormed, &dInput)
+        for (j, row) in read.rows.enumerated() {
+            for i in 0..<width { dx[row * width + i] += dInput[j * width + i] }
         }
+    }
+
+    /// PPO's value head at every trained position; with a normalizer, d(loss)/dV / normalizer back into the head
+    /// (`gradients[head]`; without one there are no gradients) and the residual (`dx`).
+    func values(_ x: [Float], _ batch: [TrainingExample], rows: Rows, normalizer: Double?, valueLoss: ValueLoss,
+                gradients: inout [[Float]], head: Int, dx: inout [Float]) {
+        let targets = Self.targets(batch, rows: rows)
+        let (values, read) = scalarHead(x, at: targets.map(\.row), head: head)
+        let factors = zip(targets, values).map { valueLoss($0.position, $1) }
+        guard let normalizer else { return }
+        scalarHeadBackward(read, head: head, factors: factors.map { $0 / normalizer }, dHead: &gradients[head], dx: &dx)
     }
 
     // MARK: - Head and loss

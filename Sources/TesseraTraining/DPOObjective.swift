@@ -45,8 +45,7 @@ public struct DPOObjective: TrainingObjective {
         let rewardChosen = beta * (-chosenNLL - pair.referenceChosen)
         let rewardRejected = beta * (-rejectedNLL - pair.referenceRejected)
         let z = rewardChosen - rewardRejected
-        // -log σ(z) = softplus(-z), computed without overflow either way.
-        let loss = z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z))
+        let loss = Elementwise.negativeLogSigmoid(z)
         let dz = -1 / (1 + exp(z))  // d(-log σ(z))/dz = -σ(-z)
         return (loss, dz, ["rewards_chosen": rewardChosen, "rewards_rejected": rewardRejected,
                            "rewards_margin": z, "rewards_accuracy": rewardChosen > rewardRejected ? 1 : 0])

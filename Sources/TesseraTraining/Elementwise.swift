@@ -60,4 +60,7 @@ enum Elementwise {
         }
         return (dg, du)
     }
+
+    /// −log σ(z) = log(1 + exp(−z)), without overflow either way (the pairwise losses: DPO's, Bradley–Terry's).
+    static func negativeLogSigmoid(_ z: Double) -> Double { z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z)) }
 }

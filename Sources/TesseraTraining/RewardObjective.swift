@@ -9,7 +9,7 @@ public struct RewardObjective: TrainingObjective {
 
     func terms(_ chosen: Double, _ rejected: Double) -> (loss: Double, dz: Double, metrics: [String: Double]) {
         let z = chosen - rejected
-        let loss = z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z))  // softplus(−z), either way without overflow
+        let loss = Elementwise.negativeLogSigmoid(z)
         return (loss, -1 / (1 + exp(z)), ["accuracy": z > 0 ? 1 : 0, "margin": z])
     }
 

@@ -32,8 +32,8 @@ extension TrainCommand {
             e.tokens.count > maxLength ? TrainingExample(tokens: Array(e.tokens.prefix(maxLength)), weights: Array(e.weights.prefix(maxLength))) : e
         }
         let revisions = try samples.map { cut(try reader.example($0.messages, answer: $0.revision)) }
-        let pairs = try samples.map {
-            PreferencePair(chosen: revisions[samples.firstIndex(of: $0)!], rejected: cut(try reader.example($0.messages, answer: $0.initial)))
+        let pairs = try zip(samples, revisions).map { sample, revision in
+            PreferencePair(chosen: revision, rejected: cut(try reader.example(sample.messages, answer: sample.initial)))
         }
         var finished = true
         let stages = stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -34,20 +34,10 @@ import TesseraTraining
             .lossAndGradients(batch, normalizer: normalizer, into: &scratch) / normalizer
     }
 
-    /// The objective's derivative along `direction` in tensor `i`: central differences at two steps, extrapolated
-    /// (Richardson), so the curvature's error cancels too.
+    /// The objective's derivative along `direction` in tensor `i` (`FiniteDifferences.derivative`).
     static func derivative(_ lora: AdapterParameters, tensor i: Int, along direction: [Float], _ batch: [TrainingExample],
                            _ normalizer: Double, doraNorms: [Int: [Float]]? = nil) -> Double {
-        func central(_ eps: Float) -> Double {
-            var plus = lora, minus = lora
-            for j in direction.indices {
-                plus.tensors[i][j] += eps * direction[j]
-                minus.tensors[i][j] -= eps * direction[j]
-            }
-            return (objective(plus, batch, normalizer, doraNorms: doraNorms)
-                - objective(minus, batch, normalizer, doraNorms: doraNorms)) / Double(2 * eps)
-        }
-        return (4 * central(5e-3) - central(1e-2)) / 3
+        FiniteDifferences.derivative(lora, tensor: i, along: direction) { objective($0, batch, normalizer, doraNorms: doraNorms) }
     }
 
     /// Plain LoRA, rsLoRA, LoRA with dropout on its input, and DoRA (its norm a constant, as in PEFT: the check

@@ -54,23 +54,8 @@ import TesseraTraining
         #expect(metrics["clip_fraction"]! > 0 && metrics["clip_fraction"]! < Double(items.count), "some tokens clipped, not all")
         #expect(metrics["reward"] == 6 && metrics["entropy"]! > 0)
         var rng = SplitMix(31)
-        let names = lora.names
-        var checked = 0
-        for i in lora.tensors.indices where names[i].name.contains("layers.1.") {
-            let direction = rng.floats(lora.tensors[i].count)
-            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            func central(_ eps: Float) -> Double {
-                var plus = lora, minus = lora
-                for j in direction.indices {
-                    plus.tensors[i][j] += eps * direction[j]
-                    minus.tensors[i][j] -= eps * direction[j]
-                }
-                return (Self.loss(plus, items, l) - Self.loss(minus, items, l)) / Double(2 * eps)
-            }
-            let numeric = (4 * central(2e-3) - central(4e-3)) / 3
-            #expect(abs(numeric) > 1e-5, "\(names[i].name) moves the loss")
-            #expect(abs(analytic - numeric) <= 1e-4 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")
-            checked += 1
+        let checked = FiniteDifferences.check(lora, gradients, rng: &rng, step: 2e-3, included: { $0.contains("layers.1.") }) {
+            Self.loss($0, items, l)
         }
         #expect(checked > 0)
     }
@@ -96,23 +81,9 @@ import TesseraTraining
         let (_, metrics) = l.accumulate(items, pass: AdapterPass(base: Self.base.weights, lora: lora, precision: .fp32),
                                         normalizer: 1, into: &gradients, threads: 2)
         #expect(metrics["value_loss"]! > 0)
-        let names = lora.names
-        var checked = 0
-        for i in lora.tensors.indices where names[i].name.contains("layers.1.self_attn.q_proj") || names[i].name == AdapterParameters.valueName {
-            let direction = rng.floats(lora.tensors[i].count)
-            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            func central(_ eps: Float) -> Double {
-                var plus = lora, minus = lora
-                for j in direction.indices {
-                    plus.tensors[i][j] += eps * direction[j]
-                    minus.tensors[i][j] -= eps * direction[j]
-                }
-                return (Self.loss(plus, items, l) - Self.loss(minus, items, l)) / Double(2 * eps)
-            }
-            let numeric = (4 * central(2e-3) - central(4e-3)) / 3
-            #expect(abs(numeric) > 1e-5, "\(names[i].name) moves the loss")
-            #expect(abs(analytic - numeric) <= 1e-4 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")
-            checked += 1
+        let checked = FiniteDifferences.check(lora, gradients, rng: &rng, step: 2e-3,
+                                              included: { $0.contains("layers.1.self_attn.q_proj") || $0 == AdapterParameters.valueName }) {
+            Self.loss($0, items, l)
         }
         #expect(checked == 3, "A and B of one projection, and the value head")
     }

@@ -36,23 +36,9 @@ import TesseraTraining
         var gradients = lora.tensors.map { [Float](repeating: 0, count: $0.count) }
         _ = RewardObjective().accumulate(pairs, pass: AdapterPass(base: Self.base.weights, lora: lora, precision: .fp32),
                                          normalizer: Double(pairs.count), into: &gradients, threads: 2)
-        let names = lora.names
-        var checked = 0
-        for i in lora.tensors.indices where names[i].name.contains("layers.1.") || names[i].name == AdapterParameters.scoreName {
-            let direction = rng.floats(lora.tensors[i].count)
-            let analytic = zip(gradients[i], direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            func central(_ eps: Float) -> Double {
-                var plus = lora, minus = lora
-                for j in direction.indices {
-                    plus.tensors[i][j] += eps * direction[j]
-                    minus.tensors[i][j] -= eps * direction[j]
-                }
-                return (Self.loss(plus, pairs) - Self.loss(minus, pairs)) / Double(2 * eps)
-            }
-            let numeric = (4 * central(5e-3) - central(1e-2)) / 3
-            #expect(abs(numeric) > 1e-5, "\(names[i].name) moves the loss")
-            #expect(abs(analytic - numeric) <= 1e-4 + 3e-3 * abs(numeric), "\(names[i].name): backward \(analytic), finite differences \(numeric)")
-            checked += 1
+        let checked = FiniteDifferences.check(lora, gradients, rng: &rng,
+                                              included: { $0.contains("layers.1.") || $0 == AdapterParameters.scoreName }) {
+            Self.loss($0, pairs)
         }
         #expect(checked >= 3)
     }

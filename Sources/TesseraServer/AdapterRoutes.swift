@@ -7,6 +7,8 @@ import TesseraModel
 /// as if absent; names never become paths (files are named by server-made ids).
 struct AdapterRoutes {
     let state: ServingState
+    /// Where fine-tuned models keep their PEFT directories (removed with the model).
+    var jobs: TrainingJobs? = nil
 
     struct AdapterInfo: Encodable {
         var id: String
@@ -82,8 +84,9 @@ struct AdapterRoutes {
             try? state.store.delete(id: id)
             await state.adapters.remove(id: id)  // requests in flight keep the weights they hold
         }
+        jobs?.forget(storeIDs: ids)
         state.metrics.forget(tenant: tenant.name, model: name, adapterKeys: ids)
-        return try .json(DeletedInfo(id: name))
+        return try .json(DeletedInfo(id: name, object: ModelName.isFineTuned(name) ? "model" : "adapter"))
     }
 
     struct DeletedInfo: Encodable {
@@ -94,7 +97,7 @@ struct AdapterRoutes {
 
     private func record(_ context: ServerContext, _ tenant: Tenant) throws -> AdapterRecord {
         let name = context.parameters.get("name") ?? ""
-        guard Tenant.isValidName(name), let r = try state.registry.adapter(tenantID: tenant.id, name: name) else {
+        guard ModelName.isValid(name), let r = try state.registry.adapter(tenantID: tenant.id, name: name) else {
             throw APIError(.notFound, "adapter '\(name)' not found", param: "name", code: "adapter_not_found")
         }
         return r

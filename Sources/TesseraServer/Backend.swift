@@ -8,10 +8,14 @@ public final class Backend: Sendable {
     public let adminKey: String?
     /// Where the admin may load adapters from (vLLM's load_lora_adapter); nil turns that off.
     public let loraDirectory: String?
+    /// Training files and fine-tuning jobs; nil turns those APIs off.
+    public let jobs: TrainingJobs?
     private let loaded: Mutex<ServingState?>
 
-    public init(registry: Registry, state: ServingState? = nil, adminKey: String? = nil, loraDirectory: String? = nil) {
+    public init(registry: Registry, state: ServingState? = nil, adminKey: String? = nil, loraDirectory: String? = nil,
+                jobs: TrainingJobs? = nil) {
         self.registry = registry
+        self.jobs = jobs
         self.adminKey = adminKey
         self.loraDirectory = loraDirectory
         loaded = Mutex(state)
@@ -19,7 +23,15 @@ public final class Backend: Sendable {
 
     public var state: ServingState? { loaded.withLock { $0 } }
 
-    public func setLoaded(_ state: ServingState) { loaded.withLock { $0 = state } }
+    public func setLoaded(_ state: ServingState) {
+        loaded.withLock { $0 = state }
+        jobs?.attach(state)
+    }
+
+    func trainingJobs() throws -> TrainingJobs {
+        guard let jobs else { throw APIError(.notFound, "fine-tuning is off on this server") }
+        return jobs
+    }
 
     func ready() throws -> ServingState {
         guard let state else { throw APIError(.serviceUnavailable, "the model is loading; retry shortly") }

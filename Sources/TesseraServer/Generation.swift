@@ -22,7 +22,7 @@ struct Generation {
         var applied: [AppliedAdapter] = [], keys: [String] = []
         for (name, weight) in names {
             guard weight.isFinite, abs(weight) <= 100 else { throw APIError.invalid("adapter weight must be finite and at most 100 in size", param: "adapters") }
-            guard Tenant.isValidName(name), let record = try state.registry.visibleAdapter(tenantID: tenant.id, name: name) else {
+            guard ModelName.isValid(name), let record = try state.registry.visibleAdapter(tenantID: tenant.id, name: name) else {
                 throw APIError(.notFound, "The model '\(name)' does not exist or you do not have access to it.",
                                param: name == model ? "model" : "adapters", code: "model_not_found")
             }

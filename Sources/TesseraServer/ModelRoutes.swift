@@ -18,6 +18,20 @@ struct ModelRoutes {
         return try .json(ModelList(data: [base] + adapters))
     }
 
+    /// One model: the base, or one of the caller's adapters and fine-tuned models (or a shared adapter).
+    func model(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let name = context.parameters.get("name") ?? ""
+        if name == state.modelID {
+            return try .json(ModelCard(id: state.modelID, created: state.created, owned_by: "tessera", parent: nil, root: state.modelID))
+        }
+        guard ModelName.isValid(name), let r = try state.registry.visibleAdapter(tenantID: tenant.id, name: name) else {
+            throw APIError.notFound("The model '\(name)' does not exist or you do not have access to it.", param: "model")
+        }
+        return try .json(ModelCard(id: r.name, created: Int(r.createdAt.timeIntervalSince1970), owned_by: r.tenantID == tenant.id ? tenant.name : "shared",
+                                   parent: state.modelID, root: state.modelID))
+    }
+
     struct TokenizeRequest: Decodable {
         var model: String?
         var prompt: String?

@@ -24,6 +24,8 @@ public struct ModelService: Service {
         backend.setLoaded(state)
         logger.info("model \(state.modelID) loaded; ready")
         try? await gracefulShutdown()
+        // Trainers stop after their step with a checkpoint (their jobs resume at the next start), while serving drains.
+        async let training: Void = backend.jobs?.shutdown(timeout: drainTimeout) ?? ()
         let engine = state.engine
         engine.stopAccepting()
         logger.info("draining: \(engine.stats.running) running, \(engine.stats.waiting) waiting")
@@ -31,5 +33,6 @@ public struct ModelService: Service {
         while !engine.isIdle, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if !engine.isIdle { logger.warning("drain timeout: ending \(engine.stats.running + engine.stats.waiting) requests with an error") }
         engine.close()
+        await training
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import GRDB
 
-/// The server's state in SQLite (DESIGN 3.8): tenants and their hashed keys, adapters and their versions. One file in
-/// the data dir; every change in a transaction.
+/// The server's state in SQLite (DESIGN 3.8): tenants and their hashed keys, adapters and their versions, training
+/// files, fine-tuning jobs with their events and checkpoints (`Registry+Files`, `Registry+Jobs`). One file in the data
+/// dir; every change in a transaction.
 public final class Registry: Sendable {
-    private let db: DatabaseQueue
+    let db: DatabaseQueue
 
     /// Opens (creating if needed) `registry.sqlite` in `directory`.
     public init(directory: URL) throws(RegistryError) {
@@ -57,6 +58,60 @@ public final class Registry: Sendable {
         }
         m.registerMigration("v5-max-tokens") { db in
             try db.alter(table: "tenant") { t in t.add(column: "maxTokens", .integer) }
+        }
+        m.registerMigration("v6-fine-tuning") { db in
+            try db.alter(table: "tenant") { t in t.add(column: "maxTrainingJobs", .integer) }
+            try db.create(table: "file") { t in
+                t.primaryKey("id", .text)
+                t.column("tenantID", .text).notNull().references("tenant", onDelete: .cascade)
+                t.column("filename", .text).notNull()
+                t.column("purpose", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("lines", .integer).notNull()
+                t.column("format", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "fine_tuning_job") { t in
+                t.primaryKey("id", .text)
+                t.column("tenantID", .text).notNull().references("tenant", onDelete: .cascade)
+                t.column("model", .text).notNull()
+                t.column("trainingFile", .text).notNull()
+                t.column("validationFile", .text)
+                t.column("suffix", .text)
+                t.column("seed", .integer).notNull()
+                t.column("metadata", .text)
+                t.column("spec", .text).notNull()
+                t.column("status", .text).notNull().indexed()
+                t.column("createdAt", .datetime).notNull()
+                t.column("startedAt", .datetime)
+                t.column("finishedAt", .datetime)
+                t.column("fineTunedModel", .text)
+                t.column("trainedTokens", .integer)
+                t.column("errorCode", .text)
+                t.column("errorMessage", .text)
+                t.column("errorParam", .text)
+                t.column("estimatedFinish", .datetime)
+                t.column("resultFiles", .text).notNull()
+                t.column("attempts", .integer).notNull()
+            }
+            try db.create(table: "job_event") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("id", .text).notNull().unique()
+                t.column("jobID", .text).notNull().references("fine_tuning_job", onDelete: .cascade).indexed()
+                t.column("createdAt", .datetime).notNull()
+                t.column("level", .text).notNull()
+                t.column("message", .text).notNull()
+                t.column("type", .text).notNull()
+                t.column("data", .text)
+            }
+            try db.create(table: "job_checkpoint") { t in
+                t.primaryKey("id", .text)
+                t.column("jobID", .text).notNull().references("fine_tuning_job", onDelete: .cascade).indexed()
+                t.column("step", .integer).notNull()
+                t.column("model", .text).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
         }
         return m
     }
@@ -176,6 +231,10 @@ public final class Registry: Sendable {
         } catch {
             throw RegistryError("cannot drop adapter rows: \(error)")
         }
+    }
+
+    public func tenant(id: String) throws(RegistryError) -> Tenant? {
+        do { return try db.read { try Tenant.fetchOne($0, key: id) } } catch { throw RegistryError("registry read failed: \(error)") }
     }
 
     public func tenant(named name: String) throws(RegistryError) -> Tenant? {

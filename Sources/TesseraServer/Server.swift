@@ -26,7 +26,21 @@ public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
     api.post("/v1/adapters") { try await AdapterRoutes(state: try backend.ready()).upload($0, $1) }
     api.get("/v1/adapters") { try await AdapterRoutes(state: try backend.ready()).list($0, $1) }
     api.get("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready()).get($0, $1) }
-    api.delete("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready()).delete($0, $1) }
+    api.delete("/v1/adapters/:name") { try await AdapterRoutes(state: try backend.ready(), jobs: backend.jobs).delete($0, $1) }
+    api.get("/v1/models/:name") { try await ModelRoutes(state: try backend.ready()).model($0, $1) }
+    api.delete("/v1/models/:name") { try await AdapterRoutes(state: try backend.ready(), jobs: backend.jobs).delete($0, $1) }
+    api.post("/v1/files") { try await FileRoutes(jobs: try backend.trainingJobs()).upload($0, $1) }
+    api.get("/v1/files") { try await FileRoutes(jobs: try backend.trainingJobs()).list($0, $1) }
+    api.get("/v1/files/:id") { try await FileRoutes(jobs: try backend.trainingJobs()).get($0, $1) }
+    api.get("/v1/files/:id/content") { try await FileRoutes(jobs: try backend.trainingJobs()).content($0, $1) }
+    api.delete("/v1/files/:id") { try await FileRoutes(jobs: try backend.trainingJobs()).delete($0, $1) }
+    @Sendable func fineTuning() throws -> FineTuningRoutes { FineTuningRoutes(jobs: try backend.trainingJobs(), modelID: try backend.ready().modelID) }
+    api.post("/v1/fine_tuning/jobs") { try await fineTuning().create($0, $1) }
+    api.get("/v1/fine_tuning/jobs") { try await fineTuning().list($0, $1) }
+    api.get("/v1/fine_tuning/jobs/:id") { try await fineTuning().get($0, $1) }
+    api.post("/v1/fine_tuning/jobs/:id/cancel") { try await fineTuning().cancel($0, $1) }
+    api.get("/v1/fine_tuning/jobs/:id/events") { try await fineTuning().events($0, $1) }
+    api.get("/v1/fine_tuning/jobs/:id/checkpoints") { try await fineTuning().checkpoints($0, $1) }
     let admin = router.group("/admin").add(middleware: AdminMiddleware(adminKey: backend.adminKey))
     let tenants = AdminRoutes(registry: backend.registry)
     admin.post("/tenants") { try await tenants.create($0, $1) }

@@ -19,6 +19,8 @@ public struct Tenant: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var maxConcurrent: Int?
     /// Ceiling on a request's `max_tokens` (and the default when a request names none).
     public var maxTokens: Int?
+    /// Fine-tuning jobs of this tenant training at once (nil: only the server's `--max-training-jobs` bounds them).
+    public var maxTrainingJobs: Int?
 
     /// Names of tenants and adapters (DESIGN 3.10): never paths, never more than 64 characters.
     public static func isValidName(_ name: String) -> Bool {

@@ -9,6 +9,8 @@ import Hummingbird
 /// so no body can make the search quadratic.
 struct UploadForm {
     var parts: [String: Data] = [:]
+    /// The `filename` a part's Content-Disposition gave, where it gave one.
+    var filenames: [String: String] = [:]
 
     static let maxParts = 8
     static let maxHeaderBytes = 8 << 10
@@ -47,19 +49,20 @@ struct UploadForm {
                 throw APIError.invalid(body.count - at <= maxHeaderBytes ? "truncated multipart/form-data body"
                                        : "a multipart part's headers are over \(maxHeaderBytes) bytes")
             }
-            let name = try partName(headers: body[at..<headersEnd])
+            let (name, filename) = try partName(headers: body[at..<headersEnd])
             let start = headersEnd + 4
             guard let end = find(crlfDelimiter, in: body, from: start) else { throw APIError.invalid("truncated multipart/form-data body") }
             guard form.parts[name] == nil else { throw APIError.invalid("multipart field '\(name)' appears twice") }
             guard form.parts.count < maxParts else { throw APIError.invalid("too many multipart fields (at most \(maxParts))") }
             form.parts[name] = Data(body[start..<end])
+            form.filenames[name] = filename
             at = end + 2
         }
     }
 
-    /// The `name` of a part's Content-Disposition; every header line must be `token: value`.
-    private static func partName(headers: Data) throws(APIError) -> String {
-        var name: String?
+    /// The `name` (and `filename`) of a part's Content-Disposition; every header line must be `token: value`.
+    private static func partName(headers: Data) throws(APIError) -> (String, String?) {
+        var name: String?, filename: String?
         for line in headers.split(separator: 0x0a, omittingEmptySubsequences: false) {
             var line = line
             if line.last == 0x0d { line = line.dropLast() }
@@ -69,11 +72,13 @@ struct UploadForm {
             }
             let field = String(decoding: line[..<colon], as: UTF8.self)
             if field.lowercased() == "content-disposition" {
-                name = Self.parameter("name", in: String(decoding: line[(colon + 1)...], as: UTF8.self))
+                let value = String(decoding: line[(colon + 1)...], as: UTF8.self)
+                name = Self.parameter("name", in: value)
+                filename = Self.parameter("filename", in: value)
             }
         }
         guard let name, !name.isEmpty else { throw APIError.invalid("a multipart part has no name") }
-        return name
+        return (name, filename)
     }
 
     /// RFC 9110 token characters.

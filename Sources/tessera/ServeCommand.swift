@@ -60,7 +60,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a connection may stay silent (between requests, or mid-request) before it is closed (0: never).")
     var idleTimeout = 60.0
 
+    @Option(help: "Fine-tuning jobs training at once, each a `tessera train` child at the lowest CPU priority (0: no fine-tuning API).")
+    var maxTrainingJobs = 1
+
+    @Option(help: "Compute threads of each fine-tuning job (default: the machine's cores; at idle priority they only take idle time).")
+    var trainingThreads: Int?
+
+    @Option(help: "Largest training file upload, in bytes (413 beyond).")
+    var maxFileBytes = 64 << 20
+
+    @Option(help: "Bytes of training files a tenant may keep.")
+    var maxTenantFileBytes = 1 << 30
+
     func validate() throws {
+        guard maxTrainingJobs >= 0, trainingThreads.map({ $0 > 0 }) ?? true, maxFileBytes > 0, maxTenantFileBytes > 0 else {
+            throw ValidationError("--max-training-jobs must not be negative; --training-threads, --max-file-bytes and --max-tenant-file-bytes must be positive")
+        }
         if let m = maxTokensLimit, m < 1 { throw ValidationError("--max-tokens-limit must be at least 1") }
         guard requestTimeout >= 0, requestTimeout.isFinite else { throw ValidationError("--request-timeout must be 0 or more seconds") }
         guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds") }
@@ -70,7 +85,19 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tessera")
         logger.logLevel = .info
         let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
-        let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"], loraDirectory: loraDir)
+        var jobs: TrainingJobs?
+        if maxTrainingJobs > 0 {
+            // The children run this same executable over the same model file (absolute: their paths never depend on a cwd).
+            let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            var c = TrainingJobs.Configuration(trainer: executable, modelPath: URL(fileURLWithPath: model.path).standardizedFileURL.path)
+            c.maxJobs = maxTrainingJobs
+            c.threads = trainingThreads
+            c.maxFileBytes = maxFileBytes
+            c.maxTenantFileBytes = maxTenantFileBytes
+            let configuration = c
+            jobs = try runOrExit { try TrainingJobs(registry: registry, dataDirectory: URL(fileURLWithPath: dataDir).standardizedFileURL, configuration: configuration, logger: logger) }
+        }
+        let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"], loraDirectory: loraDir, jobs: jobs)
         var config = Engine.Configuration()
         config.kvCacheBytes = kvCacheBytes
         config.tokenBudget = tokenBudget

@@ -74,6 +74,10 @@ struct TrainCommand: ParsableCommand {
     var gradientCheckpointing: String = "auto"
     @Option(help: "Compute threads (default: the machine's cores).") var threads: Int?
     @Flag(help: "One JSON object per line on stdout.") var json = false
+    @Flag(help: "Run at the lowest CPU priority (SCHED_IDLE, else nice 19), as the server runs its fine-tuning jobs.")
+    var idlePriority = false
+    @Flag(help: "Exit when stdin closes (the server's end of the pipe: no trainer outlives its server).")
+    var exitOnStdinEof = false
     @OptionGroup(title: "Distillation and generation") var distill: DistillOptions
     @OptionGroup(title: "RLHF") var rl: RLOptions
     @Option(help: "Constitutional AI: a JSON list of {\"critique\": ..., \"revision\": ...} requests.") var constitution: String?
@@ -161,6 +165,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if idlePriority { TrainerChild.lowerPriority() }
+        if exitOnStdinEof { TrainerChild.exitWhenStdinCloses() }
         let gguf = try model.open()
         let (llama, tokenizer) = try runOrExit { () throws -> (LlamaModel, Tokenizer) in
             (try LlamaModel(gguf: gguf, repack: false), try Tokenizer(gguf: gguf))

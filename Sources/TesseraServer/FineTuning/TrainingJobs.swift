@@ -1,0 +1,470 @@
+import Foundation
+import Logging
+import Synchronization
+import TesseraFormats
+import TesseraAdapters
+
+/// The fine-tuning queue and its trainer children (DESIGN 1, training flow). Jobs wait in the registry; up to
+/// `maxJobs` of them train at once, each as a `tessera train --json` child at the lowest CPU priority over the same
+/// GGUF file; the child's JSON lines become the job's events and checkpoints, and its adapter becomes the tenant's
+/// model `ft:<base>:<tenant>:<suffix>:<job>`. A server that stops (SIGTERM) stops its trainers with a checkpoint and
+/// requeues their jobs; one that died finds them `running` at start and requeues them to resume from their last
+/// checkpoint, so no job is left running with no trainer.
+public final class TrainingJobs: Sendable {
+    public struct Configuration: Sendable {
+        /// The `tessera` executable the children run.
+        public var trainer: URL
+        /// The GGUF file (the children map the same file, so its pages are shared).
+        public var modelPath: String
+        public var maxJobs = 1
+        /// Compute threads of each child (default: the machine's cores; at idle priority it only takes idle ones).
+        public var threads: Int?
+        public var maxFileBytes = 64 << 20
+        /// Bytes of files a tenant may keep.
+        public var maxTenantFileBytes = 1 << 30
+        /// Checkpoints of a job kept as models (older ones are deleted as newer ones come).
+        public var checkpointsKept = 3
+        /// A job is failed after this many starts (each restart of the server while it trains is one).
+        public var maxAttempts = 3
+        /// More trainer flags, after the job's own (tests shorten runs with them).
+        public var extraArguments: [String] = []
+
+        public init(trainer: URL, modelPath: String) {
+            self.trainer = trainer
+            self.modelPath = modelPath
+        }
+    }
+
+    public let configuration: Configuration
+    let registry: Registry
+    /// Uploaded files (`FILE_ID.jsonl`).
+    public let files: BlobStore
+    /// One directory per job that has started: its checkpoints, output, trainer log.
+    let jobsDirectory: URL
+    /// The PEFT directories of fine-tuned models, by their adapter's store id (a later job may start from one, or
+    /// use it as a teacher or reward model).
+    let peftDirectory: URL
+    let logger: Logger
+
+    struct Run {
+        var process: TrainerProcess?
+        var tenantID: String
+        var started = Date()
+        var totalSteps = 0
+        var lastStep = 0
+        var trainedTokens = 0
+        var finished = false
+        /// Per step: step, train loss, learning rate, valid loss.
+        var metrics: [(Int, Double, Double, Double?)] = []
+        var stopping = false
+    }
+
+    struct State {
+        var runs: [String: Run] = [:]
+        var serving: ServingState?
+        var shuttingDown = false
+    }
+
+    let state = Mutex(State())
+
+    public init(registry: Registry, dataDirectory: URL, configuration: Configuration, logger: Logger = Logger(label: "tessera.jobs")) throws {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        files = try BlobStore(directory: dataDirectory.appendingPathComponent("files"), suffix: ".jsonl")
+        jobsDirectory = dataDirectory.appendingPathComponent("jobs")
+        peftDirectory = dataDirectory.appendingPathComponent("peft")
+        for d in [jobsDirectory, peftDirectory] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+    }
+
+    /// The model has loaded: recover what a previous run left, then start the queue.
+    public func attach(_ serving: ServingState) {
+        state.withLock { $0.serving = serving }
+        do { try recover() } catch { logger.error("fine-tuning recovery failed: \(error)") }
+        kick()
+    }
+
+    // MARK: - The queue
+
+    /// Moves jobs along: validates new ones, starts queued ones while slots are free.
+    public func kick() {
+        do {
+            for job in try registry.jobs(status: [.validatingFiles]) { validate(job) }
+            let queued = try registry.jobs(status: [.queued])
+            for job in queued {
+                let start: Bool = state.withLock { s in
+                    guard !s.shuttingDown, s.serving != nil, s.runs[job.id] == nil, s.runs.count < configuration.maxJobs else { return false }
+                    return true
+                }
+                guard start else { continue }
+                if let limit = try registry.tenant(id: job.tenantID)?.maxTrainingJobs, try registry.activeJobCount(tenantID: job.tenantID) >= limit {
+                    continue
+                }
+                launch(job)
+            }
+        } catch {
+            logger.error("fine-tuning queue: \(error)")
+        }
+    }
+
+    /// A new job's files against its method, and the models it names; then queued, or failed saying which.
+    func validate(_ job: FineTuningJob) {
+        do {
+            let spec = try job.trainingSpec()
+            let accepted = TrainingFileFormat.accepted(by: spec.method)
+            for (param, id) in [("training_file", job.trainingFile), ("validation_file", job.validationFile)] {
+                guard let id else { continue }
+                guard let file = try registry.file(tenantID: job.tenantID, id: id), files.contains(id: id) else {
+                    return fail(job.id, code: "invalid_\(param)", param: param, "\(param) '\(id)' does not exist")
+                }
+                guard let format = TrainingFileFormat(rawValue: file.format), accepted.contains(format) else {
+                    return fail(job.id, code: "invalid_\(param)", param: param,
+                                "\(param) '\(id)' holds \(file.format) rows; \(spec.method) trains on \(accepted.map(\.rawValue).sorted().joined(separator: " or ")) rows")
+                }
+            }
+            for (param, name) in [("model", job.model), ("method.distill.teacher", spec.teacher), ("method.rlhf.reward_model", spec.rewardModel)] {
+                guard let name else { continue }
+                if case .failure(let message) = peftDirectory(of: name, tenantID: job.tenantID) {
+                    return fail(job.id, code: "model_not_found", param: param, message)
+                }
+            }
+            try registry.updateJob(id: job.id, event: ("info", "Files validated, moving job to queued state")) { j in
+                guard j.status == .validatingFiles else { return false }
+                j.status = .queued
+                return true
+            }
+        } catch {
+            fail(job.id, code: "server_error", param: nil, "cannot validate the job: \(error)")
+        }
+    }
+
+    enum Resolved { case base, directory(String), failure(String) }
+
+    /// What a model name in a job means: the base, or a fine-tuned model of the tenant's (its PEFT directory).
+    func peftDirectory(of name: String, tenantID: String) -> Resolved {
+        let base = state.withLock { $0.serving?.modelID }
+        if name == base { return .base }
+        guard ModelName.isValid(name), let record = try? registry.adapter(tenantID: tenantID, name: name) else {
+            return .failure("the model '\(name)' does not exist or you do not have access to it")
+        }
+        let dir = peftDirectory.appendingPathComponent(record.storeID)
+        guard BlobStore.isValidID(record.storeID), FileManager.default.fileExists(atPath: dir.appendingPathComponent("adapter_config.json").path) else {
+            return .failure("'\(name)' was uploaded, not trained here: jobs start from, distill from or are rewarded by the base or a fine-tuned model")
+        }
+        return .directory(dir.path)
+    }
+
+    func jobDirectory(_ id: String) -> URL? {
+        BlobStore.isValidID(id) ? jobsDirectory.appendingPathComponent(id) : nil
+    }
+
+    /// The newest checkpoint the job's trainer wrote (what a restart resumes from).
+    func lastCheckpoint(_ id: String) -> (step: Int, path: String)? {
+        guard let dir = jobDirectory(id)?.appendingPathComponent("checkpoints"),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return nil }
+        let steps = names.compactMap { $0.hasPrefix("step-") ? Int($0.dropFirst(5)) : nil }
+            .filter { FileManager.default.fileExists(atPath: dir.appendingPathComponent("step-\($0)/trainer_state.json").path) }
+        return steps.max().map { ($0, dir.appendingPathComponent("step-\($0)").path) }
+    }
+
+    func launch(_ job: FineTuningJob) {
+        guard let dir = jobDirectory(job.id) else { return }
+        let resume = lastCheckpoint(job.id)
+        let running: FineTuningJob?
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            running = try registry.updateJob(id: job.id, event: ("info", resume.map { "Fine-tuning job resumed from step \($0.step)" } ?? "Fine-tuning job started")) { j in
+                guard j.status == .queued else { return false }
+                j.status = .running
+                j.startedAt = j.startedAt ?? Date()
+                j.attempts += 1
+                return true
+            }
+        } catch {
+            return fail(job.id, code: "server_error", param: nil, "cannot start: \(error)")
+        }
+        guard let running, running.status == .running else { return }
+        guard running.attempts <= configuration.maxAttempts else {
+            return fail(job.id, code: "interrupted", param: nil, "the job was interrupted \(configuration.maxAttempts) times (server restarts); start a new one")
+        }
+        let arguments: [String]
+        do { arguments = try trainerArguments(running, directory: dir, resume: resume?.path) } catch {
+            return fail(job.id, code: "server_error", param: nil, "\(error)")
+        }
+        state.withLock { $0.runs[job.id] = Run(tenantID: job.tenantID, lastStep: resume?.step ?? 0) }
+        do {
+            let id = job.id
+            let process = try TrainerProcess(
+                executable: configuration.trainer, arguments: arguments, log: dir.appendingPathComponent("trainer.log"),
+                line: { [weak self] in self?.received($0, job: id) },
+                exited: { [weak self] in self?.exited(id, status: $0) })
+            state.withLock { $0.runs[job.id]?.process = process }
+        } catch {
+            state.withLock { _ = $0.runs.removeValue(forKey: job.id) }
+            fail(job.id, code: "server_error", param: nil, "cannot start the trainer \(configuration.trainer.path): \(error)")
+        }
+    }
+
+    // MARK: - The trainer's lines
+
+    func received(_ line: String, job id: String) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], let event = object["event"] as? String else {
+            return
+        }
+        do {
+            switch event {
+            case "start":
+                let total = object["total_steps"] as? Int ?? 0
+                state.withLock { $0.runs[id]?.totalSteps = total }
+                try registry.addEvent(jobID: id, level: "info", message: "Training on \(object["examples"] ?? 0) examples, \(object["trained_tokens"] ?? 0) trained tokens each epoch, \(object["trainable_parameters"] ?? 0) trainable parameters, \(total) steps")
+            case "step":
+                let step = object["step"] as? Int ?? 0, total = object["total_steps"] as? Int ?? 0
+                let loss = object["loss"] as? Double ?? .nan, rate = object["learning_rate"] as? Double ?? 0
+                let run = state.withLock { s -> Run? in
+                    s.runs[id]?.lastStep = step
+                    s.runs[id]?.totalSteps = total
+                    s.runs[id]?.trainedTokens += object["tokens"] as? Int ?? 0
+                    s.runs[id]?.metrics.append((step, loss, rate, nil))
+                    return s.runs[id]
+                }
+                var data: [String: Any] = ["step": step, "total_steps": total, "train_loss": loss, "learning_rate": rate]
+                for (k, v) in object where !["event", "step", "total_steps", "loss", "learning_rate", "tokens"].contains(k) { data[k] = v }
+                try registry.addEvent(jobID: id, message: String(format: "Step %d/%d: training loss=%.4f", step, total, loss), type: "metrics", data: data)
+                if let run, step > 0 {
+                    // Seconds per step so far in this run of the trainer (a resumed one counts from where it resumed).
+                    let resumed = (run.metrics.first?.0 ?? 1) - 1
+                    let perStep = Date().timeIntervalSince(run.started) / Double(max(1, step - resumed))
+                    try registry.updateJob(id: id) { j in
+                        guard j.status == .running else { return false }
+                        j.estimatedFinish = Date().addingTimeInterval(perStep * Double(max(0, total - step)))
+                        j.trainedTokens = (j.trainedTokens ?? 0) + (object["tokens"] as? Int ?? 0)
+                        return true
+                    }
+                }
+            case "validation":
+                let step = object["step"] as? Int ?? 0, loss = object["loss"] as? Double ?? .nan
+                state.withLock { s in
+                    if let i = s.runs[id]?.metrics.lastIndex(where: { $0.0 == step }) { s.runs[id]?.metrics[i].3 = loss }
+                }
+                var data: [String: Any] = ["step": step, "valid_loss": loss]
+                for (k, v) in object where !["event", "step", "loss"].contains(k) { data["valid_" + k] = v }
+                try registry.addEvent(jobID: id, message: String(format: "Step %d: validation loss=%.4f", step, loss), type: "metrics", data: data)
+            case "checkpoint":
+                if let step = object["step"] as? Int, let path = object["path"] as? String { try checkpoint(id, step: step, path: path) }
+            case "done":
+                let stopped = object["stopped"] as? Bool ?? true
+                state.withLock { $0.runs[id]?.finished = !stopped }
+            default:
+                break
+            }
+        } catch {
+            logger.error("job \(id): \(error)")
+        }
+    }
+
+    /// A checkpoint the trainer wrote becomes a model of the tenant's (`...:ckpt-step-N`); the oldest beyond
+    /// `checkpointsKept` go, and on disk only the newest stays (what a restart resumes from).
+    func checkpoint(_ id: String, step: Int, path: String) throws {
+        guard let job = try registry.job(id: id), job.status == .running, let serving = state.withLock({ $0.serving }),
+              let tenant = try registry.tenant(id: job.tenantID) else { return }
+        let name = ModelName.checkpoint(of: ModelName.fineTuned(base: serving.modelID, tenant: tenant.name, suffix: job.suffix, job: id), step: step)
+        let record: AdapterRecord
+        do { record = try store(path, serving: serving, tenantID: job.tenantID, name: name) } catch {
+            try registry.addEvent(jobID: id, level: "warn", message: "Checkpoint at step \(step) cannot be served: \(error)")
+            return
+        }
+        let metrics = state.withLock { s -> [String: Any] in
+            guard let m = s.runs[id]?.metrics.last(where: { $0.0 <= step }) else { return ["step": step] }
+            var out: [String: Any] = ["step": step, "train_loss": m.1]
+            if let v = s.runs[id]?.metrics.last(where: { $0.0 <= step && $0.3 != nil })?.3 { out["valid_loss"] = v }
+            return out
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys]), as: UTF8.self)
+        try registry.addCheckpoint(JobCheckpoint(id: "ftckpt-" + APIKey.randomID(length: 24), jobID: id, step: step, model: name,
+                                                 metrics: json, createdAt: Date()), model: record)
+        for old in try registry.checkpoints(jobID: id).dropFirst(configuration.checkpointsKept) { try deleteCheckpoint(old, tenantID: job.tenantID, serving: serving) }
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix("step-") && name != "step-\(step)" {
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
+        }
+    }
+
+    func deleteCheckpoint(_ c: JobCheckpoint, tenantID: String, serving: ServingState) throws {
+        try registry.deleteCheckpoint(id: c.id)
+        for storeID in try registry.deleteAdapter(tenantID: tenantID, name: c.model) {
+            try? serving.store.delete(id: storeID)
+        }
+    }
+
+    /// A PEFT directory into the adapter store under a new id, and its row: files first (DESIGN 3.8).
+    func store(_ path: String, serving: ServingState, tenantID: String, name: String) throws -> AdapterRecord {
+        let loaded = try PEFTAdapter.load(directory: path, model: serving.model, precision: .f32)
+        let storeID = "a" + APIKey.randomID(length: 23)
+        let bytes = try serving.store.write(loaded, id: storeID)
+        return AdapterRecord(storeID: storeID, tenantID: tenantID, name: name, version: 1, kind: loaded.kind.rawValue,
+                             bytes: bytes, createdAt: Date())
+    }
+
+    // MARK: - The trainer's end
+
+    func exited(_ id: String, status: Int32) {
+        let run = state.withLock { $0.runs.removeValue(forKey: id) }
+        defer { kick() }
+        guard let run, let job = try? registry.job(id: id) else { return }
+        if job.status == .cancelled { return cleanUp(id) }  // cancel already said so and removed its models
+        if run.stopping, !(status == 0 && run.finished) {
+            let at = lastCheckpoint(id).map { " from step \($0.step)" } ?? ""
+            _ = try? registry.updateJob(id: id, event: ("info", "The server is stopping; the job will resume\(at) when it starts again")) { j in
+                guard j.status == .running else { return false }
+                j.status = .queued
+                return true
+            }
+            return
+        }
+        guard status == 0, run.finished else {
+            let process = run.process
+            let message = process?.lastError() ?? "the trainer exited with status \(status)"
+            let (code, param) = classify(message, job: job)
+            return fail(id, code: code, param: param, readable(message, job: job))
+        }
+        do {
+            try complete(job, run: run)
+        } catch {
+            fail(id, code: "server_error", param: nil, "the trained adapter could not be registered: \(error)")
+        }
+    }
+
+    /// The finished adapter becomes the tenant's model, with a results file of its metrics.
+    func complete(_ job: FineTuningJob, run: Run) throws {
+        guard let serving = state.withLock({ $0.serving }), let dir = jobDirectory(job.id),
+              let tenant = try registry.tenant(id: job.tenantID) else { throw RegistryError("the job's tenant is gone") }
+        let name = ModelName.fineTuned(base: serving.modelID, tenant: tenant.name, suffix: job.suffix, job: job.id)
+        let output = dir.appendingPathComponent("output")
+        let record = try store(output.path, serving: serving, tenantID: job.tenantID, name: name)
+        // The PEFT directory stays, under the model's store id, for jobs that start from or learn from it.
+        let kept = peftDirectory.appendingPathComponent(record.storeID)
+        try FileManager.default.moveItem(at: output, to: kept)
+        var csv = "step,train_loss,learning_rate,valid_loss\n"
+        for (step, loss, rate, valid) in run.metrics {
+            csv += "\(step),\(loss),\(rate),\(valid.map { "\($0)" } ?? "")\n"
+        }
+        let resultID = "file-" + APIKey.randomID(length: 24)
+        try files.write(Data(csv.utf8), id: resultID)
+        let result = FileRecord(id: resultID, tenantID: job.tenantID, filename: "step_metrics.csv", purpose: "fine-tune-results",
+                                bytes: csv.utf8.count, lines: run.metrics.count, format: "results", createdAt: Date())
+        let trained = try registry.job(id: job.id)?.trainedTokens ?? run.trainedTokens
+        guard try registry.completeJob(id: job.id, model: record, resultFile: result, trainedTokens: trained,
+                                       message: "New fine-tuned model created: \(name). The job has successfully completed") else {
+            // Cancelled while it was being registered: nothing of it stays.
+            try? serving.store.delete(id: record.storeID)
+            try? FileManager.default.removeItem(at: kept)
+            try? files.delete(id: resultID)
+            return cleanUp(job.id)
+        }
+        cleanUp(job.id)
+    }
+
+    /// The trainer's error as the job's: a file it could not read is the file's fault, named by its id.
+    func classify(_ message: String, job: FineTuningJob) -> (code: String, param: String?) {
+        if let v = job.validationFile, message.contains(v) { return ("invalid_validation_file", "validation_file") }
+        if message.contains(job.trainingFile) { return ("invalid_training_file", "training_file") }
+        return ("training_failed", nil)
+    }
+
+    /// Paths of the data dir never reach the client: a file's path becomes its id.
+    func readable(_ message: String, job: FineTuningJob) -> String {
+        var m = message
+        for id in [job.trainingFile] + (job.validationFile.map { [$0] } ?? []) {
+            if let path = try? files.url(id).path { m = m.replacingOccurrences(of: path, with: id) }
+        }
+        return m.replacingOccurrences(of: jobsDirectory.path + "/", with: "").replacingOccurrences(of: peftDirectory.path + "/", with: "")
+    }
+
+    func fail(_ id: String, code: String, param: String?, _ message: String) {
+        _ = try? registry.updateJob(id: id, event: ("error", "The job failed: \(message)")) { j in
+            guard !j.status.isFinal else { return false }
+            j.status = .failed
+            j.errorCode = code
+            j.errorMessage = message
+            j.errorParam = param
+            j.finishedAt = Date()
+            j.estimatedFinish = nil
+            return true
+        }
+        if state.withLock({ $0.runs[id] == nil }) { cleanUp(id) }
+    }
+
+    func cleanUp(_ id: String) {
+        if let dir = jobDirectory(id) { try? FileManager.default.removeItem(at: dir) }
+    }
+
+    // MARK: - Cancel, recovery, shutdown
+
+    /// Cancels a job that has not ended: its trainer is killed, its checkpoints' models removed; nothing of it stays.
+    public func cancel(jobID: String, tenantID: String) throws -> FineTuningJob? {
+        let updated = try registry.updateJob(id: jobID, event: ("info", "The job was cancelled")) { j in
+            guard j.tenantID == tenantID, !j.status.isFinal else { return false }
+            j.status = .cancelled
+            j.finishedAt = Date()
+            j.estimatedFinish = nil
+            return true
+        }
+        guard let job = updated, job.tenantID == tenantID else { return nil }
+        guard job.status == .cancelled else { return job }
+        let process = state.withLock { $0.runs[jobID]?.process }
+        process?.kill()
+        if let serving = state.withLock({ $0.serving }) {
+            for c in try registry.checkpoints(jobID: jobID) { try deleteCheckpoint(c, tenantID: tenantID, serving: serving) }
+        }
+        if process == nil { cleanUp(jobID) }
+        return job
+    }
+
+    /// After a crash or kill: jobs still `running` have no trainer; they go back to the queue (resuming from their
+    /// last checkpoint when they start). Directories of jobs that ended, and files no row names, are removed.
+    func recover() throws {
+        for job in try registry.jobs(status: [.running]) {
+            let at = lastCheckpoint(job.id).map { " and will resume from step \($0.step)" } ?? " and will start again"
+            try registry.updateJob(id: job.id, event: ("warn", "The server restarted while the job was training; it is queued again\(at)")) { j in
+                guard j.status == .running else { return false }
+                j.status = .queued
+                return true
+            }
+        }
+        let live = Set(try registry.jobs(status: [.validatingFiles, .queued, .running]).map(\.id))
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: jobsDirectory.path)) ?? [] where !live.contains(name) {
+            try? FileManager.default.removeItem(at: jobsDirectory.appendingPathComponent(name))
+        }
+        let (ids, temporaries) = try files.contents()
+        for t in temporaries { try files.removeTemporary(t) }
+        let rows = try registry.allFileIDs()
+        for id in ids where !rows.contains(id) { try files.delete(id: id) }
+        let missing = rows.subtracting(ids)
+        if !missing.isEmpty { try registry.deleteFileRows(ids: missing.sorted()) }
+        let adapters = try registry.allStoreIDs()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: peftDirectory.path)) ?? [] where !adapters.contains(name) {
+            try? FileManager.default.removeItem(at: peftDirectory.appendingPathComponent(name))
+        }
+    }
+
+    /// SIGTERM: no new trainer starts; running ones stop after their step with a checkpoint, and their jobs are
+    /// queued again, to resume when the server is back. Trainers still running after `timeout` are killed (they
+    /// resume from their previous checkpoint).
+    public func shutdown(timeout: Duration) async {
+        let processes = state.withLock { s -> [TrainerProcess] in
+            s.shuttingDown = true
+            for k in s.runs.keys { s.runs[k]?.stopping = true }
+            return s.runs.values.compactMap(\.process)
+        }
+        for p in processes { p.stop() }
+        let deadline = ContinuousClock.now + timeout
+        while state.withLock({ !$0.runs.isEmpty }), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        for p in state.withLock({ $0.runs.values.compactMap(\.process) }) { p.kill() }
+        while state.withLock({ !$0.runs.isEmpty }), ContinuousClock.now < deadline + .seconds(2) { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// The deleted model's PEFT directory goes with it.
+    func forget(storeIDs: [String]) {
+        for id in storeIDs where BlobStore.isValidID(id) { try? FileManager.default.removeItem(at: peftDirectory.appendingPathComponent(id)) }
+    }
+}

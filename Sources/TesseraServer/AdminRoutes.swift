@@ -15,6 +15,7 @@ struct AdminRoutes {
         var tokens_per_minute: Int?
         var max_concurrent: Int?
         var max_tokens: Int?
+        var max_training_jobs: Int?
         var created_at: Int
         /// Only when a key was just made; never stored.
         var api_key: String?
@@ -28,6 +29,7 @@ struct AdminRoutes {
             tokens_per_minute = t.tokensPerMinute
             max_concurrent = t.maxConcurrent
             max_tokens = t.maxTokens
+            max_training_jobs = t.maxTrainingJobs
             created_at = Int(t.createdAt.timeIntervalSince1970)
             api_key = key
         }
@@ -39,13 +41,13 @@ struct AdminRoutes {
         var weight: Double?
         var limits: [String: Int?] = [:]
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case name, weight, requests_per_minute, tokens_per_minute, max_concurrent, max_tokens }
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, weight, requests_per_minute, tokens_per_minute, max_concurrent, max_tokens, max_training_jobs }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decodeIfPresent(String.self, forKey: .name)
             weight = try c.decodeIfPresent(Double.self, forKey: .weight)
-            for key in [CodingKeys.requests_per_minute, .tokens_per_minute, .max_concurrent, .max_tokens] where c.contains(key) {
+            for key in [CodingKeys.requests_per_minute, .tokens_per_minute, .max_concurrent, .max_tokens, .max_training_jobs] where c.contains(key) {
                 limits[key.rawValue] = try c.decodeNil(forKey: key) ? .some(nil) : try c.decode(Int.self, forKey: key)
             }
         }
@@ -61,6 +63,7 @@ struct AdminRoutes {
                 case "requests_per_minute": t.requestsPerMinute = value
                 case "tokens_per_minute": t.tokensPerMinute = value
                 case "max_tokens": t.maxTokens = value
+                case "max_training_jobs": t.maxTrainingJobs = value
                 default: t.maxConcurrent = value
                 }
             }

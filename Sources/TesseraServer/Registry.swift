@@ -6,9 +6,11 @@ import GRDB
 /// dir; every change in a transaction.
 public final class Registry: Sendable {
     let db: DatabaseQueue
+    public let directory: URL
 
     /// Opens (creating if needed) `registry.sqlite` in `directory`.
     public init(directory: URL) throws(RegistryError) {
+        self.directory = directory
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             db = try DatabaseQueue(path: directory.appendingPathComponent("registry.sqlite").path)

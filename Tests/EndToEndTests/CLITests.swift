@@ -10,14 +10,7 @@ import TesseraTestSupport
         let stderr: String
     }
 
-    static var executable: URL {
-        #if DEBUG
-        let config = "debug"
-        #else
-        let config = "release"
-        #endif
-        return TestModel.repositoryRoot.appendingPathComponent(".build/\(config)/tessera")
-    }
+    static var executable: URL { TestModel.executable }
 
     func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
         let p = Process()

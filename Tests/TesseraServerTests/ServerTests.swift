@@ -21,6 +21,8 @@ import TesseraTokenizer
         /// A second tenant's key.
         let otherKey: String
         let engine: Engine
+        /// The fine-tuning queue, when the server was made with one.
+        var jobs: TrainingJobs? = nil
 
         func post(_ uri: String, _ json: String, key: String? = nil) async throws -> TestResponse {
             try await client.execute(uri: uri, method: .post,
@@ -37,7 +39,7 @@ import TesseraTokenizer
         }
 
         /// multipart/form-data with the given parts (name, bytes), cut to `truncate` bytes when given.
-        func upload(_ parts: [(String, Data)], key: String? = nil, truncate: Int? = nil) async throws -> TestResponse {
+        func upload(_ parts: [(String, Data)], key: String? = nil, truncate: Int? = nil, to uri: String = "/v1/adapters") async throws -> TestResponse {
             let boundary = "tessera-test-boundary"
             var body = Data()
             for (name, data) in parts {
@@ -47,18 +49,20 @@ import TesseraTokenizer
             }
             body.append(Data("--\(boundary)--\r\n".utf8))
             if let truncate { body = body.prefix(truncate) }
-            return try await client.execute(uri: "/v1/adapters", method: .post,
+            return try await client.execute(uri: uri, method: .post,
                                             headers: [.authorization: "Bearer \(key ?? self.key)", .contentType: "multipart/form-data; boundary=\(boundary)"],
                                             body: ByteBuffer(bytes: body))
         }
     }
 
-    static func withServer(limits: RequestLimits = .init(), _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-server-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// The routes in-process over a fresh data dir with tenants acme and globex; `fineTuning` turns the files and
+    /// fine-tuning APIs on (their trainer is the built `tessera`), with the configuration it adjusts.
+    static func withServer(limits: RequestLimits = .init(), fineTuning: ((inout TrainingJobs.Configuration) -> Void)? = nil,
+                           directory: URL? = nil, _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
+        let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-server-\(UUID().uuidString)")
+        defer { if directory == nil { try? FileManager.default.removeItem(at: dir) } }
         let registry = try Registry(directory: dir)
-        let (_, key) = try registry.createTenant(name: "acme")
-        let (_, otherKey) = try registry.createTenant(name: "globex")
+        let key = try Self.tenantKey(registry, "acme"), otherKey = try Self.tenantKey(registry, "globex")
         var config = Engine.Configuration()
         config.kvCacheBytes = 64 << 20
         let engine = Engine(model: model, tokenizer: tokenizer, configuration: config)
@@ -67,12 +71,28 @@ import TesseraTokenizer
         let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry,
                                  adapters: AdapterCache(store: store, config: model.config, budgetBytes: 64 << 20),
                                  modelID: "smollm2-test", maxUploadBytes: 8 << 20, limits: limits)
-        let app = Application(router: buildRouter(Backend(registry: registry, state: state, adminKey: adminKey,
-                                                           loraDirectory: AdapterAPITests.fixtures.path)))
-        try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey, engine: engine)) }
+        let jobs = try fineTuning.map { adjust in
+            var c = TrainingJobs.Configuration(trainer: TestModel.executable, modelPath: TestModel.path)
+            adjust(&c)
+            return try TrainingJobs(registry: registry, dataDirectory: dir, configuration: c)
+        }
+        let backend = Backend(registry: registry, adminKey: adminKey, loraDirectory: AdapterAPITests.fixtures.path, jobs: jobs)
+        backend.setLoaded(state)
+        let app = Application(router: buildRouter(backend))
+        try await app.test(.router) { client in try await body(Harness(client: client, key: key, otherKey: otherKey, engine: engine, jobs: jobs)) }
+        await jobs?.shutdown(timeout: .seconds(10))
     }
 
     static let adminKey = "admin-secret"
+
+    /// A tenant's key, made on first use; kept in the data dir so a test that reopens it (a restart) keeps its keys.
+    static func tenantKey(_ registry: Registry, _ name: String) throws -> String {
+        let file = registry.directory.appendingPathComponent("\(name).key")
+        if let key = try? String(contentsOf: file, encoding: .utf8) { return key }
+        let (_, key) = try registry.createTenant(name: name)
+        try key.write(to: file, atomically: true, encoding: .utf8)
+        return key
+    }
 
     static func json(_ r: TestResponse) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView))) as? [String: Any] ?? [:]

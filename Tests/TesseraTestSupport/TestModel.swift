@@ -11,6 +11,16 @@ public enum TestModel {
             ?? repositoryRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
     }
 
+    /// The built `tessera` executable (of the same configuration as the tests).
+    public static var executable: URL {
+        #if DEBUG
+        let config = "debug"
+        #else
+        let config = "release"
+        #endif
+        return repositoryRoot.appendingPathComponent(".build/\(config)/tessera")
+    }
+
     /// Opened once per test process; the mapping is shared by every test.
     public static let gguf: GGUFFile = {
         do {

@@ -108,14 +108,16 @@ public enum TrainingFileFormat: String, Sendable, CaseIterable {
         var assistant = false
         for (i, item) in list.enumerated() {
             guard let m = item as? [String: Any] else { throw RowError(message: "\(field)[\(i)] must be an object") }
-            guard let role = m["role"] as? String, ["system", "developer", "user", "assistant"].contains(role) else {
-                throw RowError(message: "\(field)[\(i)].role must be system, developer, user or assistant")
+            // What the trainer reads (TrainingData): these roles, string contents, weights on answers only.
+            guard let role = m["role"] as? String, ["system", "user", "assistant"].contains(role) else {
+                throw RowError(message: "\(field)[\(i)].role must be system, user or assistant")
             }
-            let content = m["content"]
-            let isText = content is String || ((content as? [Any])?.allSatisfy { (($0 as? [String: Any])?["text"] as? String) != nil } ?? false)
-            guard isText else { throw RowError(message: "\(field)[\(i)].content must be a string or a list of text parts") }
-            if let w = m["weight"], !((w as? NSNumber).map { [0, 1].contains($0.doubleValue) } ?? false) {
-                throw RowError(message: "\(field)[\(i)].weight must be 0 or 1")
+            guard m["content"] is String else { throw RowError(message: "\(field)[\(i)].content must be a string") }
+            if let w = m["weight"] {
+                guard role == "assistant" else { throw RowError(message: "\(field)[\(i)].weight: only assistant messages carry a weight") }
+                guard let n = w as? NSNumber, !FineTuningRequest.isBool(n), [0, 1].contains(n.doubleValue) else {
+                    throw RowError(message: "\(field)[\(i)].weight must be 0 or 1")
+                }
             }
             if role == "assistant" { assistant = true }
             if needAssistant, role != "assistant" { throw RowError(message: "\(field)[\(i)] must be an assistant message") }

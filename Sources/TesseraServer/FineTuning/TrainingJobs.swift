@@ -375,7 +375,9 @@ public final class TrainingJobs: Sendable {
     func readable(_ message: String, job: FineTuningJob) -> String {
         var m = message
         for id in [job.trainingFile] + (job.validationFile.map { [$0] } ?? []) {
-            if let path = try? files.url(id).path { m = m.replacingOccurrences(of: path, with: id) }
+            if let url = try? files.url(id) {
+                m = m.replacingOccurrences(of: url.path, with: id).replacingOccurrences(of: url.lastPathComponent, with: id)
+            }
         }
         return m.replacingOccurrences(of: jobsDirectory.path + "/", with: "").replacingOccurrences(of: peftDirectory.path + "/", with: "")
     }

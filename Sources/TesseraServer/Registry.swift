@@ -13,7 +13,10 @@ public final class Registry: Sendable {
         self.directory = directory
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            db = try DatabaseQueue(path: directory.appendingPathComponent("registry.sqlite").path)
+            // Another process (the CLI beside a running server) may hold the lock for a moment: wait, do not fail.
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            db = try DatabaseQueue(path: directory.appendingPathComponent("registry.sqlite").path, configuration: configuration)
             try Self.migrator.migrate(db)
         } catch {
             throw RegistryError("\(directory.path): cannot open the registry (\(error))")

@@ -308,8 +308,12 @@ public final class TrainingJobs: Sendable {
     // MARK: - The trainer's end
 
     func exited(_ id: String, status: Int32) {
-        let run = state.withLock { $0.runs.removeValue(forKey: id) }
-        defer { kick() }
+        let run = state.withLock { $0.runs[id] }
+        // The run is dropped once its job's row says how it ended (shutdown waits for that), then the queue moves.
+        defer {
+            state.withLock { _ = $0.runs.removeValue(forKey: id) }
+            kick()
+        }
         guard let run, let job = try? registry.job(id: id) else { return }
         if job.status == .cancelled { return cleanUp(id) }  // cancel already said so and removed its models
         if run.stopping, !(status == 0 && run.finished) {
@@ -325,12 +329,14 @@ public final class TrainingJobs: Sendable {
             let process = run.process
             let message = process?.lastError() ?? "the trainer exited with status \(status)"
             let (code, param) = classify(message, job: job)
-            return fail(id, code: code, param: param, readable(message, job: job))
+            fail(id, code: code, param: param, readable(message, job: job))
+            return cleanUp(id)
         }
         do {
             try complete(job, run: run)
         } catch {
             fail(id, code: "server_error", param: nil, "the trained adapter could not be registered: \(error)")
+            cleanUp(id)
         }
     }
 

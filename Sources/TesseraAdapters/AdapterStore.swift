@@ -5,7 +5,8 @@ import TesseraModel
 /// Adapters on disk in the data dir, in the internal form (`AdapterCodec`), one file per version, named by an id the
 /// server makes (DESIGN 3.10: a user's adapter name never becomes a path), written atomically (`BlobStore`).
 public struct AdapterStore: Sendable {
-    let files: BlobStore
+    /// The files themselves (start-up recovery sweeps them like the other stores).
+    public let files: BlobStore
     public var directory: URL { files.directory }
 
     public init(directory: URL) throws(AdapterError) {

@@ -12,4 +12,7 @@ public struct AdapterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var kind: String
     public var bytes: Int
     public var createdAt: Date
+
+    /// A fresh store id: "a" and 23 lowercase letters or digits (never a tenant's words, DESIGN 3.10).
+    public static func newStoreID() -> String { "a" + APIKey.randomID(length: 23) }
 }

@@ -112,7 +112,7 @@ extension AdapterRoutes {
         _ state: ServingState, param: String?, _ load: @escaping @Sendable (any LanguageModel) throws(AdapterError) -> LoadedAdapter
     ) async throws -> (LoadedAdapter, storeID: String) {
         let model = state.model, store = state.store
-        let storeID = "a" + APIKey.randomID(length: 23)
+        let storeID = AdapterRecord.newStoreID()
         let loaded: LoadedAdapter = try await onWorkerThread {
             let loaded: LoadedAdapter
             do { loaded = try load(model) } catch let e as AdapterError {

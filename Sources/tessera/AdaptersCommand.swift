@@ -75,7 +75,7 @@ struct AdaptersCommand: ParsableCommand {
                 let files = try AdapterUpload.unpack(archive: try Data(contentsOf: URL(fileURLWithPath: path)), limit: maxBytes)
                 return try PEFTAdapter.load(config: files.config, weights: files.weights, model: lm, precision: .f32)
             }
-            let storeID = "a" + String((0..<23).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+            let storeID = AdapterRecord.newStoreID()
             let bytes = try runOrExit { try store.write(loaded, id: storeID) }
             let record: AdapterRecord
             do { record = try registry.addAdapter(tenantID: tenant.id, name: name, kind: loaded.kind.rawValue, bytes: bytes, storeID: storeID) } catch {

@@ -107,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard FileManager.default.isReadableFile(atPath: model.path) else { throw CLIError("\(model.path): no such model file") }
         let engineConfig = config
         let store = try runOrExit { try AdapterStore(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("adapters")) }
-        let recovery = try runOrExit { try DataRecovery.recover(registry: registry, store: store) }
+        let recovery = try runOrExit { try DataRecovery.recover(registry: registry, store: store, files: jobs?.files) }
         if !recovery.isClean { logger.warning("data directory recovered after an unclean stop: \(recovery)") }
         let cacheBytes = adapterCacheBytes, uploadBytes = maxUploadBytes
         let limits = RequestLimits(maxTokens: maxTokensLimit, timeoutSeconds: requestTimeout > 0 ? requestTimeout : nil)

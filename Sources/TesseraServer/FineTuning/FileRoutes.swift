@@ -44,14 +44,6 @@ struct FileRoutes {
         enum CodingKeys: String, CodingKey { case id, object, bytes, created_at, filename, purpose, status, status_details, expires_at }
     }
 
-    struct Page<Item: Encodable>: Encodable {
-        var object = "list"
-        var data: [Item]
-        var has_more: Bool
-        var first_id: String?
-        var last_id: String?
-    }
-
     /// multipart/form-data: `purpose` (fine-tune) and `file`.
     func upload(_ request: Request, _ context: ServerContext) async throws -> Response {
         let tenant = try context.requireTenant()
@@ -92,8 +84,7 @@ struct FileRoutes {
         let q = request.uri.queryParameters
         let limit = try Self.limit(q["limit"].map(String.init), default: 10_000, max: 10_000)
         let page = try registry.files(tenantID: tenant.id, purpose: q["purpose"].map(String.init), after: q["after"].map(String.init), limit: limit + 1)
-        let items = page.prefix(limit).map(FileObject.init)
-        return try .json(Page(data: Array(items), has_more: page.count > limit, first_id: items.first?.id, last_id: items.last?.id))
+        return try .json(ListPage(page, limit: limit, id: \.id, FileObject.init))
     }
 
     func get(_ request: Request, _ context: ServerContext) async throws -> Response {

@@ -50,7 +50,7 @@ public struct FineTuningJob: Codable, Sendable, Equatable, FetchableRecord, Pers
 public struct JobEvent: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "job_event"
 
-    /// Order of insertion (events are listed newest first).
+    /// Order of insertion, the table's row id (events are listed newest first).
     public var seq: Int64?
     /// `ftevent-` and 24 lowercase letters or digits.
     public var id: String
@@ -62,8 +62,6 @@ public struct JobEvent: Codable, Sendable, Equatable, FetchableRecord, Persistab
     /// message or metrics.
     public var type: String
     public var data: String?
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
 }
 
 /// A checkpoint a job registered as a model (`...:ckpt-step-N`), with the metrics at its step.

@@ -202,3 +202,21 @@ struct RawJSON: Encodable {
         }
     }
 }
+
+/// A page of a list (OpenAI's cursor pagination): the first `limit` rows of `rows`, which the registry fetched one
+/// longer so `has_more` needs no count.
+struct ListPage<Item: Encodable>: Encodable {
+    var object = "list"
+    var data: [Item]
+    var has_more: Bool
+    var first_id: String?
+    var last_id: String?
+
+    init<Row>(_ rows: [Row], limit: Int, id: (Row) -> String, _ item: (Row) -> Item) {
+        let shown = rows.prefix(limit)
+        data = shown.map(item)
+        has_more = rows.count > limit
+        first_id = shown.first.map(id)
+        last_id = shown.last.map(id)
+    }
+}

@@ -49,7 +49,7 @@ struct FineTuningRoutes {
         let q = request.uri.queryParameters
         let limit = try FileRoutes.limit(q["limit"].map(String.init), default: 20, max: 100)
         let page = try registry.jobs(tenantID: tenant.id, after: q["after"].map(String.init), limit: limit + 1)
-        return try .json(Page(data: page.prefix(limit).map { JobObject($0, tenant: tenant) }, has_more: page.count > limit))
+        return try .json(ListPage(page, limit: limit, id: \.id) { JobObject($0, tenant: tenant) })
     }
 
     func get(_ request: Request, _ context: ServerContext) async throws -> Response {
@@ -72,7 +72,7 @@ struct FineTuningRoutes {
         let q = request.uri.queryParameters
         let limit = try FileRoutes.limit(q["limit"].map(String.init), default: 20, max: 1000)
         let page = try registry.events(jobID: job.id, after: q["after"].map(String.init), limit: limit + 1)
-        return try .json(Page(data: page.prefix(limit).map(EventObject.init), has_more: page.count > limit))
+        return try .json(ListPage(page, limit: limit, id: \.id, EventObject.init))
     }
 
     func checkpoints(_ request: Request, _ context: ServerContext) async throws -> Response {
@@ -80,8 +80,7 @@ struct FineTuningRoutes {
         let q = request.uri.queryParameters
         let limit = try FileRoutes.limit(q["limit"].map(String.init), default: 10, max: 100)
         let page = try registry.checkpoints(jobID: job.id, after: q["after"].map(String.init), limit: limit + 1)
-        let items = page.prefix(limit)
-        return try .json(Page(data: items.map(CheckpointObject.init), has_more: page.count > limit, first_id: items.first?.id, last_id: items.last?.id))
+        return try .json(ListPage(page, limit: limit, id: \.id, CheckpointObject.init))
     }
 
     private func job(_ context: ServerContext) throws -> (FineTuningJob, Tenant) {
@@ -93,13 +92,5 @@ struct FineTuningRoutes {
 
     static func notFound(_ id: String) -> APIError {
         APIError(.notFound, "Could not find fine tune: \(id)", param: "fine_tuning_job_id", code: "fine_tune_not_found")
-    }
-
-    struct Page<Item: Encodable>: Encodable {
-        var object = "list"
-        var data: [Item]
-        var has_more: Bool
-        var first_id: String? = nil
-        var last_id: String? = nil
     }
 }

@@ -90,7 +90,7 @@ extension Registry {
     }
 
     static func insertEvent(_ db: Database, jobID: String, level: String, message: String, type: String, data: String?) throws {
-        var e = JobEvent(seq: nil, id: "ftevent-" + APIKey.randomID(length: 24), jobID: jobID, createdAt: Date(), level: level,
+        let e = JobEvent(seq: nil, id: "ftevent-" + APIKey.randomID(length: 24), jobID: jobID, createdAt: Date(), level: level,
                          message: message, type: type, data: data)
         try e.insert(db)
     }

@@ -48,15 +48,10 @@ public final class TrainingJobs: Sendable {
 
     struct Run {
         var process: TrainerProcess?
-        var tenantID: String
         var started = Date()
-        var totalSteps = 0
-        var lastStep = 0
-        var trainedTokens = 0
         var finished = false
         /// Per step: step, train loss, learning rate, valid loss.
         var metrics: [(Int, Double, Double, Double?)] = []
-        var stopping = false
     }
 
     struct State {
@@ -66,6 +61,8 @@ public final class TrainingJobs: Sendable {
     }
 
     let state = Mutex(State())
+    /// One pass of the queue at a time (new jobs and ended trainers both move it), so a slot is never given twice.
+    private let queue = Mutex(())
 
     public init(registry: Registry, dataDirectory: URL, configuration: Configuration, logger: Logger = Logger(label: "tessera.jobs")) throws {
         self.configuration = configuration
@@ -88,6 +85,10 @@ public final class TrainingJobs: Sendable {
 
     /// Moves jobs along: validates new ones, starts queued ones while slots are free.
     public func kick() {
+        queue.withLock { _ in moveQueue() }
+    }
+
+    private func moveQueue() {
         do {
             for job in try registry.jobs(status: [.validatingFiles]) { validate(job) }
             let queued = try registry.jobs(status: [.queued])
@@ -173,17 +174,20 @@ public final class TrainingJobs: Sendable {
         let running: FineTuningJob?
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            var started = false
             running = try registry.updateJob(id: job.id, event: ("info", resume.map { "Fine-tuning job resumed from step \($0.step)" } ?? "Fine-tuning job started")) { j in
                 guard j.status == .queued else { return false }
                 j.status = .running
                 j.startedAt = j.startedAt ?? Date()
                 j.attempts += 1
+                started = true
                 return true
             }
+            if !started { return }  // cancelled meanwhile
         } catch {
             return fail(job.id, code: "server_error", param: nil, "cannot start: \(error)")
         }
-        guard let running, running.status == .running else { return }
+        guard let running else { return }
         guard running.attempts <= configuration.maxAttempts else {
             return fail(job.id, code: "interrupted", param: nil, "the job was interrupted \(configuration.maxAttempts) times (server restarts); start a new one")
         }
@@ -191,7 +195,7 @@ public final class TrainingJobs: Sendable {
         do { arguments = try trainerArguments(running, directory: dir, resume: resume?.path) } catch {
             return fail(job.id, code: "server_error", param: nil, "\(error)")
         }
-        state.withLock { $0.runs[job.id] = Run(tenantID: job.tenantID, lastStep: resume?.step ?? 0) }
+        state.withLock { $0.runs[job.id] = Run() }
         do {
             let id = job.id
             let process = try TrainerProcess(
@@ -215,15 +219,11 @@ public final class TrainingJobs: Sendable {
             switch event {
             case "start":
                 let total = object["total_steps"] as? Int ?? 0
-                state.withLock { $0.runs[id]?.totalSteps = total }
                 try registry.addEvent(jobID: id, level: "info", message: "Training on \(object["examples"] ?? 0) examples, \(object["trained_tokens"] ?? 0) trained tokens each epoch, \(object["trainable_parameters"] ?? 0) trainable parameters, \(total) steps")
             case "step":
                 let step = object["step"] as? Int ?? 0, total = object["total_steps"] as? Int ?? 0
                 let loss = object["loss"] as? Double ?? .nan, rate = object["learning_rate"] as? Double ?? 0
                 let run = state.withLock { s -> Run? in
-                    s.runs[id]?.lastStep = step
-                    s.runs[id]?.totalSteps = total
-                    s.runs[id]?.trainedTokens += object["tokens"] as? Int ?? 0
                     s.runs[id]?.metrics.append((step, loss, rate, nil))
                     return s.runs[id]
                 }
@@ -299,7 +299,7 @@ public final class TrainingJobs: Sendable {
     /// A PEFT directory into the adapter store under a new id, and its row: files first (DESIGN 3.8).
     func store(_ path: String, serving: ServingState, tenantID: String, name: String) throws -> AdapterRecord {
         let loaded = try PEFTAdapter.load(directory: path, model: serving.model, precision: .f32)
-        let storeID = "a" + APIKey.randomID(length: 23)
+        let storeID = AdapterRecord.newStoreID()
         let bytes = try serving.store.write(loaded, id: storeID)
         return AdapterRecord(storeID: storeID, tenantID: tenantID, name: name, version: 1, kind: loaded.kind.rawValue,
                              bytes: bytes, createdAt: Date())
@@ -308,7 +308,7 @@ public final class TrainingJobs: Sendable {
     // MARK: - The trainer's end
 
     func exited(_ id: String, status: Int32) {
-        let run = state.withLock { $0.runs[id] }
+        let (run, stopping) = state.withLock { ($0.runs[id], $0.shuttingDown) }
         // The run is dropped once its job's row says how it ended (shutdown waits for that), then the queue moves.
         defer {
             state.withLock { _ = $0.runs.removeValue(forKey: id) }
@@ -316,7 +316,7 @@ public final class TrainingJobs: Sendable {
         }
         guard let run, let job = try? registry.job(id: id) else { return }
         if job.status == .cancelled { return cleanUp(id) }  // cancel already said so and removed its models
-        if run.stopping, !(status == 0 && run.finished) {
+        if stopping, !(status == 0 && run.finished) {
             let at = lastCheckpoint(id).map { " from step \($0.step)" } ?? ""
             _ = try? registry.updateJob(id: id, event: ("info", "The server is stopping; the job will resume\(at) when it starts again")) { j in
                 guard j.status == .running else { return false }
@@ -358,7 +358,8 @@ public final class TrainingJobs: Sendable {
         try files.write(Data(csv.utf8), id: resultID)
         let result = FileRecord(id: resultID, tenantID: job.tenantID, filename: "step_metrics.csv", purpose: "fine-tune-results",
                                 bytes: csv.utf8.count, lines: run.metrics.count, format: "results", createdAt: Date())
-        let trained = try registry.job(id: job.id)?.trainedTokens ?? run.trainedTokens
+        // The row counts every attempt's steps (a resumed job's too).
+        let trained = try registry.job(id: job.id)?.trainedTokens ?? 0
         guard try registry.completeJob(id: job.id, model: record, resultFile: result, trainedTokens: trained,
                                        message: "New fine-tuned model created: \(name). The job has successfully completed") else {
             // Cancelled while it was being registered: nothing of it stays.
@@ -429,7 +430,8 @@ public final class TrainingJobs: Sendable {
     }
 
     /// After a crash or kill: jobs still `running` have no trainer; they go back to the queue (resuming from their
-    /// last checkpoint when they start). Directories of jobs that ended, and files no row names, are removed.
+    /// last checkpoint when they start). Directories of jobs that ended, and PEFT directories of models that are gone,
+    /// are removed (stored files are `DataRecovery`'s).
     func recover() throws {
         for job in try registry.jobs(status: [.running]) {
             let at = lastCheckpoint(job.id).map { " and will resume from step \($0.step)" } ?? " and will start again"
@@ -443,12 +445,6 @@ public final class TrainingJobs: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: jobsDirectory.path)) ?? [] where !live.contains(name) {
             try? FileManager.default.removeItem(at: jobsDirectory.appendingPathComponent(name))
         }
-        let (ids, temporaries) = try files.contents()
-        for t in temporaries { try files.removeTemporary(t) }
-        let rows = try registry.allFileIDs()
-        for id in ids where !rows.contains(id) { try files.delete(id: id) }
-        let missing = rows.subtracting(ids)
-        if !missing.isEmpty { try registry.deleteFileRows(ids: missing.sorted()) }
         let adapters = try registry.allStoreIDs()
         for name in (try? FileManager.default.contentsOfDirectory(atPath: peftDirectory.path)) ?? [] where !adapters.contains(name) {
             try? FileManager.default.removeItem(at: peftDirectory.appendingPathComponent(name))
@@ -461,7 +457,6 @@ public final class TrainingJobs: Sendable {
     public func shutdown(timeout: Duration) async {
         let processes = state.withLock { s -> [TrainerProcess] in
             s.shuttingDown = true
-            for k in s.runs.keys { s.runs[k]?.stopping = true }
             return s.runs.values.compactMap(\.process)
         }
         for p in processes { p.stop() }

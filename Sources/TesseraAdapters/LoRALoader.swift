@@ -12,6 +12,9 @@ struct LoRALoader {
     let limits: PEFTAdapter.Limits
     let precision: LowRankDelta.Precision
 
+    /// A reward model's score head (`PEFTConfig.isRewardModel`), not served.
+    static let scoreHead = "base_model.model.score.weight"
+
     /// PEFT's key for a layer's projection: base_model.model.model.layers.{i}.{module}.{part}
     private static let keyPattern = try! NSRegularExpression(
         pattern: #"^base_model\.model\.model\.layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector(?:\.weight)?)$"#)
@@ -27,7 +30,7 @@ struct LoRALoader {
         let c = model.config
         let dora = config.useDora ?? false
         var parts: [Int: [Projection: Parts]] = [:]
-        for name in file.tensors.keys.sorted() {
+        for name in file.tensors.keys.sorted() where !(config.isRewardModel && name == Self.scoreHead) {
             let range = NSRange(name.startIndex..., in: name)
             guard let m = Self.keyPattern.firstMatch(in: name, range: range),
                   let layer = Int(name[Range(m.range(at: 1), in: name)!]),
@@ -65,7 +68,7 @@ struct LoRALoader {
     /// Fields that would change the arithmetic in ways this loader does not implement.
     private func refuseUnsupported() throws(AdapterError) {
         func refuse(_ field: String, _ why: String) -> AdapterError { AdapterError("adapter_config.json: \(field) \(why)") }
-        if let m = config.modulesToSave, !m.isEmpty {
+        if let m = config.modulesToSave, !m.isEmpty, !config.isRewardModel {
             throw refuse("modules_to_save", "\(m) is not supported: Tessera never replaces base modules, only adds deltas")
         }
         if let b = config.bias, b != "none" { throw refuse("bias", "'\(b)' is not supported (only 'none')") }

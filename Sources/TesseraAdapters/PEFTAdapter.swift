@@ -83,6 +83,9 @@ public enum PEFTAdapter {
                 warnings.append("adapter_config.json: base_model_name_or_path '\(claimed)' does not name this base model ('\(base)')")
             }
         }
+        if config.isRewardModel {
+            warnings.append("a reward model: its LoRA is served, its score head is not (score with `tessera score --reward-model`)")
+        }
         switch config.peftType {
         case "LORA":
             let (weights, dora) = try LoRALoader(config: config, file: file, model: model, limits: limits, precision: precision).load()

@@ -15,6 +15,12 @@ public struct PEFTConfig: Decodable, Sendable {
     public var alphaPattern: [String: Double]?
     public var layersToTransform: IntOrList?
     public var modulesToSave: [String]?
+    /// PEFT's task; "SEQ_CLS" with `modules_to_save: ["score"]` is a reward model (`tessera train --method reward`).
+    public var taskType: String?
+
+    /// A reward model: a LoRA plus a one-score head. Serving runs its LoRA on the backbone and leaves the head out
+    /// (scores come from `tessera score --reward-model`, or RLHF); nothing else in `modules_to_save` is served.
+    public var isRewardModel: Bool { taskType == "SEQ_CLS" && modulesToSave == ["score"] }
     public var bias: String?
     public var fanInFanOut: Bool?
     public var loraBias: Bool?
@@ -70,7 +76,7 @@ public struct PEFTConfig: Decodable, Sendable {
         case peftType = "peft_type", baseModelNameOrPath = "base_model_name_or_path", r, loraAlpha = "lora_alpha"
         case useRslora = "use_rslora", useDora = "use_dora", targetModules = "target_modules"
         case rankPattern = "rank_pattern", alphaPattern = "alpha_pattern", layersToTransform = "layers_to_transform"
-        case modulesToSave = "modules_to_save", bias, fanInFanOut = "fan_in_fan_out", loraBias = "lora_bias"
+        case modulesToSave = "modules_to_save", taskType = "task_type", bias, fanInFanOut = "fan_in_fan_out", loraBias = "lora_bias"
         case layerReplication = "layer_replication", trainableTokenIndices = "trainable_token_indices"
         case targetParameters = "target_parameters", useQalora = "use_qalora"
         case aloraInvocationTokens = "alora_invocation_tokens"

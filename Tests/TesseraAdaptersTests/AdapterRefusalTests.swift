@@ -121,6 +121,17 @@ import TesseraTestSupport
         #expect(message() == "\(dir.path): adapter_model.bin is a pickle file, which is refused (it can run code); save the adapter with safetensors (save_pretrained's default)")
     }
 
+    /// A reward model (SEQ_CLS, the score head in modules_to_save) serves its LoRA, as the same LoRA without the head
+    /// does, and says the head is left out; the same head under any other task is still refused.
+    @Test func aRewardModelServesItsLoRA() throws {
+        let head = [(name: "base_model.model.score.weight", shape: [1, 576], values: [Float](repeating: 0.1, count: 576))]
+        let reward = try load(with(["task_type": "SEQ_CLS", "modules_to_save": ["score"]]), Self.loraTensors() + head)
+        let plain = try load(Self.loraConfig, Self.loraTensors())
+        #expect(reward.kind == .lora && reward.warnings.count == 1 && reward.warnings[0].hasPrefix("a reward model"))
+        #expect(reward.weights.deltas[0][Projection.q.rawValue]?.rank == plain.weights.deltas[0][Projection.q.rawValue]?.rank)
+        #expect(refusal(with(["task_type": "CAUSAL_LM", "modules_to_save": ["score"]]), Self.loraTensors() + head).contains("modules_to_save"))
+    }
+
     @Test func aDifferentBaseModelIsAWarning() throws {
         let a = try load(with(["base_model_name_or_path": "meta-llama/Llama-3.2-1B"]), Self.loraTensors())
         #expect(a.warnings == ["adapter_config.json: base_model_name_or_path 'meta-llama/Llama-3.2-1B' does not name this base model ('smollm2')"])

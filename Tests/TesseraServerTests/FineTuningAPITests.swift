@@ -28,7 +28,7 @@ import TesseraTestSupport
 
     /// Small and quick: a rank-4 LoRA on two projections, short rows.
     static func configure(_ c: inout TrainingJobs.Configuration) {
-        c.extraArguments = ["--max-length", "64"]
+        c.extraArguments = ["--max-length", "64", "--max-new-tokens", "6"]
         c.maxFileBytes = 64 << 10
         c.maxTenantFileBytes = 256 << 10
     }
@@ -123,6 +123,22 @@ import TesseraTestSupport
             let dpo = try await Self.wait(h, ServerTests.json(r)["id"] as? String ?? "")
             #expect(dpo["status"] as? String == "succeeded", "\(dpo)")
             #expect(((dpo["method"] as? [String: Any])?["dpo"] as? [String: Any]).flatMap { ($0["hyperparameters"] as? [String: Any])?["beta"] as? Double } == 0.2)
+        }
+    }
+
+    /// A reward job's model is listed and served (its LoRA; the head scores in RLHF), and an RLHF job learns against it.
+    @Test func rewardThenRLHF() async throws {
+        try await ServerTests.withServer(fineTuning: Self.configure) { h in
+            let prefs = try await Self.uploadFile(h, Self.preferences)
+            let r = try await h.post("/v1/fine_tuning/jobs", #"{"model": "\#(Self.base)", "training_file": "\#(prefs)", "suffix": "rm", "method": {"type": "reward", "reward": {"hyperparameters": {"n_epochs": 1, "batch_size": 2}}}, \#(Self.adapter)}"#)
+            let reward = try await Self.wait(h, ServerTests.json(r)["id"] as? String ?? "")
+            let rewardModel = reward["fine_tuned_model"] as? String ?? ""
+            #expect(reward["status"] as? String == "succeeded" && rewardModel.contains(":rm:"), "\(reward)")
+            #expect(try await Self.modelIDs(h).contains(rewardModel))
+            let prompts = try await Self.uploadFile(h, Data("{\"prompt\": \"Say 1\"}\n{\"prompt\": \"Say 2\"}\n".utf8))
+            let q = try await h.post("/v1/fine_tuning/jobs", #"{"model": "\#(Self.base)", "training_file": "\#(prompts)", "method": {"type": "rlhf", "rlhf": {"reward_model": "\#(rewardModel)", "hyperparameters": {"n_epochs": 1, "batch_size": 2, "num_generations": 2}}}, \#(Self.adapter)}"#)
+            let rl = try await Self.wait(h, ServerTests.json(q)["id"] as? String ?? "")
+            #expect(rl["status"] as? String == "succeeded", "\(rl)")
         }
     }
 

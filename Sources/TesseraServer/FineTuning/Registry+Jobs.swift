@@ -76,7 +76,7 @@ extension Registry {
         }
     }
 
-    /// Jobs of the tenant holding a training slot or waiting for one.
+    /// Jobs of the tenant holding a training slot (its `max_training_jobs` bounds these; the rest wait queued).
     public func activeJobCount(tenantID: String) throws(RegistryError) -> Int {
         try read { try FineTuningJob.filter(Column("tenantID") == tenantID && Column("status") == FineTuningJob.Status.running.rawValue).fetchCount($0) }
     }

@@ -42,6 +42,9 @@ public final class Engine: Sendable {
     private let state: Mutex<State>
     /// Signalled when there may be work; the loop waits on it when idle.
     private let wake = DispatchSemaphore(value: 0)
+    /// When the loop last went round (uptime nanoseconds): it wakes at least every second, busy or idle, so a loop
+    /// stuck in a step (or dead) shows as a stale beat (systemd's watchdog reads it).
+    private let beat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
     private let exited = DispatchSemaphore(value: 0)
 
     private struct State: @unchecked Sendable {  // only touched under the mutex
@@ -180,8 +183,14 @@ public final class Engine: Sendable {
         var rows: [(id: Int, promptToken: Int?)] = []
     }
 
+    /// Seconds since the engine loop last went round.
+    public var secondsSinceLoopBeat: Double {
+        Double(DispatchTime.now().uptimeNanoseconds &- beat.load(ordering: .relaxed)) / 1e9
+    }
+
     private func loop() {
         while true {
+            beat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             let planned = state.withLock { s -> Planned? in
                 if s.scheduler.isIdle { return nil }
                 s.steps += 1
@@ -192,7 +201,7 @@ public final class Engine: Sendable {
                     exited.signal()
                     return
                 }
-                wake.wait()
+                _ = wake.wait(timeout: .now() + 1)
                 continue
             }
             let result = Result { () throws(ModelError) in try model.forward(planned.inputs) }

@@ -13,6 +13,16 @@ public struct AdapterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var bytes: Int
     public var createdAt: Date
 
+    public init(storeID: String, tenantID: String, name: String, version: Int, kind: String, bytes: Int, createdAt: Date) {
+        self.storeID = storeID
+        self.tenantID = tenantID
+        self.name = name
+        self.version = version
+        self.kind = kind
+        self.bytes = bytes
+        self.createdAt = createdAt
+    }
+
     /// A fresh store id: "a" and 23 lowercase letters or digits (never a tenant's words, DESIGN 3.10).
     public static func newStoreID() -> String { "a" + APIKey.randomID(length: 23) }
 }

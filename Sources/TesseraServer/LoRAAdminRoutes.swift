@@ -25,14 +25,14 @@ struct LoRAAdminRoutes {
         let (loaded, storeID) = try await AdapterRoutes.save(state, param: "lora_path") { (model) throws(AdapterError) in
             try PEFTAdapter.load(directory: dir, model: model, precision: .f32)
         }
-        _ = try state.registry.addAdapter(tenantID: Registry.sharedTenantID, name: body.lora_name, kind: loaded.kind.rawValue,
+        _ = try state.registry.addAdapter(tenantID: sharedTenantID, name: body.lora_name, kind: loaded.kind.rawValue,
                                           bytes: loaded.weights.bytes, storeID: storeID)
         return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(body.lora_name)' added successfully.")))
     }
 
     func unload(_ request: Request, _ context: ServerContext) async throws -> Response {
         let body = try await RequestBody.decode(Unload.self, from: request)
-        let ids = try state.registry.deleteAdapter(tenantID: Registry.sharedTenantID, name: body.lora_name)
+        let ids = try state.registry.deleteAdapter(tenantID: sharedTenantID, name: body.lora_name)
         guard !ids.isEmpty else { throw APIError(.notFound, "The lora adapter '\(body.lora_name)' cannot be found.", param: "lora_name") }
         for id in ids {
             try? state.store.delete(id: id)

@@ -10,7 +10,7 @@ struct ModelRoutes {
         let tenant = try context.requireTenant()
         let base = ModelCard(id: state.modelID, created: state.created, owned_by: "tessera", parent: nil, root: state.modelID)
         let own = try state.registry.adapters(tenantID: tenant.id)
-        let shared = try state.registry.adapters(tenantID: Registry.sharedTenantID).filter { s in !own.contains { $0.name == s.name } }
+        let shared = try state.registry.adapters(tenantID: sharedTenantID).filter { s in !own.contains { $0.name == s.name } }
         let adapters = (own + shared).map {
             ModelCard(id: $0.name, created: Int($0.createdAt.timeIntervalSince1970), owned_by: $0.tenantID == tenant.id ? tenant.name : "shared",
                       parent: state.modelID, root: state.modelID)

@@ -23,7 +23,23 @@ public struct ModelService: Service {
         let state = try await Task.detached { try load() }.value  // model work stays off the cooperative pool
         backend.setLoaded(state)
         logger.info("model \(state.modelID) loaded; ready")
+        let systemd = SystemdNotifier()
+        systemd.notify("READY=1\nSTATUS=serving \(state.modelID)")
+        // systemd restarts a server whose engine loop stopped going round (a step that never ends, a dead thread).
+        let watchdog = systemd.watchdogInterval.map { interval in
+            Task.detached { [logger] in
+                while !Task.isCancelled {
+                    if state.engine.secondsSinceLoopBeat < 2 * Double(interval.components.seconds) + 1 {
+                        systemd.notify("WATCHDOG=1")
+                    } else {
+                        logger.error("the engine loop has not gone round for \(Int(state.engine.secondsSinceLoopBeat)) s; not feeding the watchdog")
+                    }
+                    try? await Task.sleep(for: interval)
+                }
+            }
+        }
         try? await gracefulShutdown()
+        systemd.notify("STOPPING=1")
         // Trainers stop after their step with a checkpoint (their jobs resume at the next start), while serving drains.
         async let training: Void = backend.jobs?.shutdown(timeout: drainTimeout) ?? ()
         let engine = state.engine
@@ -34,5 +50,6 @@ public struct ModelService: Service {
         if !engine.isIdle { logger.warning("drain timeout: ending \(engine.stats.running + engine.stats.waiting) requests with an error") }
         engine.close()
         await training
+        watchdog?.cancel()
     }
 }

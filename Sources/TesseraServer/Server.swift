@@ -8,8 +8,11 @@ import Logging
 public func buildRouter(_ backend: Backend) -> Router<ServerContext> {
     let router = Router(context: ServerContext.self)
     router.add(middleware: RequestIDMiddleware())
-    router.get("/health") { _, _ in
-        guard let state = backend.state, state.engine.isAccepting else { throw APIError(.serviceUnavailable, "not ready") }
+    // Liveness (the process answers) and readiness (it should get traffic) are apart: a replica loading its model,
+    // draining, or cut off from a shared registry is alive but not ready, and must not be restarted for it.
+    router.get("/health") { _, _ in Response(status: .ok) }
+    router.get("/ready") { _, _ in
+        if let reason = backend.notReadyReason() { throw APIError(.serviceUnavailable, reason) }
         return Response(status: .ok)
     }
     router.get("/metrics") { _, _ in

@@ -13,7 +13,7 @@ public final class ServingState: Sendable {
     public let registry: Registry
     public let adapters: AdapterCache
     public let metrics = ServerMetrics()
-    let limiter = TenantLimiter()
+    let limiter: TenantLimiter
     /// Largest upload accepted (413 beyond).
     public let maxUploadBytes: Int
     public let limits: RequestLimits
@@ -31,6 +31,7 @@ public final class ServingState: Sendable {
         self.tokenizer = tokenizer
         self.engine = engine
         self.registry = registry
+        limiter = TenantLimiter(usage: registry.usage)
         self.modelID = modelID
         chatTemplate = tokenizer.chatTemplate.flatMap { try? ChatTemplate($0) }
     }

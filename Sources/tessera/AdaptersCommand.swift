@@ -13,13 +13,13 @@ struct AdaptersCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Upload.self, Delete.self])
 
     struct Place: ParsableArguments {
-        @Option(name: .long, help: "Directory of the registry and adapter files.") var dataDir = "./data"
+        @OptionGroup var state: StateOptions
         @Option(name: .long, help: "The tenant whose adapters these are (_shared: those every tenant may use).") var tenant: String
 
-        func open() throws -> (Registry, Tenant, AdapterStore) {
-            let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
-            guard let t = try runOrExit({ try registry.tenant(named: tenant) }) else { throw CLIError("no tenant '\(tenant)' in \(dataDir)") }
-            let store = try runOrExit { try AdapterStore(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("adapters")) }
+        func open() throws -> (any Registry, Tenant, AdapterStore) {
+            let registry = try state.openRegistry()
+            guard let t = try runOrExit({ try registry.tenant(named: tenant) }) else { throw CLIError("no tenant '\(tenant)' in the registry") }
+            let store = try runOrExit { try AdapterStore(directory: state.storeDirectory.appendingPathComponent("adapters")) }
             return (registry, t, store)
         }
     }
@@ -98,7 +98,7 @@ struct AdaptersCommand: ParsableCommand {
             let ids = try runOrExit { try registry.deleteAdapter(tenantID: tenant.id, name: name) }  // rows first, then files
             guard !ids.isEmpty else { throw CLIError("tenant '\(tenant.name)' has no adapter '\(name)'") }
             for id in ids { try? store.delete(id: id) }
-            let peft = URL(fileURLWithPath: place.dataDir).appendingPathComponent("peft")
+            let peft = place.state.storeDirectory.appendingPathComponent("peft")
             for id in ids { try? FileManager.default.removeItem(at: peft.appendingPathComponent(id)) }
             print("deleted \(name) (\(ids.count) version\(ids.count == 1 ? "" : "s"))")
         }

@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the OpenAI-compatible API.",
-        discussion: "Tenants and their keys live in DATA_DIR/registry.sqlite; create them with `tessera tenants create`.")
+        discussion: "Tenants and their keys live in DATA_DIR/registry.sqlite, or in the PostgreSQL --registry names (replicas share it, and an --adapter-store every one mounts); create them with `tessera tenants create` or the admin API.")
 
     @OptionGroup var model: ModelOptions
 
@@ -21,8 +21,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Port to listen on.")
     var port = 8080
 
-    @Option(name: .long, help: "Directory of the registry and adapter files.")
-    var dataDir = "./data"
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "This replica's name in the shared registry: it owns the fine-tuning jobs it trains (default: the host name, a pod's name in Kubernetes).")
+    var replicaID: String?
 
     @Option(name: .long, help: "The base model's id in the API (default: the model file's name without .gguf).")
     var servedModelName: String?
@@ -84,7 +86,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "tessera")
         logger.logLevel = .info
-        let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+        let registry = try state.openRegistry()
+        let storeDirectory = state.storeDirectory
         var jobs: TrainingJobs?
         if maxTrainingJobs > 0 {
             // The children run this same executable over the same model file (absolute: their paths never depend on a cwd).
@@ -94,8 +97,9 @@ struct ServeCommand: AsyncParsableCommand {
             c.threads = trainingThreads
             c.maxFileBytes = maxFileBytes
             c.maxTenantFileBytes = maxTenantFileBytes
+            if let replicaID { c.replicaID = replicaID }
             let configuration = c
-            jobs = try runOrExit { try TrainingJobs(registry: registry, dataDirectory: URL(fileURLWithPath: dataDir).standardizedFileURL, configuration: configuration, logger: logger) }
+            jobs = try runOrExit { try TrainingJobs(registry: registry, dataDirectory: storeDirectory, configuration: configuration, logger: logger) }
         }
         let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"], loraDirectory: loraDir, jobs: jobs)
         var config = Engine.Configuration()
@@ -106,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
         let model = self.model, id = servedModelName ?? URL(fileURLWithPath: model.path).deletingPathExtension().lastPathComponent
         guard FileManager.default.isReadableFile(atPath: model.path) else { throw CLIError("\(model.path): no such model file") }
         let engineConfig = config
-        let store = try runOrExit { try AdapterStore(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("adapters")) }
+        let store = try runOrExit { try AdapterStore(directory: storeDirectory.appendingPathComponent("adapters")) }
         let recovery = try runOrExit { try DataRecovery.recover(registry: registry, store: store, files: jobs?.files) }
         if !recovery.isClean { logger.warning("data directory recovered after an unclean stop: \(recovery)") }
         let cacheBytes = adapterCacheBytes, uploadBytes = maxUploadBytes

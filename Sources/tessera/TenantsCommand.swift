@@ -18,11 +18,10 @@ struct TenantsCommand: ParsableCommand {
         @Option(name: .long, help: "Share of the engine relative to other tenants.")
         var weight = 1.0
 
-        @Option(name: .long, help: "Directory of the registry.")
-        var dataDir = "./data"
+        @OptionGroup var state: StateOptions
 
         func run() throws {
-            let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+            let registry = try state.openRegistry()
             let (tenant, key) = try runOrExit { try registry.createTenant(name: name, weight: weight) }
             print("created tenant \(tenant.name) (weight \(tenant.weight)); API key: \(key)")
         }
@@ -31,11 +30,10 @@ struct TenantsCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tenants.")
 
-        @Option(name: .long, help: "Directory of the registry.")
-        var dataDir = "./data"
+        @OptionGroup var state: StateOptions
 
         func run() throws {
-            let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+            let registry = try state.openRegistry()
             for t in try runOrExit({ try registry.tenants() }) {
                 print("\(t.name)\tweight \(t.weight)\t\(t.revoked ? "revoked" : "active")")
             }
@@ -53,10 +51,10 @@ struct TenantsCommand: ParsableCommand {
         @Option(name: .long, help: "Requests at once.") var maxConcurrent: Int?
         @Option(name: .long, help: "Ceiling on a request's max_tokens.") var maxTokens: Int?
         @Option(name: .long, help: "Fine-tuning jobs training at once.") var maxTrainingJobs: Int?
-        @Option(name: .long, help: "Directory of the registry.") var dataDir = "./data"
+        @OptionGroup var state: StateOptions
 
         func run() throws {
-            let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+            let registry = try state.openRegistry()
             if let w = weight, !(w.isFinite && w > 0 && w <= 1000) { throw CLIError("--weight must be in (0, 1000]") }
             for v in [requestsPerMinute, tokensPerMinute, maxConcurrent, maxTokens, maxTrainingJobs] {
                 if let v, v < 0 { throw CLIError("limits must be 0 (none) or more") }
@@ -81,10 +79,10 @@ struct TenantsCommand: ParsableCommand {
     struct RotateKey: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rotate-key", abstract: "A new API key for the tenant (the old one stops working); printed as the last word.")
         @Argument(help: "Tenant name.") var name: String
-        @Option(name: .long, help: "Directory of the registry.") var dataDir = "./data"
+        @OptionGroup var state: StateOptions
 
         func run() throws {
-            let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+            let registry = try state.openRegistry()
             guard let key = try runOrExit({ try registry.rotateKey(named: name) }) else { throw CLIError("no tenant '\(name)'") }
             print("new API key for \(name): \(key)")
         }
@@ -93,10 +91,10 @@ struct TenantsCommand: ParsableCommand {
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke the tenant's key (rotate-key issues a new one).")
         @Argument(help: "Tenant name.") var name: String
-        @Option(name: .long, help: "Directory of the registry.") var dataDir = "./data"
+        @OptionGroup var state: StateOptions
 
         func run() throws {
-            let registry = try runOrExit { try Registry(directory: URL(fileURLWithPath: dataDir)) }
+            let registry = try state.openRegistry()
             guard try runOrExit({ try registry.updateTenant(named: name) { $0.revoked = true } }) != nil else { throw CLIError("no tenant '\(name)'") }
             print("revoked \(name)")
         }

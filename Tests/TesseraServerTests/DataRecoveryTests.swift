@@ -8,7 +8,7 @@ import TesseraServer
     @Test func startUpRemovesWhatACrashLeftAndKeepsWhatWasAcknowledged() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-recovery-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let registry = try Registry(directory: dir)
+        let registry = try SQLiteRegistry(directory: dir)
         let store = try AdapterStore(directory: dir.appendingPathComponent("adapters"))
         let (tenant, _) = try registry.createTenant(name: "acme")
         let lora = AdapterAPITests.fixtures.appendingPathComponent("lora")

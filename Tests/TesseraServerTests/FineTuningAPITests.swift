@@ -179,7 +179,7 @@ import TesseraTestSupport
             _ = try await Self.wait(h, jobID, for: ["succeeded", "failed"]) { $0["trained_tokens"] as? Int ?? 0 > 0 }
         }  // the harness stops the queue as SIGTERM does
         let jobID = id.withLock { $0 }
-        let registry = try Registry(directory: dir)
+        let registry = try SQLiteRegistry(directory: dir)
         let stopped = try registry.job(id: jobID)
         #expect(stopped?.status == .queued || stopped?.status == .succeeded, "\(String(describing: stopped?.status))")
         // As if the server had died mid-run: the row says running and no trainer is left.

@@ -61,7 +61,7 @@ import TesseraTokenizer
                            directory: URL? = nil, _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-server-\(UUID().uuidString)")
         defer { if directory == nil { try? FileManager.default.removeItem(at: dir) } }
-        let registry = try Registry(directory: dir)
+        let registry = try SQLiteRegistry(directory: dir)
         let key = try Self.tenantKey(registry, "acme"), otherKey = try Self.tenantKey(registry, "globex")
         var config = Engine.Configuration()
         config.kvCacheBytes = 64 << 20
@@ -86,7 +86,7 @@ import TesseraTokenizer
     static let adminKey = "admin-secret"
 
     /// A tenant's key, made on first use; kept in the data dir so a test that reopens it (a restart) keeps its keys.
-    static func tenantKey(_ registry: Registry, _ name: String) throws -> String {
+    static func tenantKey(_ registry: SQLiteRegistry, _ name: String) throws -> String {
         let file = registry.directory.appendingPathComponent("\(name).key")
         if let key = try? String(contentsOf: file, encoding: .utf8) { return key }
         let (_, key) = try registry.createTenant(name: name)
@@ -106,6 +106,35 @@ import TesseraTokenizer
             #expect(r.status == .ok && r.headers[HTTPField.Name("x-request-id")!]?.hasPrefix("req-") == true)
             let given = try await h.client.execute(uri: "/health", method: .get, headers: [HTTPField.Name("x-request-id")!: "abc-123"])
             #expect(given.headers[HTTPField.Name("x-request-id")!] == "abc-123")
+        }
+    }
+
+    /// Liveness and readiness apart: a server loading its model (or draining) is alive, and not ready.
+    @Test func healthIsLivenessAndReadyIsReadiness() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-probes-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = try SQLiteRegistry(directory: dir)
+        let backend = Backend(registry: registry)
+        let app = Application(router: buildRouter(backend))
+        try await app.test(.router) { client in
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            let loading = try await client.execute(uri: "/ready", method: .get)
+            #expect(loading.status == .serviceUnavailable)
+            #expect((Self.error(loading)["message"] as? String)?.contains("loading") == true)
+            var config = Engine.Configuration()
+            config.kvCacheBytes = 16 << 20
+            let engine = Engine(model: Self.model, tokenizer: Self.tokenizer, configuration: config)
+            defer { engine.close() }
+            let store = try AdapterStore(directory: dir.appendingPathComponent("adapters"))
+            backend.setLoaded(ServingState(model: Self.model, tokenizer: Self.tokenizer, engine: engine, registry: registry,
+                                           adapters: AdapterCache(store: store, config: Self.model.config, budgetBytes: 1 << 20),
+                                           modelID: "smollm2-test", maxUploadBytes: 1 << 20, limits: .init()))
+            #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
+            engine.stopAccepting()
+            let draining = try await client.execute(uri: "/ready", method: .get)
+            #expect(draining.status == .serviceUnavailable)
+            #expect((Self.error(draining)["message"] as? String)?.contains("draining") == true)
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
         }
     }
 

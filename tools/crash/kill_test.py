@@ -61,7 +61,7 @@ def start(port):
         if proc.poll() is not None:
             fail(f"the server did not start (exit {proc.returncode}); see {data}/serve.log")
         try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).status == 200:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1).status == 200:
                 return proc
         except Exception:
             pass

@@ -167,7 +167,7 @@ proc = subprocess.Popen([TESSERA, "serve", "--data-dir", data, "--port", str(POR
                          "--kv-cache-bytes", str(256 << 20)], stdout=log, stderr=log, env={**os.environ, "TESSERA_ADMIN_KEY": ADMIN})
 for _ in range(600):
     try:
-        if urllib.request.urlopen(BASE + "/health", timeout=1).status == 200:
+        if urllib.request.urlopen(BASE + "/ready", timeout=1).status == 200:
             break
     except Exception:
         time.sleep(0.1)

@@ -18,4 +18,15 @@ public struct FileRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     /// The rows' shape, a `TrainingFileFormat` (`results` for a job's metrics).
     public var format: String
     public var createdAt: Date
+
+    public init(id: String, tenantID: String, filename: String, purpose: String, bytes: Int, lines: Int, format: String, createdAt: Date) {
+        self.id = id
+        self.tenantID = tenantID
+        self.filename = filename
+        self.purpose = purpose
+        self.bytes = bytes
+        self.lines = lines
+        self.format = format
+        self.createdAt = createdAt
+    }
 }

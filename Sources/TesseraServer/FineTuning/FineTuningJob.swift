@@ -39,6 +39,39 @@ public struct FineTuningJob: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var resultFiles: String
     /// Times the trainer was started (a restart of the server starts it again).
     public var attempts: Int
+    /// The replica whose trainer runs the job (claimed when it starts), and when it last said it still does.
+    public var owner: String?
+    public var heartbeatAt: Date?
+
+    public init(id: String, tenantID: String, model: String, trainingFile: String, validationFile: String? = nil, suffix: String? = nil,
+                seed: Int, metadata: String? = nil, spec: String, status: Status, createdAt: Date, startedAt: Date? = nil,
+                finishedAt: Date? = nil, fineTunedModel: String? = nil, trainedTokens: Int? = nil, errorCode: String? = nil,
+                errorMessage: String? = nil, errorParam: String? = nil, estimatedFinish: Date? = nil, resultFiles: String,
+                attempts: Int, owner: String? = nil, heartbeatAt: Date? = nil) {
+        self.id = id
+        self.tenantID = tenantID
+        self.model = model
+        self.trainingFile = trainingFile
+        self.validationFile = validationFile
+        self.suffix = suffix
+        self.seed = seed
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.fineTunedModel = fineTunedModel
+        self.trainedTokens = trainedTokens
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.errorParam = errorParam
+        self.estimatedFinish = estimatedFinish
+        self.resultFiles = resultFiles
+        self.attempts = attempts
+        self.owner = owner
+        self.heartbeatAt = heartbeatAt
+    }
 
     public func trainingSpec() throws -> TrainingSpec { try JSONDecoder().decode(TrainingSpec.self, from: Data(spec.utf8)) }
 
@@ -77,4 +110,13 @@ public struct JobCheckpoint: Codable, Sendable, Equatable, FetchableRecord, Pers
     /// A JSON object: step, train_loss, valid_loss, ...
     public var metrics: String
     public var createdAt: Date
+
+    public init(id: String, jobID: String, step: Int, model: String, metrics: String, createdAt: Date) {
+        self.id = id
+        self.jobID = jobID
+        self.step = step
+        self.model = model
+        self.metrics = metrics
+        self.createdAt = createdAt
+    }
 }

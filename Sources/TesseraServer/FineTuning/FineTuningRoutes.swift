@@ -31,7 +31,7 @@ struct FineTuningRoutes {
             spec: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self), status: .validatingFiles, createdAt: Date(),
             resultFiles: "[]", attempts: 0)
         try registry.addJob(job)
-        try registry.addEvent(jobID: id, message: "Validating training file: \(training.id)" + (r.validationFile.map { " and validation file: \($0)" } ?? ""))
+        try registry.addEvent(jobID: id, level: "info", message: "Validating training file: \(training.id)" + (r.validationFile.map { " and validation file: \($0)" } ?? ""), type: "message", data: nil)
         let jobs = self.jobs
         Thread.detachNewThread { jobs.kick() }  // validation and start happen off the HTTP threads
         return try .json(JobObject(job, tenant: tenant))

@@ -28,6 +28,16 @@ public final class TrainingJobs: Sendable {
         public var maxAttempts = 3
         /// More trainer flags, after the job's own (tests shorten runs with them).
         public var extraArguments: [String] = []
+        /// This replica's name in the registry: a job it starts is claimed in that name.
+        public var replicaID = ProcessInfo.processInfo.hostName
+        /// On a shared registry: how often a replica says its jobs still train (and looks for queued ones, and for
+        /// its jobs cancelled on another replica), and how long a silent owner keeps its jobs before another
+        /// replica queues them again.
+        public var heartbeatSeconds = 10.0
+        public var abandonedAfterSeconds = 60.0
+        /// On a shared registry, start-up sweeps only remove unregistered directories older than this (another
+        /// replica may be between writing one and recording it).
+        public var sweepGraceSeconds = 600.0
 
         public init(trainer: URL, modelPath: String) {
             self.trainer = trainer
@@ -74,11 +84,57 @@ public final class TrainingJobs: Sendable {
         for d in [jobsDirectory, peftDirectory] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
     }
 
-    /// The model has loaded: recover what a previous run left, then start the queue.
+    /// The model has loaded: recover what a previous run left, then start the queue. On a shared registry, also
+    /// follow the other replicas: a job created or ended there moves this queue, a job of this replica's cancelled
+    /// there stops its trainer, and a heartbeat keeps this replica's claims (and takes over those of dead replicas).
     public func attach(_ serving: ServingState) {
         state.withLock { $0.serving = serving }
         do { try recover() } catch { logger.error("fine-tuning recovery failed: \(error)") }
         kick()
+        guard registry.isShared else { return }
+        registry.observe { [weak self] change in
+            guard case .job(let id) = change, let self else { return }
+            DispatchQueue.global().async {
+                if self.state.withLock({ $0.runs[id] != nil }) { self.checkClaims() }
+                self.kick()
+            }
+        }
+        // A thread of its own: the beat blocks on the registry, which Swift's cooperative pool must not.
+        let interval = configuration.heartbeatSeconds
+        Thread.detachNewThread { [weak self] in
+            while true {
+                Thread.sleep(forTimeInterval: interval)
+                guard let self, !self.state.withLock({ $0.shuttingDown }) else { return }
+                self.beat()
+            }
+        }
+    }
+
+    /// The shared registry's heartbeat: this replica's jobs are alive, jobs of replicas that stopped beating go back
+    /// to the queue (to resume from their last checkpoint, which is in the shared store), and the queue moves.
+    func beat() {
+        let mine = state.withLock { Array($0.runs.keys) }
+        do {
+            try registry.heartbeat(jobIDs: mine, owner: configuration.replicaID)
+            checkClaims()
+            try requeue { j in j.owner != configuration.replicaID && j.heartbeatAt.map { -$0.timeIntervalSinceNow > configuration.abandonedAfterSeconds } ?? true }
+        } catch {
+            logger.warning("fine-tuning heartbeat: \(error)")
+        }
+        kick()
+    }
+
+    /// A trainer whose job is no longer this replica's to run (cancelled on another replica, or taken over after
+    /// this one was silent too long) is stopped; its `exited` leaves the row alone.
+    func checkClaims() {
+        let runs = state.withLock { $0.runs.compactMap { id, run in run.process.map { (id, $0) } } }
+        for (id, process) in runs {
+            guard let job = try? registry.job(id: id) else { continue }
+            if job.status != .running || job.owner != configuration.replicaID {
+                logger.info("job \(id) is \(job.status.rawValue) on \(job.owner ?? "no replica"); stopping its trainer here")
+                process.kill()
+            }
+        }
     }
 
     // MARK: - The queue
@@ -176,8 +232,10 @@ public final class TrainingJobs: Sendable {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             var started = false
             running = try registry.updateJob(id: job.id, event: ("info", resume.map { "Fine-tuning job resumed from step \($0.step)" } ?? "Fine-tuning job started")) { j in
-                guard j.status == .queued else { return false }
+                guard j.status == .queued else { return false }  // claimed by another replica, or cancelled
                 j.status = .running
+                j.owner = configuration.replicaID
+                j.heartbeatAt = Date()
                 j.startedAt = j.startedAt ?? Date()
                 j.attempts += 1
                 started = true
@@ -219,7 +277,7 @@ public final class TrainingJobs: Sendable {
             switch event {
             case "start":
                 let total = object["total_steps"] as? Int ?? 0
-                try registry.addEvent(jobID: id, level: "info", message: "Training on \(object["examples"] ?? 0) examples, \(object["trained_tokens"] ?? 0) trained tokens each epoch, \(object["trainable_parameters"] ?? 0) trainable parameters, \(total) steps")
+                try registry.addEvent(jobID: id, level: "info", message: "Training on \(object["examples"] ?? 0) examples, \(object["trained_tokens"] ?? 0) trained tokens each epoch, \(object["trainable_parameters"] ?? 0) trainable parameters, \(total) steps", type: "message", data: nil)
             case "step":
                 let step = object["step"] as? Int ?? 0, total = object["total_steps"] as? Int ?? 0
                 let loss = object["loss"] as? Double ?? .nan, rate = object["learning_rate"] as? Double ?? 0
@@ -229,7 +287,7 @@ public final class TrainingJobs: Sendable {
                 }
                 var data: [String: Any] = ["step": step, "total_steps": total, "train_loss": loss, "learning_rate": rate]
                 for (k, v) in object where !["event", "step", "total_steps", "loss", "learning_rate", "tokens"].contains(k) { data[k] = v }
-                try registry.addEvent(jobID: id, message: String(format: "Step %d/%d: training loss=%.4f", step, total, loss), type: "metrics", data: data)
+                try registry.addEvent(jobID: id, level: "info", message: String(format: "Step %d/%d: training loss=%.4f", step, total, loss), type: "metrics", data: data)
                 if let run, step > 0 {
                     // Seconds per step so far in this run of the trainer (a resumed one counts from where it resumed).
                     let resumed = (run.metrics.first?.0 ?? 1) - 1
@@ -248,7 +306,7 @@ public final class TrainingJobs: Sendable {
                 }
                 var data: [String: Any] = ["step": step, "valid_loss": loss]
                 for (k, v) in object where !["event", "step", "loss"].contains(k) { data["valid_" + k] = v }
-                try registry.addEvent(jobID: id, message: String(format: "Step %d: validation loss=%.4f", step, loss), type: "metrics", data: data)
+                try registry.addEvent(jobID: id, level: "info", message: String(format: "Step %d: validation loss=%.4f", step, loss), type: "metrics", data: data)
             case "checkpoint":
                 if let step = object["step"] as? Int, let path = object["path"] as? String { try checkpoint(id, step: step, path: path) }
             case "done":
@@ -270,7 +328,7 @@ public final class TrainingJobs: Sendable {
         let name = ModelName.checkpoint(of: ModelName.fineTuned(base: serving.modelID, tenant: tenant.name, suffix: job.suffix, job: id), step: step)
         let record: AdapterRecord
         do { record = try store(path, serving: serving, tenantID: job.tenantID, name: name) } catch {
-            try registry.addEvent(jobID: id, level: "warn", message: "Checkpoint at step \(step) cannot be served: \(error)")
+            try registry.addEvent(jobID: id, level: "warn", message: "Checkpoint at step \(step) cannot be served: \(error)", type: "message", data: nil)
             return
         }
         let metrics = state.withLock { s -> [String: Any] in
@@ -316,6 +374,8 @@ public final class TrainingJobs: Sendable {
         }
         guard let run, let job = try? registry.job(id: id) else { return }
         if job.status == .cancelled { return cleanUp(id) }  // cancel already said so and removed its models
+        // Another replica holds the job now (this one was silent too long): its row and directory are that one's.
+        if job.owner != configuration.replicaID { return }
         if stopping, !(status == 0 && run.finished) {
             let at = lastCheckpoint(id).map { " from step \($0.step)" } ?? ""
             _ = try? registry.updateJob(id: id, event: ("info", "The server is stopping; the job will resume\(at) when it starts again")) { j in
@@ -432,22 +492,43 @@ public final class TrainingJobs: Sendable {
     /// After a crash or kill: jobs still `running` have no trainer; they go back to the queue (resuming from their
     /// last checkpoint when they start). Directories of jobs that ended, and PEFT directories of models that are gone,
     /// are removed (stored files are `DataRecovery`'s).
+    /// On a shared registry only this replica's jobs are its to requeue at start (and those of replicas that went
+    /// silent); the rest train elsewhere.
     func recover() throws {
-        for job in try registry.jobs(status: [.running]) {
+        let shared = registry.isShared
+        try requeue { j in
+            !shared || j.owner == nil || j.owner == configuration.replicaID
+                || j.heartbeatAt.map { -$0.timeIntervalSinceNow > configuration.abandonedAfterSeconds } ?? true
+        }
+        let live = Set(try registry.jobs(status: [.validatingFiles, .queued, .running]).map(\.id))
+        sweep(jobsDirectory) { !live.contains($0) }
+        let adapters = try registry.allStoreIDs()
+        // A model's PEFT directory is written before its row, so on a shared store a fresh one may be another
+        // replica's job completing.
+        sweep(peftDirectory, grace: shared ? configuration.sweepGraceSeconds : 0) { !adapters.contains($0) }
+    }
+
+    /// Running jobs with no trainer here that `abandoned` picks go back to the queue.
+    private func requeue(_ abandoned: (FineTuningJob) -> Bool) throws {
+        let here = state.withLock { Set($0.runs.keys) }
+        for job in try registry.jobs(status: [.running]) where !here.contains(job.id) && abandoned(job) {
             let at = lastCheckpoint(job.id).map { " and will resume from step \($0.step)" } ?? " and will start again"
-            try registry.updateJob(id: job.id, event: ("warn", "The server restarted while the job was training; it is queued again\(at)")) { j in
-                guard j.status == .running else { return false }
+            let why = job.owner == configuration.replicaID || job.owner == nil
+                ? "The server restarted while the job was training" : "The replica training the job (\(job.owner ?? "")) stopped answering"
+            try registry.updateJob(id: job.id, event: ("warn", "\(why); it is queued again\(at)")) { j in
+                guard j.status == .running, j.owner == job.owner, j.heartbeatAt == job.heartbeatAt else { return false }
                 j.status = .queued
                 return true
             }
         }
-        let live = Set(try registry.jobs(status: [.validatingFiles, .queued, .running]).map(\.id))
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: jobsDirectory.path)) ?? [] where !live.contains(name) {
-            try? FileManager.default.removeItem(at: jobsDirectory.appendingPathComponent(name))
-        }
-        let adapters = try registry.allStoreIDs()
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: peftDirectory.path)) ?? [] where !adapters.contains(name) {
-            try? FileManager.default.removeItem(at: peftDirectory.appendingPathComponent(name))
+    }
+
+    private func sweep(_ directory: URL, grace: TimeInterval = 0, remove: (String) -> Bool) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where remove(name) {
+            let url = directory.appendingPathComponent(name)
+            if grace > 0, let modified = (try? url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate,
+               -modified.timeIntervalSinceNow < grace { continue }
+            try? FileManager.default.removeItem(at: url)
         }
     }
 

@@ -3,7 +3,7 @@ import GRDB
 
 /// Fine-tuning jobs, their events and checkpoints in the registry. Every change to a job is one transaction; a job
 /// that succeeds gets its model's adapter row in the same transaction as its status, so the two never disagree.
-extension Registry {
+extension SQLiteRegistry {
     public func addJob(_ job: FineTuningJob) throws(RegistryError) {
         do { try db.write { try job.insert($0) } } catch { throw RegistryError("cannot record job '\(job.id)': \(error)") }
     }
@@ -79,6 +79,18 @@ extension Registry {
     /// Jobs of the tenant holding a training slot (its `max_training_jobs` bounds these; the rest wait queued).
     public func activeJobCount(tenantID: String) throws(RegistryError) -> Int {
         try read { try FineTuningJob.filter(Column("tenantID") == tenantID && Column("status") == FineTuningJob.Status.running.rawValue).fetchCount($0) }
+    }
+
+    public func heartbeat(jobIDs: [String], owner: String) throws(RegistryError) {
+        do {
+            try db.write { db in
+                for id in jobIDs {
+                    try db.execute(sql: "UPDATE fine_tuning_job SET heartbeatAt = ? WHERE id = ? AND owner = ?", arguments: [Date(), id, owner])
+                }
+            }
+        } catch {
+            throw RegistryError("cannot record the jobs' heartbeat: \(error)")
+        }
     }
 
     public func addEvent(jobID: String, level: String = "info", message: String, type: String = "message",

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// Training files in the registry: one row per file, written after the file itself (DESIGN 3.8).
-extension Registry {
+extension SQLiteRegistry {
     public func addFile(_ file: FileRecord) throws(RegistryError) {
         do { try db.write { try file.insert($0) } } catch { throw RegistryError("cannot record file '\(file.id)': \(error)") }
     }

@@ -1,12 +1,13 @@
 import Foundation
 import GRDB
 
-/// The server's state in SQLite (DESIGN 3.8): tenants and their hashed keys, adapters and their versions, training
-/// files, fine-tuning jobs with their events and checkpoints (`Registry+Files`, `Registry+Jobs`). One file in the data
-/// dir; every change in a transaction.
-public final class Registry: Sendable {
+/// The embedded registry (DESIGN 3.8): one SQLite file in the data dir, for one server process (and the CLI beside
+/// it, which waits for the file's lock). Files and jobs are in `SQLiteRegistry+Files` and `SQLiteRegistry+Jobs`.
+public final class SQLiteRegistry: Registry {
     let db: DatabaseQueue
     public let directory: URL
+    public let usage: any UsageCounter = LocalUsageCounter()
+    public var isShared: Bool { false }
 
     /// Opens (creating if needed) `registry.sqlite` in `directory`.
     public init(directory: URL) throws(RegistryError) {
@@ -55,11 +56,9 @@ public final class Registry: Sendable {
             }
         }
         m.registerMigration("v4-shared") { db in
-            // The owner of adapters the admin loads for everyone (vLLM's load_lora_adapter). Its id cannot be a
-            // tenant's (those are 12 characters) and its name cannot be one (names start with a letter or digit);
-            // it has no key.
+            // The owner of adapters the admin loads for everyone (`sharedTenantID`).
             try db.execute(sql: "INSERT INTO tenant (id, name, weight, keyHash, createdAt, revoked) VALUES (?, ?, 1, x'', ?, 1)",
-                           arguments: [Self.sharedTenantID, "_shared", Date()])
+                           arguments: [sharedTenantID, "_shared", Date()])
         }
         m.registerMigration("v5-max-tokens") { db in
             try db.alter(table: "tenant") { t in t.add(column: "maxTokens", .integer) }
@@ -118,46 +117,34 @@ public final class Registry: Sendable {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        m.registerMigration("v7-replicas") { db in
+            // Which replica runs a job, and when it last said so (a shared registry requeues jobs whose owner died;
+            // here they only keep the two registries' rows alike).
+            try db.alter(table: "fine_tuning_job") { t in
+                t.add(column: "owner", .text)
+                t.add(column: "heartbeatAt", .datetime)
+            }
+        }
         return m
     }
 
-    /// Owner of the adapters every tenant may use.
-    public static let sharedTenantID = "shared"
+    public func observe(_ handler: @escaping @Sendable (RegistryChange) -> Void) {}
 
-    /// A new tenant and its API key (returned once; only its hash is kept). `configure` sets its limits in the same
-    /// transaction, so a crash never leaves a tenant without the limits it was created with.
-    public func createTenant(name: String, weight: Double = 1,
-                             configure: (inout Tenant) throws(RegistryError) -> Void = { _ in }) throws(RegistryError) -> (tenant: Tenant, key: String) {
-        guard Tenant.isValidName(name) else {
-            throw RegistryError("tenant name '\(name)' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        }
-        guard weight.isFinite, weight > 0, weight <= 1000 else { throw RegistryError("tenant weight must be in (0, 1000], got \(weight)") }
-        let id = APIKey.randomID(length: 12)
-        let (key, hash) = APIKey.make(tenantID: id)
-        var tenant = Tenant(id: id, name: name, weight: weight, keyHash: hash, createdAt: Date(), revoked: false)
-        try configure(&tenant)
+    public func isReachable() -> Bool { true }
+
+    public func insertTenant(_ tenant: Tenant) throws(RegistryError) {
         do {
             try db.write { db in
-                guard try Tenant.filter(Column("name") == name).fetchCount(db) == 0 else {
-                    throw RegistryError("tenant '\(name)' exists")
+                guard try Tenant.filter(Column("name") == tenant.name).fetchCount(db) == 0 else {
+                    throw RegistryError("tenant '\(tenant.name)' exists")
                 }
                 try tenant.insert(db)
             }
         } catch let e as RegistryError {
             throw e
         } catch {
-            throw RegistryError("cannot create tenant '\(name)': \(error)")
+            throw RegistryError("cannot create tenant '\(tenant.name)': \(error)")
         }
-        return (tenant, key)
-    }
-
-    /// The tenant an API key belongs to, or nil (unknown, wrong or revoked key).
-    public func tenant(forKey key: String) throws(RegistryError) -> Tenant? {
-        guard let (id, secret) = APIKey.parse(key) else { return nil }
-        let tenant: Tenant?
-        do { tenant = try db.read { try Tenant.fetchOne($0, key: id) } } catch { throw RegistryError("registry read failed: \(error)") }
-        guard let tenant, !tenant.revoked, APIKey.matches(secret, hash: tenant.keyHash) else { return nil }
-        return tenant
     }
 
     /// Records a new version of a tenant's adapter (its file is already in the store: files first, DESIGN 3.8).
@@ -174,12 +161,6 @@ public final class Registry: Sendable {
         } catch {
             throw RegistryError("cannot record adapter '\(name)': \(error)")
         }
-    }
-
-    /// The adapter a tenant means by `name`: its own, else a shared one; other tenants' adapters do not exist here.
-    public func visibleAdapter(tenantID: String, name: String) throws(RegistryError) -> AdapterRecord? {
-        if let own = try adapter(tenantID: tenantID, name: name) { return own }
-        return try adapter(tenantID: Self.sharedTenantID, name: name)
     }
 
     /// The newest version of the tenant's adapter `name`; other tenants' adapters do not exist here.
@@ -246,34 +227,11 @@ public final class Registry: Sendable {
         do { return try db.read { try Tenant.filter(Column("name") == name).fetchOne($0) } } catch { throw RegistryError("registry read failed: \(error)") }
     }
 
-    /// Changes a tenant (weight, limits, revocation) in one transaction; nil when there is no such tenant.
-    public func updateTenant(named name: String, _ change: (inout Tenant) throws(RegistryError) -> Void) throws(RegistryError) -> Tenant? {
-        guard var tenant = try tenant(named: name) else { return nil }
-        try change(&tenant)
-        let updated = tenant
-        do { try db.write { try updated.update($0) } } catch { throw RegistryError("cannot update tenant '\(name)': \(error)") }
-        return updated
-    }
-
-    /// A new key for the tenant; the old one stops working at once. Returns the key (shown once).
-    public func rotateKey(named name: String) throws(RegistryError) -> String? {
-        var key = ""
-        let updated = try updateTenant(named: name) { t throws(RegistryError) in
-            let (k, hash) = APIKey.make(tenantID: t.id)
-            key = k
-            t.keyHash = hash
-            t.revoked = false
-        }
-        return updated == nil ? nil : key
+    public func saveTenant(_ tenant: Tenant) throws(RegistryError) {
+        do { try db.write { try tenant.update($0) } } catch { throw RegistryError("cannot update tenant '\(tenant.name)': \(error)") }
     }
 
     public func tenants() throws(RegistryError) -> [Tenant] {
-        do { return try db.read { try Tenant.filter(Column("id") != Self.sharedTenantID).order(Column("name")).fetchAll($0) } } catch { throw RegistryError("registry read failed: \(error)") }
+        do { return try db.read { try Tenant.filter(Column("id") != sharedTenantID).order(Column("name")).fetchAll($0) } } catch { throw RegistryError("registry read failed: \(error)") }
     }
-}
-
-public struct RegistryError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

@@ -51,5 +51,6 @@ public struct ModelService: Service {
         engine.close()
         await training
         watchdog?.cancel()
+        backend.registry.usage.flush()  // tokens counted since the last batch still count against the limits
     }
 }

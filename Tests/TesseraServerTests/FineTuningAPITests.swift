@@ -113,6 +113,40 @@ import TesseraTestSupport
         }
     }
 
+    static func replica(_ id: String) -> (inout TrainingJobs.Configuration) -> Void {
+        { c in
+            configure(&c)
+            c.replicaID = id
+            c.heartbeatSeconds = 0.5
+        }
+    }
+
+    /// Two replicas on one PostgreSQL registry and one store: a job created on one trains on exactly one of them
+    /// (claimed in the registry), and its model serves on both.
+    @Test func replicasShareAJobAndItsModel() async throws {
+        let url = try TestPostgres.database()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ft-replicas-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await ServerTests.withServer(fineTuning: Self.replica("a"), directory: dir, registry: { try PostgresRegistry(url: url) }) { a in
+            try await ServerTests.withServer(fineTuning: Self.replica("b"), directory: dir, registry: { try PostgresRegistry(url: url) }) { b in
+                let file = try await Self.uploadFile(a, Self.sums(4))
+                let create = try await b.post("/v1/fine_tuning/jobs", #"{"model": "\#(Self.base)", "training_file": "\#(file)", "suffix": "shared", "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 2}}}, \#(Self.adapter)}"#)
+                #expect(create.status == .ok, "\(String(buffer: create.body))")
+                let id = ServerTests.json(create)["id"] as? String ?? ""
+                let done = try await Self.wait(a, id)
+                #expect(done["status"] as? String == "succeeded", "\(done)")
+                let started = try await Self.events(b, id).filter { ($0["message"] as? String)?.hasPrefix("Fine-tuning job started") == true }
+                #expect(started.count == 1)
+                let model = "ft:\(Self.base):acme:shared:\(id)"
+                for h in [a, b] {
+                    let r = try await h.post("/v1/completions", #"{"model": "\#(model)", "prompt": "What is 12 plus 30?", "max_tokens": 2}"#)
+                    #expect(r.status == .ok, "\(String(buffer: r.body))")
+                }
+            }
+        }
+    }
+
     @Test func dpoFromTheFineTunedModel() async throws {
         try await ServerTests.withServer(fineTuning: Self.configure) { h in
             let sft = try await Self.uploadFile(h, Self.sums(2))

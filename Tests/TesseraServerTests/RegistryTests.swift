@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TesseraAdapters
 import TesseraServer
 import TesseraTestSupport
 
@@ -245,5 +246,25 @@ import TesseraTestSupport
             if try r.usage.admit(tenantID: tenant.id, minute: 7, promptTokens: 1, requestsPerMinute: 4, tokensPerMinute: nil) == nil { admitted += 1 }
         }
         #expect(admitted == 4)
+    }
+
+    /// Start-up recovery on a shared store leaves other replicas' fresh writes alone, and never drops a row for a
+    /// missing file (a store mounted wrong on one replica must not empty everyone's registry).
+    @Test func recoveryOnASharedStoreSparesFreshWrites() throws {
+        let r = try PostgresRegistry(url: try TestPostgres.database())
+        defer { r.close() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-shared-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try AdapterStore(directory: dir)
+        let (tenant, _) = try r.createTenant(name: "acme")
+        let fresh = AdapterRecord.newStoreID(), old = AdapterRecord.newStoreID(), missing = AdapterRecord.newStoreID()
+        try store.files.write(Data("fresh".utf8), id: fresh)
+        try store.files.write(Data("old".utf8), id: old)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: try store.files.url(old).path)
+        _ = try r.addAdapter(tenantID: tenant.id, name: "gone", kind: "lora", bytes: 1, storeID: missing)
+        let report = try DataRecovery.recover(registry: r, store: store)
+        #expect(report.orphanFiles == 1 && report.rowsWithoutFiles == [missing])
+        #expect(store.contains(id: fresh) && !store.contains(id: old))
+        #expect(try r.allStoreIDs() == [missing])
     }
 }

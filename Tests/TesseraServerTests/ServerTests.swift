@@ -57,12 +57,14 @@ import TesseraTokenizer
 
     /// The routes in-process over a fresh data dir with tenants acme and globex; `fineTuning` turns the files and
     /// fine-tuning APIs on (their trainer is the built `tessera`), with the configuration it adjusts.
+    /// `registry` opens another registry than SQLite in the data dir (replicas: a shared PostgreSQL and directory).
     static func withServer(limits: RequestLimits = .init(), fineTuning: ((inout TrainingJobs.Configuration) -> Void)? = nil,
-                           directory: URL? = nil, _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
+                           directory: URL? = nil, registry open: (() throws -> any Registry)? = nil,
+                           _ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-server-\(UUID().uuidString)")
         defer { if directory == nil { try? FileManager.default.removeItem(at: dir) } }
-        let registry = try SQLiteRegistry(directory: dir)
-        let key = try Self.tenantKey(registry, "acme"), otherKey = try Self.tenantKey(registry, "globex")
+        let registry = try open?() ?? SQLiteRegistry(directory: dir)
+        let key = try Self.tenantKey(registry, "acme", in: dir), otherKey = try Self.tenantKey(registry, "globex", in: dir)
         var config = Engine.Configuration()
         config.kvCacheBytes = 64 << 20
         let engine = Engine(model: model, tokenizer: tokenizer, configuration: config)
@@ -86,8 +88,8 @@ import TesseraTokenizer
     static let adminKey = "admin-secret"
 
     /// A tenant's key, made on first use; kept in the data dir so a test that reopens it (a restart) keeps its keys.
-    static func tenantKey(_ registry: SQLiteRegistry, _ name: String) throws -> String {
-        let file = registry.directory.appendingPathComponent("\(name).key")
+    static func tenantKey(_ registry: any Registry, _ name: String, in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("\(name).key")
         if let key = try? String(contentsOf: file, encoding: .utf8) { return key }
         let (_, key) = try registry.createTenant(name: name)
         try key.write(to: file, atomically: true, encoding: .utf8)

@@ -76,6 +76,16 @@ public struct FineTuningJob: Codable, Sendable, Equatable, FetchableRecord, Pers
     public func trainingSpec() throws -> TrainingSpec { try JSONDecoder().decode(TrainingSpec.self, from: Data(spec.utf8)) }
 
     public var resultFileIDs: [String] { (try? JSONDecoder().decode([String].self, from: Data(resultFiles.utf8))) ?? [] }
+
+    /// The row of a job that succeeded (both registries write it in the transaction that records its model).
+    mutating func succeed(model: String, resultFile: String?, trainedTokens: Int) throws {
+        if let resultFile { resultFiles = String(decoding: try JSONEncoder().encode(resultFileIDs + [resultFile]), as: UTF8.self) }
+        status = .succeeded
+        fineTunedModel = model
+        finishedAt = Date()
+        estimatedFinish = nil
+        self.trainedTokens = trainedTokens
+    }
 }
 
 /// One line of a job's history: a message, or the trainer's metrics at a step (`type` "metrics", `data` a JSON

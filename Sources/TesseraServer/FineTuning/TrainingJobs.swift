@@ -491,9 +491,8 @@ public final class TrainingJobs: Sendable {
 
     /// After a crash or kill: jobs still `running` have no trainer; they go back to the queue (resuming from their
     /// last checkpoint when they start). Directories of jobs that ended, and PEFT directories of models that are gone,
-    /// are removed (stored files are `DataRecovery`'s).
-    /// On a shared registry only this replica's jobs are its to requeue at start (and those of replicas that went
-    /// silent); the rest train elsewhere.
+    /// are removed (stored files are `DataRecovery`'s). On a shared registry only this replica's jobs are its to
+    /// requeue at start (and those of replicas that went silent); the rest train elsewhere.
     func recover() throws {
         let shared = registry.isShared
         try requeue { j in

@@ -76,15 +76,8 @@ extension PostgresRegistry {
             guard var job = try c.run("SELECT * FROM fine_tuning_job WHERE id = \(id) FOR UPDATE").first.map(FineTuningJob.init),
                   job.status == .running else { return false }
             try Self.insert(model, c)
-            if let resultFile {
-                try Self.insert(resultFile, c)
-                job.resultFiles = String(decoding: try JSONEncoder().encode(job.resultFileIDs + [resultFile.id]), as: UTF8.self)
-            }
-            job.status = .succeeded
-            job.fineTunedModel = model.name
-            job.finishedAt = Date()
-            job.estimatedFinish = nil
-            job.trainedTokens = trainedTokens
+            if let resultFile { try Self.insert(resultFile, c) }
+            try job.succeed(model: model.name, resultFile: resultFile?.id, trainedTokens: trainedTokens)
             try Self.update(job, c)
             try Self.insertEvent(c, jobID: id, level: "info", message: message, type: "message", data: nil)
             try c.notify(.job(id: id))

@@ -58,15 +58,8 @@ extension SQLiteRegistry {
             return try db.write { db -> Bool in
                 guard var job = try FineTuningJob.fetchOne(db, key: id), job.status == .running else { return false }
                 try model.insert(db)
-                if let resultFile {
-                    try resultFile.insert(db)
-                    job.resultFiles = String(decoding: try JSONEncoder().encode(job.resultFileIDs + [resultFile.id]), as: UTF8.self)
-                }
-                job.status = .succeeded
-                job.fineTunedModel = model.name
-                job.finishedAt = Date()
-                job.estimatedFinish = nil
-                job.trainedTokens = trainedTokens
+                if let resultFile { try resultFile.insert(db) }
+                try job.succeed(model: model.name, resultFile: resultFile?.id, trainedTokens: trainedTokens)
                 try job.update(db)
                 try Self.insertEvent(db, jobID: id, level: "info", message: message, type: "message", data: nil)
                 return true

@@ -18,6 +18,12 @@ struct RequestIDMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as APIError {
             response = try error.response(from: request, context: context)
+        } catch let error as RegistryError {
+            // What reaches here is the registry itself failing (the database away), not the request: retry shortly.
+            context.logger.error("request \(id) failed: \(error)")
+            var e = APIError(.serviceUnavailable, "the registry is unavailable; retry shortly (request \(id))")
+            e.headers[.retryAfter] = "1"
+            response = try e.response(from: request, context: context)
         } catch let error as HTTPError {
             response = try APIError(error.status, error.body ?? error.status.reasonPhrase).response(from: request, context: context)
         } catch {

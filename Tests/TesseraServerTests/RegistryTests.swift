@@ -212,6 +212,22 @@ import TesseraTestSupport
         #expect(seen.withLock { $0.contains(.tenant(id: tenant.id)) })
     }
 
+    /// The database restarting cuts every connection: calls work again once it is back, and the cache, off while
+    /// notifications were down, is live again, so a change made after the restart still reaches the other replica.
+    @Test func aRestartedDatabaseLosesNoChange() throws {
+        let server = try TestPostgres.standalone("restart", portOffset: 1)
+        let url = try server.database()
+        let a = try PostgresRegistry(url: url), b = try PostgresRegistry(url: url)
+        defer { a.close(); b.close() }
+        let (_, key) = try a.createTenant(name: "acme")
+        #expect(try Self.eventually { try b.tenant(forKey: key) != nil })
+        try server.restart()
+        // The first calls may meet connections the restart cut; within a few seconds both answer again.
+        #expect(Self.eventually(within: 10) { ((try? b.tenant(forKey: key)) ?? nil) != nil && a.isReachable() })
+        #expect(Self.eventually(within: 10) { (try? a.updateTenant(named: "acme") { $0.revoked = true }) != nil })
+        #expect(Self.eventually(within: 4) { ((try? b.tenant(forKey: key)) ?? nil) == nil })
+    }
+
     @Test func onlyOneReplicaClaimsAJob() throws {
         let url = try TestPostgres.database()
         let replicas = try (0..<4).map { _ in try PostgresRegistry(url: url) }

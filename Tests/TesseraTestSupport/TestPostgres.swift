@@ -11,29 +11,39 @@ public final class TestPostgres: Sendable {
 
     /// The server of this test process, or why there is none.
     public static let shared: Result<TestPostgres, TestPostgresError> = {
-        do throws(TestPostgresError) { return .success(try TestPostgres()) } catch { return .failure(error) }
+        do throws(TestPostgresError) { return .success(try TestPostgres(name: "shared", portOffset: 0)) } catch { return .failure(error) }
     }()
 
-    /// A new empty database's URL, for `--registry` and `PostgresRegistry(url:)`.
-    public static func database() throws -> String {
-        let server = try shared.get()
+    /// A new empty database's URL on the shared server, for `--registry` and `PostgresRegistry(url:)`.
+    public static func database() throws -> String { try shared.get().database() }
+
+    /// A server of the caller's own, for a test that stops or restarts it (the shared one serves tests running at once).
+    public static func standalone(_ name: String, portOffset: Int) throws -> TestPostgres { try TestPostgres(name: name, portOffset: portOffset) }
+
+    /// A new empty database's URL on this server.
+    public func database() throws -> String {
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try server.run("psql", ["-h", server.socketDirectory, "-p", "\(server.port)", "-U", "postgres", "-d", "postgres",
-                                "-q", "-c", "CREATE DATABASE \(name)"])
-        return "postgres://postgres@localhost:\(server.port)/\(name)?host=\(server.socketDirectory)"
+        try run("psql", ["-h", socketDirectory, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-q", "-c", "CREATE DATABASE \(name)"])
+        return "postgres://postgres@localhost:\(port)/\(name)?host=\(socketDirectory)"
+    }
+
+    /// Stops the server (fast: connections are cut) and starts it again.
+    public func restart() throws {
+        try run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "fast", "-w", "-t", "60", "-o", options, "restart"])
     }
 
     var socketDirectory: String { directory.path }
+    var options: String { "-k \(directory.path) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200" }
 
-    init() throws(TestPostgresError) {
+    init(name: String, portOffset: Int) throws(TestPostgresError) {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = versions.compactMap(Int.init).max() else {
             throw TestPostgresError("PostgreSQL is not installed (/usr/lib/postgresql/*/bin); scripts/setup installs it")
         }
         bin = URL(fileURLWithPath: "/usr/lib/postgresql/\(version)/bin")
         // Short: a socket path must fit in 107 bytes.
-        directory = URL(fileURLWithPath: "/tmp/tessera-pg-\(getpid())")
-        port = 20000 + Int(getpid() % 20000)
+        directory = URL(fileURLWithPath: "/tmp/tessera-pg-\(getpid())-\(name)")
+        port = 20000 + Int(getpid() % 20000) + portOffset
         do {
             try? FileManager.default.removeItem(at: directory)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -41,27 +51,32 @@ public final class TestPostgres: Sendable {
             let data = directory.appendingPathComponent("data").path
             try run("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
             try run("pg_ctl", ["-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60",
-                               "-o", "-k \(directory.path) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200", "start"])
+                               "-o", options, "start"])
         } catch {
             throw TestPostgresError("cannot start a test PostgreSQL in \(directory.path): \(error)")
         }
         let dir = directory.path, pgctl = bin.appendingPathComponent("pg_ctl").path, asRoot = getuid() == 0
-        Self.stopAtExit.withLock { $0 = (dir, pgctl, asRoot) }
+        let first = Self.stopAtExit.withLock { servers in
+            servers.append((dir, pgctl, asRoot))
+            return servers.count == 1
+        }
+        guard first else { return }
         atexit {
-            guard let (dir, pgctl, asRoot) = TestPostgres.stopAtExit.withLock({ $0 }) else { return }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: asRoot ? "/usr/sbin/runuser" : pgctl)
-            p.arguments = (asRoot ? ["-u", "postgres", "--", pgctl] : []) + ["-D", dir + "/data", "-m", "immediate", "stop"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try? p.run()
-            p.waitUntilExit()
-            try? FileManager.default.removeItem(atPath: dir)
+            for (dir, pgctl, asRoot) in TestPostgres.stopAtExit.withLock({ $0 }) {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: asRoot ? "/usr/sbin/runuser" : pgctl)
+                p.arguments = (asRoot ? ["-u", "postgres", "--", pgctl] : []) + ["-D", dir + "/data", "-m", "immediate", "stop"]
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try? p.run()
+                p.waitUntilExit()
+                try? FileManager.default.removeItem(atPath: dir)
+            }
         }
     }
 
     /// What the exit hook stops (a C function pointer cannot capture).
-    private static let stopAtExit = Mutex<(String, String, Bool)?>(nil)
+    private static let stopAtExit = Mutex<[(String, String, Bool)]>([])
 
     /// Runs a PostgreSQL program (as the `postgres` user when the tests run as root: the server refuses root).
     func run(_ program: String, _ arguments: [String], asServer: Bool = true) throws {

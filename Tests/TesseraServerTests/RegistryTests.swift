@@ -228,6 +228,19 @@ import TesseraTestSupport
         #expect(Self.eventually(within: 4) { ((try? b.tenant(forKey: key)) ?? nil) == nil })
     }
 
+    /// NOTIFY payloads are capped at 8000 bytes: deleting an adapter with hundreds of versions still commits and tells
+    /// the other replicas.
+    @Test func deletingManyVersionsFitsOneNotification() throws {
+        let url = try TestPostgres.database()
+        let a = try PostgresRegistry(url: url), b = try PostgresRegistry(url: url)
+        defer { a.close(); b.close() }
+        let (tenant, _) = try a.createTenant(name: "acme")
+        for _ in 0..<400 { _ = try a.addAdapter(tenantID: tenant.id, name: "busy", kind: "lora", bytes: 1, storeID: AdapterRecord.newStoreID()) }
+        #expect(try Self.eventually { try b.adapter(tenantID: tenant.id, name: "busy")?.version == 400 })
+        #expect(try a.deleteAdapter(tenantID: tenant.id, name: "busy").count == 400)
+        #expect(try Self.eventually { try b.adapter(tenantID: tenant.id, name: "busy") == nil })
+    }
+
     @Test func onlyOneReplicaClaimsAJob() throws {
         let url = try TestPostgres.database()
         let replicas = try (0..<4).map { _ in try PostgresRegistry(url: url) }

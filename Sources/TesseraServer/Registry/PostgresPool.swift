@@ -130,8 +130,14 @@ extension PostgresConnection {
     /// Rows changed by an UPDATE or DELETE.
     func changed(_ q: PostgresQuery) throws -> Int { try run(q).metadata.rows ?? 0 }
 
-    /// Tells every replica (this one too) after the transaction commits.
+    /// Tells every replica (this one too) after the transaction commits. A payload must stay under PostgreSQL's 8000
+    /// bytes: an adapter with hundreds of versions sends only the store ids that fit (the others leave the replicas'
+    /// RAM as their caches evict them).
     func notify(_ change: RegistryChange) throws {
+        var change = change
+        while case .adapter(let t, let name, let removed) = change, change.payload.utf8.count > 7900 {
+            change = .adapter(tenantID: t, name: name, removed: Array(removed.dropLast(removed.count / 2 + 1)))
+        }
         try run("SELECT pg_notify(\(PostgresRegistry.channel), \(change.payload))")
     }
 }

@@ -117,7 +117,7 @@ public final class TrainingJobs: Sendable {
         do {
             try registry.heartbeat(jobIDs: mine, owner: configuration.replicaID)
             checkClaims()
-            try requeue { j in j.owner != configuration.replicaID && j.heartbeatAt.map { -$0.timeIntervalSinceNow > configuration.abandonedAfterSeconds } ?? true }
+            try requeue { j in j.owner != configuration.replicaID && isSilent(j) }
         } catch {
             logger.warning("fine-tuning heartbeat: \(error)")
         }
@@ -497,7 +497,7 @@ public final class TrainingJobs: Sendable {
         let shared = registry.isShared
         try requeue { j in
             !shared || j.owner == nil || j.owner == configuration.replicaID
-                || j.heartbeatAt.map { -$0.timeIntervalSinceNow > configuration.abandonedAfterSeconds } ?? true
+                || isSilent(j)
         }
         let live = Set(try registry.jobs(status: [.validatingFiles, .queued, .running]).map(\.id))
         sweep(jobsDirectory) { !live.contains($0) }
@@ -505,6 +505,11 @@ public final class TrainingJobs: Sendable {
         // A model's PEFT directory is written before its row, so on a shared store a fresh one may be another
         // replica's job completing.
         sweep(peftDirectory, grace: shared ? configuration.sweepGraceSeconds : 0) { !adapters.contains($0) }
+    }
+
+    /// A running job whose owner has not beaten for `abandonedAfterSeconds` (or never did).
+    private func isSilent(_ j: FineTuningJob) -> Bool {
+        j.heartbeatAt.map { -$0.timeIntervalSinceNow > configuration.abandonedAfterSeconds } ?? true
     }
 
     /// Running jobs with no trainer here that `abandoned` picks go back to the queue.

@@ -41,6 +41,7 @@ bench: build
 	tools/bench/setup-llama
 	MIXED=1 BENCH_OUT=$(or $(BENCH_OUT),/dev/null) python3 tools/bench/compare.py .build/$(CONFIG)/tessera $(MODEL) $(ROUNDS)
 	python3 tools/bench/compare.py .build/$(CONFIG)/tessera models/SmolLM2-135M-Instruct.Q4_K_M.gguf $(ROUNDS)
+	.build/$(CONFIG)/tessera bench --tokenizer
 
 # Training throughput and peak memory: `tessera bench --train` against transformers + peft (fp32, the same file,
 # 2 threads, LoRA r16 on every linear projection, batches of 8 x 256 tokens), alternating; the venv is made once.

@@ -17,7 +17,8 @@ public enum FuzzOutcome: Equatable, Sendable {
 public enum FuzzTargets {
     public static let all: [String: @Sendable (Data) -> FuzzOutcome] = [
         "gguf": gguf, "safetensors": safetensors, "tar": tar, "upload": upload, "multipart": multipart,
-        "requests": requests, "jinja": jinja, "tokenizer": tokenizer,
+        "requests": requests, "jinja": jinja, "tokenizer": tokenizer, "tokenizer-bpe": bytePairVocabularies,
+        "tokenizer-spm": sentencePieceVocabularies,
     ]
 
     static func outcome(_ body: () throws -> Void) -> FuzzOutcome {
@@ -95,10 +96,53 @@ public enum FuzzTargets {
 
     static let untokenizable = defaultTokenizer?.bytesWithoutToken ?? []
 
+    /// First byte: which of llama.cpp's byte-level BPE vocabularies (one per pre-tokenizer family, Gemma 4's
+    /// raw-UTF-8 BPE among them); the rest: text, tokenized with and without special tokens, then decoded.
+    static func bytePairVocabularies(_ data: Data) -> FuzzOutcome {
+        vocabularyTarget(data, bytePairTokenizers)
+    }
+
+    /// The same over SentencePiece vocabularies (Llama 2, Phi-3) and Gemma 3's own file.
+    static func sentencePieceVocabularies(_ data: Data) -> FuzzOutcome {
+        vocabularyTarget(data, sentencePieceTokenizers)
+    }
+
+    static func vocabularyTarget(_ data: Data, _ tokenizers: [Tokenizer]) -> FuzzOutcome {
+        guard !tokenizers.isEmpty else { return .refused("the vocabularies are needed (scripts/fetch-vocab)") }
+        guard let first = data.first else { return .refused("empty input") }
+        let t = tokenizers[Int(first) % tokenizers.count]
+        let text = String(decoding: data.dropFirst(), as: UTF8.self)
+        let plain = t.encode(text, parseSpecial: false)
+        let special = t.encode(text, addSpecial: true, parseSpecial: true)
+        precondition(plain.allSatisfy { $0 >= 0 && Int($0) < t.vocabularySize }, "an id outside the vocabulary")
+        precondition(special.allSatisfy { $0 >= 0 && Int($0) < t.vocabularySize }, "an id outside the vocabulary")
+        _ = t.encode(t.decode(special), parseSpecial: true)
+        return .accepted
+    }
+
+    static let vocabularyDirectory: URL = ProcessInfo.processInfo.environment["TESSERA_VOCAB_DIR"].map { URL(fileURLWithPath: $0) }
+        ?? repositoryRoot.appendingPathComponent("models/vocab")
+
+    static func vocabularies(_ names: [String]) -> [Tokenizer] {
+        names.compactMap { name in
+            let path = name.hasSuffix(".gguf") ? repositoryRoot.appendingPathComponent("models/\(name)").path
+                : vocabularyDirectory.appendingPathComponent("ggml-vocab-\(name).gguf").path
+            return (try? GGUFFile(file: MappedFile(path: path))).flatMap { try? Tokenizer(gguf: $0) }
+        }
+    }
+
+    static let bytePairTokenizers = vocabularies([
+        "llama-bpe", "qwen2", "qwen35", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "starcoder", "refact",
+        "command-r", "mpt", "gemma-4",
+    ])
+    static let sentencePieceTokenizers = vocabularies(["llama-spm", "phi-3", "gemma-3-270m-it-Q4_K_M.gguf"])
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
     static let defaultTokenizer: Tokenizer? = {
-        let path = ProcessInfo.processInfo.environment["TESSERA_MODEL"] ?? URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let path = ProcessInfo.processInfo.environment["TESSERA_MODEL"]
+            ?? repositoryRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         guard let file = try? GGUFFile(file: MappedFile(path: path)) else { return nil }
         return try? Tokenizer(gguf: file)
     }()

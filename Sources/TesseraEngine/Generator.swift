@@ -52,12 +52,12 @@ public struct Generator: Sendable {
         while true {
             let token = sampler.sample(logits[...])
             sampler.accept(token)
-            if token == tokenizer.eosID && !parameters.ignoreEOS {
+            if tokenizer.isEndOfGeneration(token) && !parameters.ignoreEOS {
                 result.finishReason = .stop
                 break
             }
             result.tokens.append(token)
-            // Control tokens (such as <|im_end|> when it is not the EOS) end a chat turn as well but print nothing.
+            // Other control tokens print nothing.
             let piece = tokenizer.isControl(token) ? "" : detok.append(token)
             let (emit, stopped) = stops.append(piece)
             if !emit.isEmpty { result.text += emit; onText(emit) }

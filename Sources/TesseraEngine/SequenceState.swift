@@ -53,9 +53,10 @@ struct SequenceState {
         if let k = request.logprobs {
             (event.logprob, event.topLogprobs) = Logprobs.of(logits, token: token, top: k)
         }
-        if token == tokenizer.eosID && !request.parameters.ignoreEOS { return (nil, .stop) }
+        // Any end-of-generation token of the model (EOS, end of turn, end of message …) ends the answer.
+        if tokenizer.isEndOfGeneration(token) && !request.parameters.ignoreEOS { return (nil, .stop) }
         tokens.append(token)
-        // Control tokens (such as <|im_end|> when it is not the EOS) print nothing.
+        // Other control tokens print nothing.
         let (emit, stopped) = stops.append(tokenizer.isControl(token) ? "" : detokenizer.append(token))
         event.text = emit
         cut = stopped

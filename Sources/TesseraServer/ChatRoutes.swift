@@ -32,7 +32,7 @@ struct ChatRoutes {
         } catch {
             throw APIError.invalid("the chat template could not render these messages: \(error)", param: "messages")
         }
-        let prompt = state.tokenizer.encode(text, addSpecial: true)
+        let prompt = state.tokenizer.encodeRendered(text)
         var p = try generation.parameters(body.sampling, maxTokens: body.max_completion_tokens ?? body.max_tokens,
                                           defaultMaxTokens: .max, promptTokens: prompt.count + adapters.positions, minTokens: 1, tenant: tenant)
         var requests: [EngineRequest] = []

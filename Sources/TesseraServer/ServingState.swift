@@ -19,11 +19,12 @@ public final class ServingState: Sendable {
     public let limits: RequestLimits
     /// The base model's id in the API (`model` field, `/v1/models`).
     public let modelID: String
+    /// The model's own template or the operator's `--chat-template`, parsed (and checked) once at load.
     let chatTemplate: ChatTemplate?
     let created = Int(Date().timeIntervalSince1970)
 
     public init(model: any LanguageModel, tokenizer: Tokenizer, engine: Engine, registry: Registry, adapters: AdapterCache,
-                modelID: String, maxUploadBytes: Int = 256 << 20, limits: RequestLimits = .init()) {
+                modelID: String, chatTemplate: ChatTemplate?, maxUploadBytes: Int = 256 << 20, limits: RequestLimits = .init()) {
         self.limits = limits
         self.model = model
         self.adapters = adapters
@@ -33,7 +34,7 @@ public final class ServingState: Sendable {
         self.registry = registry
         limiter = TenantLimiter(usage: registry.usage)
         self.modelID = modelID
-        chatTemplate = tokenizer.chatTemplate.flatMap { try? ChatTemplate($0) }
+        self.chatTemplate = chatTemplate
     }
 
     var contextLength: Int { model.config.contextLength }

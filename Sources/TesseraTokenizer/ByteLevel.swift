@@ -41,3 +41,22 @@ enum ByteLevel {
         return out
     }
 }
+
+extension ByteLevel {
+    /// llama.cpp's `llama_decode_text`: each character of a byte-level token back to its byte; a character outside
+    /// the map is written as `[UNK_BYTE_0x…]` followed by the whole token text, as llama.cpp writes it.
+    static func decodeForPiece(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        for s in text.unicodeScalars {
+            if let b = scalarToByte[s.value] {
+                out.append(b)
+            } else {
+                var utf8: [UInt8] = []
+                UTF8.encode(s) { utf8.append($0) }
+                let hex = utf8.map { b in String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined()
+                out.append(contentsOf: Array("[UNK_BYTE_0x\(hex)\(text)]".utf8))
+            }
+        }
+        return out
+    }
+}

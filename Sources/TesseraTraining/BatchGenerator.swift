@@ -9,7 +9,7 @@ import TesseraTokenizer
 /// (DESIGN 1), and the trainer's synchronous loop waits for them all.
 public final class BatchGenerator: Sendable {
     public let engine: Engine
-    /// The token that closes an answer (ChatML's `<|im_end|>`, else EOS): kept at the end of a finished answer, as
+    /// The token that closes an answer (the chat template's turn end, `TrainingData.endOfTurn`): kept at the end of a finished answer, as
     /// the training data has it.
     let endOfTurn: Int32
 

@@ -21,16 +21,32 @@ public struct TrainingData: Sendable {
 
     public let tokenizer: Tokenizer
     let template: ChatTemplate?
-    /// The token that closes a turn (ChatML's `<|im_end|>`), trained with the turn it closes.
+    /// The token that closes an assistant turn in the template's own format (`<|im_end|>`, `<|eot_id|>`,
+    /// `<end_of_turn>` …), trained with the turn it closes.
     public let endOfTurn: Int32
 
-    public init(tokenizer: Tokenizer) throws(TokenizerError) {
+    public init(tokenizer: Tokenizer, template: ChatTemplate? = nil) throws(TokenizerError) {
         self.tokenizer = tokenizer
-        template = try tokenizer.chatTemplate.map { source throws(TokenizerError) in try ChatTemplate(source) }
-        guard let end = tokenizer.id(of: "<|im_end|>") ?? tokenizer.eosID else {
-            throw TokenizerError("the tokenizer has neither <|im_end|> nor an end-of-sequence token to close turns with")
+        var template = template
+        if template == nil, let source = tokenizer.chatTemplate { template = try ChatTemplate(source) }
+        self.template = template
+        guard let end = Self.turnEnd(of: template, tokenizer: tokenizer) ?? tokenizer.special.turnEnd else {
+            throw TokenizerError("neither the chat template nor the tokenizer names a token to close turns with")
         }
         endOfTurn = end
+    }
+
+    /// The special token the template writes right after an assistant message's content, found by rendering a
+    /// one-turn conversation around a marker; nil when what follows is not a special token.
+    static func turnEnd(of template: ChatTemplate?, tokenizer: Tokenizer) -> Int32? {
+        guard let template else { return nil }
+        let marker = "TESSERA_ANSWER_MARKER"
+        guard let text = try? template.render(messages: [("user", "Hello"), ("assistant", marker)], addGenerationPrompt: false,
+                                              tokenizer: tokenizer),
+              let r = text.range(of: marker) else { return nil }
+        guard let first = tokenizer.encode(String(text[r.upperBound...]), parseSpecial: true).first,
+              tokenizer.isControl(first) || tokenizer.isEndOfGeneration(first) else { return nil }
+        return first
     }
 
     /// Every row of the file, in order; rows longer than `maxLength` are cut there (or, with `packing`, pretraining

@@ -59,7 +59,29 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Forward products with the base in --train: auto, int16 or fp32 (as tessera train --precision).")
     var trainPrecision = "auto"
 
+    @Flag(name: .long, help: "Measure tokenizing a 1 MB text instead, beside llama.cpp's llama-tokenize.")
+    var tokenizer = false
+
+    @Option(name: .long, help: "GGUF files whose tokenizers --tokenizer measures (default: --model and the vocab suite's Llama 3, Qwen 2, Llama 2, Gemma 4 files and Gemma 3).")
+    var vocabulary: [String] = []
+
+    @Option(name: .long, help: "The text --tokenizer tokenizes (default: a generated 1 MB mixed text).")
+    var tokenizerText: String?
+
+    @Option(name: .long, help: "llama.cpp's llama-tokenize (default: .bench/llama-avx2/llama-tokenize, from tools/bench/setup-llama).")
+    var llamaTokenize: String?
+
     func run() async throws {
+        if tokenizer {
+            let files = vocabulary.isEmpty
+                ? [model.path] + ["llama-bpe", "qwen2", "llama-spm", "gemma-4"].map { "models/vocab/ggml-vocab-\($0).gguf" }
+                    + ["models/gemma-3-270m-it-Q4_K_M.gguf"]
+                : vocabulary
+            let llama = llamaTokenize ?? ".bench/llama-avx2/llama-tokenize"
+            try TokenizerBench(vocabularies: files, textPath: tokenizerText,
+                               llamaTokenize: FileManager.default.isExecutableFile(atPath: llama) ? llama : nil).run(json: json)
+            return
+        }
         if train {
             let kinds = try trainKinds.split(separator: ",").map { name in
                 guard let k = TrainBench.Kind(rawValue: String(name)) else {

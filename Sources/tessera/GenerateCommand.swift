@@ -42,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
         let (lm, tokenizer) = try loadModel(model)
         let adapters = try adapter.load(for: lm)
         let text = try chat ? runOrExit { try renderChat(tokenizer) } : prompt
-        let ids = tokenizer.encode(text, addSpecial: true)
+        let ids = chat ? tokenizer.encodeRendered(text) : tokenizer.encode(text, addSpecial: true)
 
         var p = SamplingParameters()
         p.temperature = temperature
@@ -74,10 +74,12 @@ struct GenerateCommand: ParsableCommand {
     }
 
     private func renderChat(_ tokenizer: Tokenizer) throws -> String {
-        guard let source = tokenizer.chatTemplate else { throw CLIError("the model has no chat template; drop --chat") }
+        guard let template = try model.template(for: tokenizer) else {
+            throw CLIError("the model has no chat template; drop --chat or give --chat-template FILE")
+        }
         var messages: [(role: String, content: String)] = []
         if let system { messages.append(("system", system)) }
         messages.append(("user", prompt))
-        return try ChatTemplate(source).render(messages: messages, addGenerationPrompt: true, tokenizer: tokenizer)
+        return try template.render(messages: messages, addGenerationPrompt: true, tokenizer: tokenizer)
     }
 }

@@ -93,6 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
             // The children run this same executable over the same model file (absolute: their paths never depend on a cwd).
             let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             var c = TrainingJobs.Configuration(trainer: executable, modelPath: URL(fileURLWithPath: model.path).standardizedFileURL.path)
+            c.chatTemplatePath = model.chatTemplate.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             c.maxJobs = maxTrainingJobs
             c.threads = trainingThreads
             c.maxFileBytes = maxFileBytes
@@ -117,10 +118,11 @@ struct ServeCommand: AsyncParsableCommand {
         let limits = RequestLimits(maxTokens: maxTokensLimit, timeoutSeconds: requestTimeout > 0 ? requestTimeout : nil)
         let modelService = ModelService(backend: backend, drainTimeout: .seconds(drainTimeout), logger: logger) {
             let (lm, tokenizer) = try loadModel(model)
+            let template = try model.template(for: tokenizer)
             let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
             let adapters = AdapterCache(store: store, config: lm.config, budgetBytes: cacheBytes)
             return ServingState(model: lm, tokenizer: tokenizer, engine: engine, registry: registry, adapters: adapters,
-                                modelID: id, maxUploadBytes: uploadBytes, limits: limits)
+                                modelID: id, chatTemplate: template, maxUploadBytes: uploadBytes, limits: limits)
         }
         let app = Application(
             router: buildRouter(backend),

@@ -6,7 +6,7 @@ struct TesseraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Multi-tenant adapter-serving inference server.",
-        subcommands: [ServeCommand.self, TenantsCommand.self, AdaptersCommand.self, GenerateCommand.self, ScoreCommand.self, TokenizeCommand.self, BenchCommand.self, TrainCommand.self, LoadTestCommand.self]
+        subcommands: [ServeCommand.self, TenantsCommand.self, AdaptersCommand.self, GenerateCommand.self, ScoreCommand.self, TokenizeCommand.self, TemplateCommand.self, BenchCommand.self, TrainCommand.self, LoadTestCommand.self]
     )
 
     static func main() async {

@@ -5,7 +5,8 @@ import TesseraTokenizer
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
-        abstract: "Print the token ids of a text. Control tokens written in the text are recognised.")
+        abstract: "Print the token ids of a text, as llama.cpp tokenizes it. Works on vocab-only GGUF files too.",
+        discussion: "Control tokens written in the text are recognised unless --no-parse-special.")
 
     @OptionGroup var model: ModelOptions
 
@@ -14,6 +15,12 @@ struct TokenizeCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Read one JSON string per line from stdin; print one JSON id array per line.")
     var jsonl = false
+
+    @Flag(name: .long, help: "Add the model's BOS/EOS as it does for a prompt (llama.cpp's add_special).")
+    var addSpecial = false
+
+    @Flag(name: .long, help: "Treat control tokens written in the text as plain text (llama.cpp's parse_special = false).")
+    var noParseSpecial = false
 
     @Argument(help: "Text to tokenize.")
     var text: String?
@@ -27,12 +34,12 @@ struct TokenizeCommand: ParsableCommand {
                       let s = try? JSONDecoder().decode(String.self, from: data) else {
                     throw CLIError("stdin line is not a JSON string: \(line.prefix(80))")
                 }
-                print(jsonArray(tokenizer.encode(s)))
+                print(jsonArray(tokenizer.encode(s, addSpecial: addSpecial, parseSpecial: !noParseSpecial)))
             }
             return
         }
         guard let text else { throw ValidationError("give a TEXT argument, or --jsonl to read from stdin") }
-        let ids = tokenizer.encode(text)
+        let ids = tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: !noParseSpecial)
         if json {
             print(jsonArray(ids))
         } else {

@@ -173,7 +173,8 @@ struct TrainCommand: ParsableCommand {
         }
         let base = llama.baseWeights
         TrainingThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let reader = try runOrExit { try TrainingData(tokenizer: tokenizer) }
+        let template = try model.template(for: tokenizer)
+        let reader = try runOrExit { try TrainingData(tokenizer: tokenizer, template: template) }
         guard maxLength <= base.config.contextLength else {
             throw ValidationError("--max-length \(maxLength) is past the model's context of \(base.config.contextLength)")
         }

@@ -72,7 +72,8 @@ import TesseraTokenizer
         let store = try AdapterStore(directory: dir.appendingPathComponent("adapters"))
         let state = ServingState(model: model, tokenizer: tokenizer, engine: engine, registry: registry,
                                  adapters: AdapterCache(store: store, config: model.config, budgetBytes: 64 << 20),
-                                 modelID: "smollm2-test", maxUploadBytes: 8 << 20, limits: limits)
+                                 modelID: "smollm2-test", chatTemplate: try ChatTemplate(tokenizer.chatTemplate ?? ""),
+                                 maxUploadBytes: 8 << 20, limits: limits)
         let jobs = try fineTuning.map { adjust in
             var c = TrainingJobs.Configuration(trainer: TestModel.executable, modelPath: TestModel.path)
             adjust(&c)
@@ -130,7 +131,7 @@ import TesseraTokenizer
             let store = try AdapterStore(directory: dir.appendingPathComponent("adapters"))
             backend.setLoaded(ServingState(model: Self.model, tokenizer: Self.tokenizer, engine: engine, registry: registry,
                                            adapters: AdapterCache(store: store, config: Self.model.config, budgetBytes: 1 << 20),
-                                           modelID: "smollm2-test", maxUploadBytes: 1 << 20, limits: .init()))
+                                           modelID: "smollm2-test", chatTemplate: nil, maxUploadBytes: 1 << 20, limits: .init()))
             #expect(try await client.execute(uri: "/ready", method: .get).status == .ok)
             engine.stopAccepting()
             let draining = try await client.execute(uri: "/ready", method: .get)

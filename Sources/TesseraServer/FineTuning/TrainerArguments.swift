@@ -14,6 +14,7 @@ extension TrainingJobs {
                  "--checkpoint-dir", jobDirectory.appendingPathComponent("checkpoints").path,
                  "--epochs", "\(spec.nEpochs)", "--batch-size", "\(spec.batchSize)",
                  "--learning-rate", "\(spec.baseLearningRate * spec.learningRateMultiplier)", "--seed", "\(job.seed)"]
+        if let t = configuration.chatTemplatePath { a += ["--chat-template", t] }
         if let v = job.validationFile { a += ["--validation-data", try files.url(v).path] }
         if let t = configuration.threads { a += ["--threads", "\(t)"] }
         // About one checkpoint an epoch (OpenAI keeps one per epoch), at least every 100 steps so a restart loses little.

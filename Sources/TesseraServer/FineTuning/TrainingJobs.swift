@@ -16,6 +16,8 @@ public final class TrainingJobs: Sendable {
         public var trainer: URL
         /// The GGUF file (the children map the same file, so its pages are shared).
         public var modelPath: String
+        /// The operator's `--chat-template` file, so jobs train in the format the server serves.
+        public var chatTemplatePath: String?
         public var maxJobs = 1
         /// Compute threads of each child (default: the machine's cores; at idle priority it only takes idle ones).
         public var threads: Int?

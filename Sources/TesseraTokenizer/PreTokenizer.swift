@@ -5,7 +5,7 @@
 /// engine with `std::regex`'s semantics on llama.cpp's collapsed text (`RegexStage`). The tables of types and names
 /// (PreTokenizerTable.swift) are generated from llama.cpp's source.
 public struct PreTokenizer: Sendable {
-    enum Stage: Sendable {
+    package enum Stage: Sendable {
         case custom(CustomSplitter)
         case regex(RegexStage)
     }
@@ -14,16 +14,16 @@ public struct PreTokenizer: Sendable {
     /// llama.cpp's `LLAMA_VOCAB_PRE_TYPE_*` without the prefix.
     let type: String
     /// Spaces become `▁` before splitting (Gemma 4).
-    let escapeWhitespace: Bool
+    package let escapeWhitespace: Bool
     /// A whole piece that is a token is taken as it is, merges or not (llama.cpp's `ignore_merges`).
-    let ignoreMerges: Bool
+    package let ignoreMerges: Bool
     /// Detokenizing removes the spaces before punctuation (llama.cpp's `clean_spaces`).
-    let cleanSpaces: Bool
+    package let cleanSpaces: Bool
     /// The pre-tokenizer's family adds BOS unless the file says otherwise.
-    let addBOS: Bool
+    package let addBOS: Bool
     /// Pieces are spelled in GPT-2's byte-level alphabet before merging (false: raw UTF-8, byte tokens `<0xAB>`).
-    let byteEncode: Bool
-    let stages: [Stage]
+    package let byteEncode: Bool
+    package let stages: [Stage]
 
     /// Every name llama.cpp accepts for a BPE vocabulary (`default` when the file has none); anything else is refused.
     public init(ggufName: String) throws(TokenizerError) {
@@ -56,7 +56,7 @@ public struct PreTokenizer: Sendable {
     public static var supportedNames: [String] { names.keys.sorted() }
 
     /// Pieces of `cpts` (lengths in codepoints, in order, none empty).
-    func split(_ cpts: UnsafeBufferPointer<UInt32>, scratch: inout Scratch) -> [Int] {
+    package func split(_ cpts: UnsafeBufferPointer<UInt32>, scratch: inout Scratch) -> [Int] {
         var pieces = cpts.isEmpty ? [] : [cpts.count]
         var haveCollapsed = false, haveWide = false
         UnicodeFlags.table.withUnsafeBufferPointer { flags in
@@ -89,7 +89,7 @@ public struct PreTokenizer: Sendable {
     }
 
     /// Buffers one tokenization reuses across fragments of the same text.
-    struct Scratch {
+    package struct Scratch {
         var collapsed: [UInt32] = []
         var wide: [UInt32] = []
         var matchers: [RegexMatcher?]

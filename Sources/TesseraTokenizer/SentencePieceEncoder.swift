@@ -28,7 +28,7 @@ public struct SentencePieceEncoder: Sendable {
     /// boundary first (llama.cpp would need tens of gigabytes for them).
     static let maxFragment = 1 << 30
 
-    init(vocabulary: Vocabulary, unknownID: Int32?) throws(TokenizerError) {
+    package init(vocabulary: Vocabulary, unknownID: Int32?) throws(TokenizerError) {
         let table = vocabulary.table
         var rank = [UInt32](repeating: 0, count: vocabulary.count)
         for (i, s) in vocabulary.scores.enumerated() { rank[i] = Self.rank(of: s) }
@@ -66,7 +66,7 @@ public struct SentencePieceEncoder: Sendable {
 
     /// One fragment of plain text as UTF-8 bytes, the space prefix already added by the caller; spaces become `▁`
     /// here (llama.cpp's `llama_escape_whitespace`), then llama.cpp's SPM session appends the ids.
-    func encode(_ text: ArraySlice<UInt8>, into out: inout [Int32]) {
+    package func encode(_ text: ArraySlice<UInt8>, into out: inout [Int32]) {
         guard !text.isEmpty else { return }
         var spaces = 0
         for b in text where b == 0x20 { spaces &+= 1 }

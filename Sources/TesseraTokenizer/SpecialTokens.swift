@@ -45,7 +45,8 @@ public struct SpecialTokens: Sendable {
         "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>",
     ]
 
-    init(metadata m: GGUFMetadataReader, defaults: Defaults, vocabulary v: inout Vocabulary) throws(TokenizerError) {
+    /// `alwaysAddBOS`: llama.cpp adds BOS for Gemma 4's pre-tokenizer whatever the file says.
+    init(metadata m: GGUFMetadataReader, defaults: Defaults, alwaysAddBOS: Bool = false, vocabulary v: inout Vocabulary) throws(TokenizerError) {
         let n = v.count
         func inRange(_ id: Int32?) -> Int32? { id.flatMap { $0 >= 0 && Int($0) < n ? $0 : nil } }
         switch defaults {
@@ -74,9 +75,7 @@ public struct SpecialTokens: Sendable {
         var fimSep = read("tokenizer.ggml.fim_sep_token_id", nil)
         if let b = try m.optionalBool("tokenizer.ggml.add_bos_token") { addBOS = b }
         if let e = try m.optionalBool("tokenizer.ggml.add_eos_token") { addEOS = e }
-        if m.optionalString("tokenizer.ggml.model") == "gemma4" || m.optionalString("tokenizer.ggml.pre") == "gemma4" {
-            addBOS = true  // llama.cpp's override for Gemma 4 files that say otherwise
-        }
+        if alwaysAddBOS { addBOS = true }
         if addBOS && bos == nil { throw TokenizerError("\(m.path): the tokenizer adds a BOS token but names none") }
         if addEOS && eos == nil { throw TokenizerError("\(m.path): the tokenizer adds an EOS token but names none") }
 

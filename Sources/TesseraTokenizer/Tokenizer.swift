@@ -54,6 +54,7 @@ public struct Tokenizer: Sendable {
         var vocabulary = try Vocabulary(tokens: tokens, scores: scores, attributes: types.map { $0.map(TokenAttributes.init(ggufType:)) })
 
         var defaults = SpecialTokens.Defaults.none
+        var alwaysAddBOS = false
         let model: Model
         var addSpacePrefix = false
         var cleanSpaces = false
@@ -68,7 +69,10 @@ public struct Tokenizer: Sendable {
             let preName = modelName == "gemma4" ? "gemma4" : (m.optionalString("tokenizer.ggml.pre") ?? "default")
             let pre = try PreTokenizer(ggufName: preName)
             // GLM's pre-tokenizers clear the default BOS (the file may still name one).
-            defaults = ["chatglm-bpe", "glm4", "glm5"].contains(preName) ? .bytePairWithoutBOS : pre.addBOS ? .bytePairWithBOS : .bytePair
+            // Gemma 4's own model names no default ids.
+            defaults = modelName == "gemma4" ? .none
+                : ["chatglm-bpe", "glm4", "glm5"].contains(preName) ? .bytePairWithoutBOS : pre.addBOS ? .bytePairWithBOS : .bytePair
+            alwaysAddBOS = pre.type == "GEMMA4"
             cleanSpaces = pre.cleanSpaces
             // Kimi K2's files carry no merges (its pre-tokenizer does the work).
             let merges = preName == "kimi-k2" && m.metadata["tokenizer.ggml.merges"] == nil ? [] : try m.strings("tokenizer.ggml.merges")
@@ -79,7 +83,7 @@ public struct Tokenizer: Sendable {
         }
         if let v = try m.optionalBool("tokenizer.ggml.add_space_prefix") { addSpacePrefix = v }
 
-        let special = try SpecialTokens(metadata: m, defaults: defaults, vocabulary: &vocabulary)
+        let special = try SpecialTokens(metadata: m, defaults: defaults, alwaysAddBOS: alwaysAddBOS, vocabulary: &vocabulary)
         self.init(vocabulary: vocabulary, model: model, special: special, addSpacePrefix: addSpacePrefix, cleanSpaces: cleanSpaces,
                   chatTemplate: m.optionalString("tokenizer.chat_template"))
     }
@@ -237,7 +241,7 @@ public struct Tokenizer: Sendable {
     }
 
     /// `▁` (U+2581) back to a space.
-    static func unescapeSpaces(_ text: String) -> [UInt8] {
+    package static func unescapeSpaces(_ text: String) -> [UInt8] {
         var out: [UInt8] = []
         let u = Array(text.utf8)
         out.reserveCapacity(u.count)

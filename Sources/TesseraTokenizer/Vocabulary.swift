@@ -79,7 +79,7 @@ public struct Vocabulary: Sendable {
     public func id(of text: String) -> Int32? { table[Array(text.utf8)[...]] }
 
     /// SentencePiece's spelling of a byte token: `<0x0A>`.
-    static func byteTokenText(_ b: UInt8) -> String {
+    package static func byteTokenText(_ b: UInt8) -> String {
         let hex = Array("0123456789ABCDEF")
         return "<0x\(hex[Int(b >> 4)])\(hex[Int(b & 15)])>"
     }

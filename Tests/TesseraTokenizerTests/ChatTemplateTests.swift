@@ -213,7 +213,8 @@ enum TemplateFixture {
             "{% set s = 'x' * 1000000 %}{{ s.replace('', s) }}{{ s | replace('x', s) }}",
             "{% set s = '\\n' * 1000000 %}{{ s | indent(100000) }}",
             "{{ range(1000000) | list | tojson(indent=1000) }}", "{{ [('x' * 1000000)] * 1000000 }}",
-            "{{ ([('x' * 1000000)] * 1000) | join }}", "{% for i in range(1000000) %}{{ range(1000000) | list | length }}{% endfor %}",
+            "{{ ([('x' * 1000000)] * 1000) | join }}", "{{ '{:,]}'.format(1234567) }}", "{{ '{:q}'.format(1.5) }}",
+            "{{ '%.3q' % 1 }}", "{{ [1] | batch(9223372036854775807, 0) | list }}", "{% for i in range(1000000) %}{{ range(1000000) | list | length }}{% endfor %}",
         ]
         var limits = JinjaLimits()
         limits.maxOutputBytes = 1 << 20

@@ -1,5 +1,5 @@
 import Testing
-@testable import TesseraTokenizer
+import TesseraTokenizer
 
 /// The regex engine against splits made by llama.cpp's own `unicode_regex_split` (tools/reference/pretok_split.cpp):
 /// std::regex's ECMAScript semantics on llama.cpp's collapsed or wide text.

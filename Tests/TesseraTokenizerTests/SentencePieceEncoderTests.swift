@@ -1,6 +1,6 @@
 import Testing
 import TesseraTestSupport
-@testable import TesseraTokenizer
+import TesseraTokenizer
 
 /// llama.cpp's SPM session read literally and slowly: merge the adjacent pair whose joined text is the best-scored
 /// token (leftmost on ties) until none is; a leftover symbol that is not a token becomes its bytes' `<0xAB>` tokens.

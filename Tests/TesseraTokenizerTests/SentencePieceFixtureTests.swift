@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TesseraTestSupport
-@testable import TesseraTokenizer
+import TesseraTokenizer
 
 /// Random texts (every plane, scripts, marks, emoji, whitespace runs, `▁` and `<0xAB>` written out, special-token
 /// texts, strings of vocabulary tokens) tokenized by llama.cpp through llama-cpp-python on each SentencePiece

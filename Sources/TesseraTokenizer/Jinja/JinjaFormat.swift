@@ -183,7 +183,7 @@ enum JinjaFormat {
                 }
             }
             if let g = spec.grouping, type == "d" || type == "n" { body = group(body, String(g), 3) }
-        default:
+        case "e", "E", "f", "F", "g", "G", "%":
             let d = n.double
             negative = d < 0 || (d == 0 && d.sign == .minus)
             let magnitude = Swift.abs(d)
@@ -201,9 +201,11 @@ enum JinjaFormat {
                 if type == "%" { body += "%" }
                 if let g = spec.grouping {
                     let parts = body.split(separator: ".", maxSplits: 1)
-                    body = group(String(parts[0]), String(g), 3) + (parts.count > 1 ? "." + parts[1] : "")
+                    body = group(String(parts.first ?? ""), String(g), 3) + (parts.count > 1 ? "." + parts[1] : "")
                 }
             }
+        default:
+            throw TokenizerError("chat template: unknown format code '\(type)' for a number")
         }
         let signText = negative ? "-" : spec.sign == "+" ? "+" : spec.sign == " " ? " " : ""
         return signText + body

@@ -1,7 +1,7 @@
 /// The splitters llama.cpp hand-writes for its most used regexes (`unicode_regex_split_custom_*`). They are its
 /// behaviour, not the regex's: where the two differ (a lookahead that stops at the end of a piece, `'S` matched by a
 /// table lookup, letters found by flags rather than by the regex engine) these follow llama.cpp.
-enum CustomSplitter: Sendable, Equatable {
+package enum CustomSplitter: Sendable, Equatable {
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`
     case gpt2
     /// Llama 3's regex (`\p{N}{1,3}`), and Qwen 2's (`\p{N}`): `(?i:'s|…)|[^\r\n\p{L}\p{N}]?\p{L}+|…|\s+`
@@ -16,7 +16,7 @@ enum CustomSplitter: Sendable, Equatable {
     case newlines
 
     /// llama.cpp's `unicode_regex_split_custom`: the splitter for a regex, if it has one.
-    init?(regex: String) {
+    package init?(regex: String) {
         switch regex {
         case #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"#:
             self = .gpt2
@@ -39,7 +39,7 @@ enum CustomSplitter: Sendable, Equatable {
     }
 
     /// Splits each piece (`pieces` are lengths in codepoints, consecutive over `cpts`); appends the new lengths.
-    func split(_ cpts: UnsafeBufferPointer<UInt32>, _ flags: UnsafeBufferPointer<UInt16>, pieces: [Int], into out: inout [Int]) {
+    package func split(_ cpts: UnsafeBufferPointer<UInt32>, _ flags: UnsafeBufferPointer<UInt16>, pieces: [Int], into out: inout [Int]) {
         var start = 0
         for length in pieces {
             var c = Cursor(cpts: cpts, flags: flags, start: start, end: start + length)

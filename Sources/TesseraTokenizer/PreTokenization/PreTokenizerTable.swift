@@ -3,7 +3,7 @@
 extension PreTokenizer {
     /// llama.cpp's `LLAMA_VOCAB_PRE_TYPE_*` with a regex list: the regexes, applied one after another, and whether
     /// pieces are spelled in GPT-2's byte-level alphabet.
-    static let types: [String: (regexes: [String], byteEncode: Bool)] = [
+    package static let types: [String: (regexes: [String], byteEncode: Bool)] = [
         "LLAMA3": ([
             "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
         ], true),
@@ -224,7 +224,7 @@ extension PreTokenizer {
     ]
 
     /// Every `tokenizer.ggml.pre` llama.cpp accepts for BPE vocabularies: its type and the flags `load()` sets.
-    static let names: [String: (type: String, cleanSpaces: Bool, ignoreMerges: Bool, addBOS: Bool, escapeWhitespace: Bool)] = [
+    package static let names: [String: (type: String, cleanSpaces: Bool, ignoreMerges: Bool, addBOS: Bool, escapeWhitespace: Bool)] = [
         "default": ("DEFAULT", true, false, false, false),
         "minicpm5": ("MINICPM5", true, true, false, false),
         "llama3": ("LLAMA3", true, true, true, false),

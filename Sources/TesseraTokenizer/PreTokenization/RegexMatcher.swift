@@ -1,7 +1,7 @@
 /// Leftmost-first search of a `RegexProgram` over one piece of text (a Pike VM): among the matches starting at the
 /// leftmost position, the one a backtracking engine would reach first. Linear in the piece: every position holds at
 /// most one thread per instruction. Scratch buffers are reused across pieces.
-struct RegexMatcher {
+package struct RegexMatcher {
     let program: RegexProgram
     private var current: [(pc: Int32, start: Int)] = []
     private var next: [(pc: Int32, start: Int)] = []
@@ -16,7 +16,7 @@ struct RegexMatcher {
     private var pieceStart = 0
     private var pieceEnd = 0
 
-    init(_ program: RegexProgram) {
+    package init(_ program: RegexProgram) {
         self.program = program
         marks = [UInt32](repeating: 0, count: program.instructions.count)
         lookaheadTables = Array(repeating: [], count: program.lookaheads.count)

@@ -1,7 +1,7 @@
 /// A parsed regex compiled for a Pike VM (`RegexMatcher`): Thompson's construction with the alternatives of each
 /// split in priority order, so a leftmost-first simulation gives the match a backtracking ECMAScript engine
 /// (libstdc++'s `std::regex`) finds, in time linear in the text.
-struct RegexProgram: Sendable {
+package struct RegexProgram: Sendable {
     enum Instruction: Sendable {
         /// Consume one code unit in `sets[k]`.
         case set(Int32)

@@ -7,11 +7,11 @@
 ///   `\p{…}` in the regex becomes that byte plus the ASCII members of the category.
 /// - Any other regex runs on the codepoints, with non-ASCII whitespace replaced by 0x0B.
 /// In both, `\s` `\d` `\w` are ASCII-only. Matches and the gaps between them both become pieces.
-struct RegexStage: Sendable {
-    let program: RegexProgram
-    let collapsed: Bool
+package struct RegexStage: Sendable {
+    package let program: RegexProgram
+    package let collapsed: Bool
 
-    init(regex: String) throws(TokenizerError) {
+    package init(regex: String) throws(TokenizerError) {
         let scalars = regex.unicodeScalars.map(\.value)
         let categories = Self.categories.map(\.name)
         collapsed = categories.contains { regex.contains($0) }
@@ -96,7 +96,7 @@ struct RegexStage: Sendable {
     }
 
     /// The collapsed text of some codepoints.
-    static func collapsedText(_ cpts: UnsafeBufferPointer<UInt32>, _ flags: UnsafeBufferPointer<UInt16>) -> [UInt32] {
+    package static func collapsedText(_ cpts: UnsafeBufferPointer<UInt32>, _ flags: UnsafeBufferPointer<UInt16>) -> [UInt32] {
         var out = [UInt32](repeating: 0, count: cpts.count)
         for (i, c) in cpts.enumerated() {
             if c < 0x80 { out[i] = c; continue }
@@ -107,7 +107,7 @@ struct RegexStage: Sendable {
     }
 
     /// The codepoints with non-ASCII whitespace replaced by 0x0B.
-    static func wideText(_ cpts: UnsafeBufferPointer<UInt32>, _ flags: UnsafeBufferPointer<UInt16>) -> [UInt32] {
+    package static func wideText(_ cpts: UnsafeBufferPointer<UInt32>, _ flags: UnsafeBufferPointer<UInt16>) -> [UInt32] {
         var out = Array(cpts)
         for (i, c) in cpts.enumerated() where c > 0x7F && UnicodeFlags.of(c, in: flags) & UnicodeFlags.whitespace != 0 {
             out[i] = 0x0B
@@ -118,7 +118,7 @@ struct RegexStage: Sendable {
     /// Splits each piece as llama.cpp's `unicode_regex_split_stl` with `std::regex_iterator` does: matches and the
     /// text between them; after an empty match, a non-empty match at the same place is tried before moving on.
     /// Empty pieces are left out (they tokenize to nothing and split nothing).
-    func split(_ text: UnsafeBufferPointer<UInt32>, pieces: [Int], matcher: inout RegexMatcher, into out: inout [Int]) {
+    package func split(_ text: UnsafeBufferPointer<UInt32>, pieces: [Int], matcher: inout RegexMatcher, into out: inout [Int]) {
         var start = 0
         for length in pieces {
             let end = start + length

@@ -1,7 +1,7 @@
 /// llama.cpp's classification of codepoints (`unicode_cpt_flags`), which its pre-tokenizers split by. Its tables
 /// (UnicodeData.swift, generated from the vendored `unicode-data.cpp`) are used rather than Swift's
 /// `Unicode.Scalar.Properties`, whose Unicode version differs: ids must not change with the toolchain.
-enum UnicodeFlags {
+package enum UnicodeFlags {
     static let undefined: UInt16 = 0x0001
     static let number: UInt16 = 0x0002
     static let letter: UInt16 = 0x0004
@@ -17,7 +17,7 @@ enum UnicodeFlags {
 
     /// Flags of every codepoint below U+110000, one entry each (2.2 MB, built on first use): the splitters look up
     /// every character, so a flat table beats a search over ranges.
-    static let table: [UInt16] = {
+    package static let table: [UInt16] = {
         var t = [UInt16](repeating: undefined, count: codepointLimit)
         let ranges = packedRanges
         t.withUnsafeMutableBufferPointer { t in
@@ -55,8 +55,8 @@ enum UnicodeFlags {
 
 /// UTF-8 to codepoints exactly as llama.cpp's `unicode_cpts_from_utf8`: a malformed sequence becomes U+FFFD and
 /// skips one byte; its decoder accepts overlong forms and values up to 0x1FFFFF, which are kept.
-enum LlamaUTF8 {
-    static func codepoints(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt32]) {
+package enum LlamaUTF8 {
+    package static func codepoints(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt32]) {
         let n = bytes.count
         var i = 0
         out.reserveCapacity(out.count + n)
@@ -106,7 +106,7 @@ enum LlamaUTF8 {
     /// Appends the UTF-8 of a codepoint. llama.cpp throws for values above U+10FFFF (only reachable from malformed
     /// input, which a Swift String never holds); they are written as U+FFFD here.
     @inline(__always)
-    static func append(_ c: UInt32, to out: inout [UInt8]) {
+    package static func append(_ c: UInt32, to out: inout [UInt8]) {
         if c < 0x80 {
             out.append(UInt8(c))
         } else if c < 0x800 {

@@ -75,7 +75,7 @@ struct NaiveSentencePiece {
 
     @Test(arguments: ["llama-spm", "gemma-3"])
     func agreesWithTheLiteralAlgorithmOnRandomBytes(name: String) throws {
-        let tokenizer = try SentencePieceVocabularies.tokenizer(name)
+        let tokenizer = try VocabSuite.tokenizer(name)
         let encoder = try Self.encoder(tokenizer)
         let naive = NaiveSentencePiece(vocabulary: tokenizer.vocabulary, unknown: tokenizer.special.unknown)
         let normal = tokenizer.vocabulary.tokens.indices.filter { tokenizer.vocabulary.attributes[$0].contains(.normal) }
@@ -95,7 +95,7 @@ struct NaiveSentencePiece {
     /// Swift's String equality is canonical equivalence; llama.cpp's map compares bytes. Llama 2 has both U+1F77 and
     /// U+03AF (canonically equal) as tokens, with different ids.
     @Test func canonicallyEqualTokensKeepTheirOwnIds() throws {
-        let encoder = try Self.encoder(try SentencePieceVocabularies.tokenizer("llama-spm"))
+        let encoder = try Self.encoder(try VocabSuite.tokenizer("llama-spm"))
         var a: [Int32] = [], b: [Int32] = []
         encoder.encode(Array("\u{1F77}".utf8)[...], into: &a)
         encoder.encode(Array("\u{03AF}".utf8)[...], into: &b)
@@ -104,7 +104,7 @@ struct NaiveSentencePiece {
     }
 
     @Test func longRunsAreOneFragmentAndStayLinear() throws {
-        let tokenizer = try SentencePieceVocabularies.tokenizer("llama-spm")
+        let tokenizer = try VocabSuite.tokenizer("llama-spm")
         // Each newline is a byte token (llama.cpp itself is quadratic here: it reserves the output per symbol).
         #expect(tokenizer.encode(String(repeating: "\n", count: 200_000), parseSpecial: false) == [29871] + Array(repeating: 13, count: 200_000))
         let spaces = tokenizer.encode(String(repeating: " ", count: 200_001), parseSpecial: false)
@@ -112,7 +112,7 @@ struct NaiveSentencePiece {
     }
 
     @Test func emptyTextGivesNothing() throws {
-        let encoder = try Self.encoder(try SentencePieceVocabularies.tokenizer("llama-spm"))
+        let encoder = try Self.encoder(try VocabSuite.tokenizer("llama-spm"))
         var out: [Int32] = []
         encoder.encode([][...], into: &out)
         #expect(out.isEmpty)

@@ -23,9 +23,9 @@ import TesseraTokenizer
         return try TestModel.jsonLines(url, as: Case.self)
     }
 
-    @Test(arguments: SentencePieceVocabularies.suiteNames + ["gemma-3"])
+    @Test(arguments: VocabSuite.sentencePieceNames)
     func randomTextsGiveLlamaCppIds(name: String) throws {
-        let tokenizer = try SentencePieceVocabularies.tokenizer(name)
+        let tokenizer = try VocabSuite.tokenizer(name)
         let cases = try Self.cases(name)
         #expect(cases.filter { $0.text != nil }.count >= 200, "\(name)")
         for c in cases {
@@ -37,18 +37,18 @@ import TesseraTokenizer
         }
     }
 
-    @Test(arguments: SentencePieceVocabularies.suiteNames + ["gemma-3"])
+    @Test(arguments: VocabSuite.sentencePieceNames)
     func decodeGivesLlamaCppText(name: String) throws {
-        let tokenizer = try SentencePieceVocabularies.tokenizer(name)
+        let tokenizer = try VocabSuite.tokenizer(name)
         for c in try Self.cases(name) {
             guard let ids = c.idsSpecial, let decoded = c.decoded else { continue }
             #expect(tokenizer.decode(ids) == decoded, "\(name): \(ids)")
         }
     }
 
-    @Test(arguments: SentencePieceVocabularies.suiteNames + ["gemma-3"])
+    @Test(arguments: VocabSuite.sentencePieceNames)
     func bytesThatAreNotUTF8GiveLlamaCppIds(name: String) throws {
-        let tokenizer = try SentencePieceVocabularies.tokenizer(name)
+        let tokenizer = try VocabSuite.tokenizer(name)
         guard case .sentencePiece(let encoder) = tokenizer.model else { Issue.record("\(name) is not SentencePiece"); return }
         let cases = try Self.cases(name).compactMap { c in c.bytes.map { ($0, c.ids) } }
         #expect(cases.count >= 10, "\(name)")

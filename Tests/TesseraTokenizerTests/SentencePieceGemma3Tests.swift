@@ -4,7 +4,7 @@ import TesseraTokenizer
 /// Gemma 3 270M's real tokenizer (262144 SentencePiece tokens, no space prefix, runs of newlines and spaces as
 /// user-defined tokens); the random texts are in SentencePieceFixtureTests. Ids from llama.cpp.
 @Suite struct SentencePieceGemma3Tests {
-    static func tokenizer() throws -> Tokenizer { try SentencePieceVocabularies.tokenizer("gemma-3") }
+    static func tokenizer() throws -> Tokenizer { try VocabSuite.tokenizer("gemma-3") }
 
     @Test func metadata() throws {
         let t = try Self.tokenizer()

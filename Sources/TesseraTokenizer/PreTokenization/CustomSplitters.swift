@@ -89,6 +89,20 @@ private struct Cursor {
         return n
     }
 
+    /// The patterns' common tail at `pos`, `ws` whitespace long: `\s+(?!\S)` (all but the last when a non-space
+    /// follows inside the piece), else `\s+`, else one character alone.
+    @inline(__always)
+    mutating func emitWhitespaceOrOne(_ ws: Int, at pos: inout Int, _ out: inout [Int]) {
+        if ws > 1 && cpt(pos + ws) != Self.outOfRange {
+            pos += ws - 1
+        } else if ws > 0 {
+            pos += ws
+        } else {
+            pos += 1
+        }
+        emit(pos, &out)
+    }
+
     static let L = UnicodeFlags.letter, N = UnicodeFlags.number, W = UnicodeFlags.whitespace, M = UnicodeFlags.accentMark
 
     /// `'s|'t|'re|'ve|'m|'ll|'d` at `p` (case-insensitive when `folding`): the length matched, or 0.
@@ -141,18 +155,7 @@ private struct Cursor {
                 continue
             }
             let ws = whitespaceRun(pos).count
-            if ws > 1 && cpt(pos + ws) != Self.outOfRange {
-                pos += ws - 1
-                emit(pos, &out)
-                continue
-            }
-            if ws > 0 {
-                pos += ws
-                emit(pos, &out)
-                continue
-            }
-            pos += 1
-            emit(pos, &out)
+            emitWhitespaceOrOne(ws, at: &pos, &out)
         }
     }
 
@@ -282,18 +285,7 @@ private struct Cursor {
                 emit(pos, &out)
                 continue
             }
-            if ws > 1 && cpt(pos + ws) != Self.outOfRange {
-                pos += ws - 1
-                emit(pos, &out)
-                continue
-            }
-            if ws > 0 {
-                pos += ws
-                emit(pos, &out)
-                continue
-            }
-            pos += 1
-            emit(pos, &out)
+            emitWhitespaceOrOne(ws, at: &pos, &out)
         }
     }
 

@@ -53,37 +53,40 @@ public struct Tokenizer: Sendable {
         let types = try m.optionalInts("tokenizer.ggml.token_type", atLeast: n)
         var vocabulary = try Vocabulary(tokens: tokens, scores: scores, attributes: types.map { $0.map(TokenAttributes.init(ggufType:)) })
 
+        // The model decides the default special ids; the special tokens (which may retype tokens) come before the
+        // encoders, which take the unknown token from them.
         var defaults = SpecialTokens.Defaults.none
-        var alwaysAddBOS = false
-        let model: Model
+        var pre: PreTokenizer?
         var addSpacePrefix = false
-        var cleanSpaces = false
         switch modelName {
         case "llama":
             defaults = .sentencePiece
             addSpacePrefix = true
-            model = .sentencePiece(try SentencePieceEncoder(vocabulary: vocabulary,
-                                                            unknownID: try m.optionalID("tokenizer.ggml.unknown_token_id", below: n) ?? (n > 0 ? 0 : nil)))
         case "gpt2", "gemma4":
             // Gemma 4's file names its own model; llama.cpp runs it as BPE with the `gemma4` pre-tokenizer.
             let preName = modelName == "gemma4" ? "gemma4" : (m.optionalString("tokenizer.ggml.pre") ?? "default")
-            let pre = try PreTokenizer(ggufName: preName)
-            // GLM's pre-tokenizers clear the default BOS (the file may still name one).
-            // Gemma 4's own model names no default ids.
+            let p = try PreTokenizer(ggufName: preName)
+            // Gemma 4's own model names no default ids; GLM's pre-tokenizers clear the default BOS (the file may
+            // still name one).
             defaults = modelName == "gemma4" ? .none
-                : ["chatglm-bpe", "glm4", "glm5"].contains(preName) ? .bytePairWithoutBOS : pre.addBOS ? .bytePairWithBOS : .bytePair
-            alwaysAddBOS = pre.type == "GEMMA4"
-            cleanSpaces = pre.cleanSpaces
-            // Kimi K2's files carry no merges (its pre-tokenizer does the work).
-            let merges = preName == "kimi-k2" && m.metadata["tokenizer.ggml.merges"] == nil ? [] : try m.strings("tokenizer.ggml.merges")
-            model = .bytePair(try BytePairEncoder(vocabulary: vocabulary, merges: merges, preTokenizer: pre))
+                : ["chatglm-bpe", "glm4", "glm5"].contains(preName) ? .bytePairWithoutBOS : p.addBOS ? .bytePairWithBOS : .bytePair
+            pre = p
         default:
             throw TokenizerError("\(m.path): tokenizer model '\(modelName)' is not supported "
                 + "(supported: gpt2 (byte-level BPE), llama (SentencePiece BPE), gemma4)")
         }
         if let v = try m.optionalBool("tokenizer.ggml.add_space_prefix") { addSpacePrefix = v }
+        let special = try SpecialTokens(metadata: m, defaults: defaults, alwaysAddBOS: pre?.type == "GEMMA4", vocabulary: &vocabulary)
 
-        let special = try SpecialTokens(metadata: m, defaults: defaults, alwaysAddBOS: alwaysAddBOS, vocabulary: &vocabulary)
+        let model: Model
+        if let pre {
+            // Kimi K2's files carry no merges (its pre-tokenizer does the work).
+            let merges = pre.name == "kimi-k2" && m.metadata["tokenizer.ggml.merges"] == nil ? [] : try m.strings("tokenizer.ggml.merges")
+            model = .bytePair(try BytePairEncoder(vocabulary: vocabulary, merges: merges, preTokenizer: pre))
+        } else {
+            model = .sentencePiece(try SentencePieceEncoder(vocabulary: vocabulary, unknownID: special.unknown))
+        }
+        let cleanSpaces = pre?.cleanSpaces ?? false
         self.init(vocabulary: vocabulary, model: model, special: special, addSpacePrefix: addSpacePrefix, cleanSpaces: cleanSpaces,
                   chatTemplate: m.optionalString("tokenizer.chat_template"))
     }

@@ -102,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraAdaptersTests",
-            dependencies: ["TesseraAdapters", "TesseraModel", "TesseraFormats", "TesseraKernels", "TesseraTestSupport"],
+            dependencies: ["TesseraAdapters", "TesseraModel", "TesseraTokenizer", "TesseraFormats", "TesseraKernels", "TesseraTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -129,11 +129,15 @@ public struct Tokenizer: Sendable {
     /// Token ids of `text`, as llama.cpp's `llama_tokenize(text, add_special, parse_special)`. With `addSpecial` the
     /// model's BOS (and EOS, where the file asks for it) are added; with `parseSpecial`, control tokens written in
     /// the text (such as `<|im_start|>`) become their ids. User-defined tokens are always matched.
-    public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true) -> [Int32] {
+    ///
+    /// `continuesText`: the text goes on from earlier text that did not end in a special token (a piece of a
+    /// conversation tokenized part by part), so SentencePiece adds no space before it, as it would not inside the
+    /// whole text.
+    public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true, continuesText: Bool = false) -> [Int32] {
         var out: [Int32] = []
         if addSpecial, special.addBOS, let bos = special.bos { out.append(bos) }
         let utf8 = Array(text.utf8)
-        var previousWasSpecial = true  // SentencePiece: a space before the first text
+        var previousWasSpecial = !continuesText  // SentencePiece: a space before the first text
         for fragment in partition(utf8, parseSpecial: parseSpecial) {
             switch fragment {
             case .special(let id):
@@ -354,6 +358,11 @@ public struct Tokenizer: Sendable {
     /// Control and unknown tokens: written by templates, printed as nothing in answers.
     public func isControl(_ id: Int32) -> Bool {
         !attributes(of: id).isDisjoint(with: [.control, .unknown])
+    }
+
+    /// Control, user-defined and unknown tokens: the ones text is split around before the tokenizer model runs.
+    public func isSpecial(_ id: Int32) -> Bool {
+        !attributes(of: id).isDisjoint(with: [.control, .userDefined, .unknown])
     }
 
     /// Whether generating `id` ends the answer (llama.cpp's `llama_vocab_is_eog`).

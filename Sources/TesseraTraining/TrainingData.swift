@@ -205,7 +205,15 @@ public struct TrainingData: Sendable {
         let endText = tokenizer.tokens[Int(endOfTurn)]
         var tokens: [Int32] = [], weights: [Float] = []
         func add(_ text: Substring, weight: Float) {
-            let t = tokenizer.encode(String(text), parseSpecial: true)
+            // Each piece is tokenized as it would be inside the whole conversation: a piece that follows plain text
+            // gets no SentencePiece space prefix.
+            // After a special token that swallows the whitespace behind it (Phi-3's), that whitespace goes too.
+            let afterSpecial = tokens.last.map { tokenizer.isSpecial($0) } ?? true
+            var text = text
+            if let last = tokens.last, tokenizer.attributes(of: last).contains(.rstrip) {
+                text = Substring(text.unicodeScalars.drop { $0 == " " || ("\t"..."\r").contains($0) })
+            }
+            let t = tokenizer.encode(String(text), parseSpecial: true, continuesText: !afterSpecial)
             tokens += t
             weights += [Float](repeating: weight, count: t.count)
         }

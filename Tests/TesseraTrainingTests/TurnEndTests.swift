@@ -31,14 +31,24 @@ import TesseraTraining
     }
 
     @Test(arguments: [("llama-bpe", "meta-llama-Llama-3.1-8B-Instruct.jinja"), ("qwen2", "Qwen-Qwen2.5-7B-Instruct.jinja"),
-                      ("gemma-3-270m-it-Q4_K_M.gguf", "google-gemma-2-2b-it.jinja")])
+                      ("phi-3", "microsoft-Phi-3.5-mini-instruct.jinja"), ("gemma-3-270m-it-Q4_K_M.gguf", "google-gemma-2-2b-it.jinja")])
     func answersAreTrainedWithTheirTurnEnd(vocabulary: String, template: String) throws {
         let data = try Self.data(vocabulary, template)
-        let example = try data.conversation(json: #"[{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]"#)
+        let messages = #"[{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And of Spain?"}, {"role": "assistant", "content": "Madrid."}]"#
+        let example = try data.conversation(json: messages)
         let trained = zip(example.tokens, example.weights).filter { $0.1 > 0 }.map(\.0)
         #expect(trained.last == data.endOfTurn)
-        #expect(data.tokenizer.decode(Array(trained.dropLast())) == "Paris.")
-        // The whole conversation is what the template renders, one BOS at its head.
-        #expect(example.tokens.filter { $0 == data.tokenizer.bosID }.count <= 1)
+        #expect(trained.filter { $0 == data.endOfTurn }.count == 2)
+        // Tokenized part by part, the conversation has the ids of its whole text (SentencePiece's space prefix
+        // included), so training sees what serving will.
+        let source = try String(contentsOf: Self.vocab.appendingPathComponent("templates/\(template)"), encoding: .utf8)
+        let list = try JinjaValue(jsonText: messages)
+        guard case .array(let items) = list else { Issue.record("messages"); return }
+        var variables: [String: JinjaValue] = ["messages": .array(items), "add_generation_prompt": .bool(false)]
+        for (key, id) in [("bos_token", data.tokenizer.bosID), ("eos_token", data.tokenizer.eosID)] {
+            if let id { variables[key] = .string(data.tokenizer.tokens[Int(id)]) }
+        }
+        let whole = try ChatTemplate(source).render(variables)
+        #expect(example.tokens == data.tokenizer.encode(whole, parseSpecial: true))
     }
 }

@@ -255,6 +255,43 @@ import TesseraTestSupport
         #expect(r.stdout == "[19556]\n[256,39]\n")
     }
 
+    /// Any GGUF's tokenizer, vocab-only files too (llama.cpp's suite, by scripts/fetch-vocab).
+    @Test func tokenizeWorksOnVocabOnlyFiles() throws {
+        let vocab = TestModel.repositoryRoot.appendingPathComponent("models/vocab/ggml-vocab-llama-bpe.gguf").path
+        let r = try run(["tokenize", "--model", vocab, "--json", "--add-special", "Hello world<|eot_id|>"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "[128000,9906,1917,128009]\n")
+        let plain = try run(["tokenize", "--model", vocab, "--json", "--no-parse-special", "<|eot_id|>"])
+        #expect(plain.status == 0 && !plain.stdout.contains("128009"), "\(plain.stdout)")
+        let bert = try run(["tokenize", "--model", TestModel.repositoryRoot.appendingPathComponent("models/vocab/ggml-vocab-bert-bge.gguf").path, "x"])
+        #expect(bert.status == 1 && bert.stderr.contains("tokenizer model 'bert' is not supported"), "\(bert.stderr)")
+    }
+
+    @Test func templateRenderPrintsTheConversation() throws {
+        let dir = TestModel.repositoryRoot.appendingPathComponent("models/vocab")
+        let input = #"{"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true, "date_string": "01 Jan 2025"}"#
+        let r = try run(["template", "render", "--model", dir.appendingPathComponent("ggml-vocab-llama-bpe.gguf").path,
+                         "--template", dir.appendingPathComponent("templates/meta-llama-Llama-3.1-8B-Instruct.jinja").path, "--input", "-"],
+                        stdin: input)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            + "Today Date: 01 Jan 2025\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            + "<|start_header_id|>assistant<|end_header_id|>\n\n")
+        // The default model's own template when no --template is given.
+        let own = try run(["template", "render", "--model", TestModel.path, "--input", #"{"messages": [{"role": "user", "content": "Hi"}]}"#])
+        #expect(own.status == 0 && own.stdout.contains("<|im_start|>user\nHi<|im_end|>"), "\(own.stdout)\(own.stderr)")
+    }
+
+    /// A template the engine cannot run is refused when the model loads, naming what and where.
+    @Test func unusableChatTemplateFailsAtLoad() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bad-\(UUID().uuidString).jinja")
+        try "{% for m in messages %}{{ m.content | shout }}{% endfor %}".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try run(["generate", "--chat", "--chat-template", file.path, "--max-tokens", "1", "Hi"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cannot be used") && r.stderr.contains("shout"), "\(r.stderr)")
+    }
+
     @Test func scorePrintsOneLogprobPerPredictedToken() throws {
         let r = try run(["score", "--json", "--text", "The capital of France is Paris."])
         #expect(r.status == 0, "\(r.stderr)")

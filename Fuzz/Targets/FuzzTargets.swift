@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TesseraAdapters
 import TesseraFormats
 import TesseraServer
@@ -99,18 +100,22 @@ public enum FuzzTargets {
     /// First byte: which of llama.cpp's byte-level BPE vocabularies (one per pre-tokenizer family, Gemma 4's
     /// raw-UTF-8 BPE among them); the rest: text, tokenized with and without special tokens, then decoded.
     static func bytePairVocabularies(_ data: Data) -> FuzzOutcome {
-        vocabularyTarget(data, bytePairTokenizers)
+        vocabularyTarget(data, bytePairNames)
     }
 
     /// The same over SentencePiece vocabularies (Llama 2, Phi-3) and Gemma 3's own file.
     static func sentencePieceVocabularies(_ data: Data) -> FuzzOutcome {
-        vocabularyTarget(data, sentencePieceTokenizers)
+        vocabularyTarget(data, sentencePieceNames)
     }
 
-    static func vocabularyTarget(_ data: Data, _ tokenizers: [Tokenizer]) -> FuzzOutcome {
-        guard !tokenizers.isEmpty else { return .refused("the vocabularies are needed (scripts/fetch-vocab)") }
+    static let bytePairNames = ["llama-bpe", "qwen2", "qwen35", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon",
+                                "starcoder", "refact", "command-r", "mpt", "gemma-4"]
+    static let sentencePieceNames = ["llama-spm", "phi-3", "gemma-3-270m-it-Q4_K_M.gguf"]
+
+    static func vocabularyTarget(_ data: Data, _ names: [String]) -> FuzzOutcome {
         guard let first = data.first else { return .refused("empty input") }
-        let t = tokenizers[Int(first) % tokenizers.count]
+        let name = names[Int(first) % names.count]
+        guard let t = vocabulary(name) else { return .refused("the vocabulary \(name) is needed (scripts/fetch-vocab)") }
         let text = String(decoding: data.dropFirst(), as: UTF8.self)
         let plain = t.encode(text, parseSpecial: false)
         let special = t.encode(text, addSpecial: true, parseSpecial: true)
@@ -123,19 +128,20 @@ public enum FuzzTargets {
     static let vocabularyDirectory: URL = ProcessInfo.processInfo.environment["TESSERA_VOCAB_DIR"].map { URL(fileURLWithPath: $0) }
         ?? repositoryRoot.appendingPathComponent("models/vocab")
 
-    static func vocabularies(_ names: [String]) -> [Tokenizer] {
-        names.compactMap { name in
+    /// Each vocabulary loaded when an input first picks it (loading all at once outlasts libFuzzer's per-input
+    /// timeout in the sanitized build), then kept.
+    static func vocabulary(_ name: String) -> Tokenizer? {
+        loadedVocabularies.withLock { loaded in
+            if let t = loaded[name] { return t }
             let path = name.hasSuffix(".gguf") ? repositoryRoot.appendingPathComponent("models/\(name)").path
                 : vocabularyDirectory.appendingPathComponent("ggml-vocab-\(name).gguf").path
-            return (try? GGUFFile(file: MappedFile(path: path))).flatMap { try? Tokenizer(gguf: $0) }
+            let t = (try? GGUFFile(file: MappedFile(path: path))).flatMap { try? Tokenizer(gguf: $0) }
+            loaded[name] = t
+            return t
         }
     }
 
-    static let bytePairTokenizers = vocabularies([
-        "llama-bpe", "qwen2", "qwen35", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "starcoder", "refact",
-        "command-r", "mpt", "gemma-4",
-    ])
-    static let sentencePieceTokenizers = vocabularies(["llama-spm", "phi-3", "gemma-3-270m-it-Q4_K_M.gguf"])
+    static let loadedVocabularies = Mutex<[String: Tokenizer?]>([:])
 
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -39,9 +39,13 @@ public struct SpecialTokens: Sendable {
     static let fimPadTexts: Set<String> = ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]
     static let fimRepoTexts: Set<String> = ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]
     static let fimSepTexts: Set<String> = ["<|file_sep|>"]
-    static let otherControlTexts: Set<String> = [
+    static let fimPrefixTexts: Set<String> = [
         "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>",
+    ]
+    static let fimSuffixTexts: Set<String> = [
         "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>",
+    ]
+    static let fimMiddleTexts: Set<String> = [
         "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>",
     ]
 
@@ -70,6 +74,11 @@ public struct SpecialTokens: Sendable {
         separator = read("tokenizer.ggml.seperator_token_id", nil)
         padding = read("tokenizer.ggml.padding_token_id", nil)
         mask = read("tokenizer.ggml.mask_token_id", nil)
+        // FIM tokens: the file's ids (the deprecated keys last, as llama.cpp reads them), else the first token with a
+        // known text (which only then becomes control).
+        var fimPrefix = read("tokenizer.ggml.prefix_token_id", read("tokenizer.ggml.fim_pre_token_id", nil))
+        var fimSuffix = read("tokenizer.ggml.suffix_token_id", read("tokenizer.ggml.fim_suf_token_id", nil))
+        var fimMiddle = read("tokenizer.ggml.middle_token_id", read("tokenizer.ggml.fim_mid_token_id", nil))
         var fimPad = read("tokenizer.ggml.fim_pad_token_id", nil)
         var fimRepo = read("tokenizer.ggml.fim_rep_token_id", nil)
         var fimSep = read("tokenizer.ggml.fim_sep_token_id", nil)
@@ -92,7 +101,9 @@ public struct SpecialTokens: Sendable {
             if fimPad == nil && Self.fimPadTexts.contains(text) { fimPad = id; makeControl = true }
             if fimRepo == nil && Self.fimRepoTexts.contains(text) { fimRepo = id; makeControl = true }
             if fimSep == nil && Self.fimSepTexts.contains(text) { fimSep = id; makeControl = true }
-            if Self.otherControlTexts.contains(text) { makeControl = true }
+            if fimPrefix == nil && Self.fimPrefixTexts.contains(text) { fimPrefix = id; makeControl = true }
+            if fimSuffix == nil && Self.fimSuffixTexts.contains(text) { fimSuffix = id; makeControl = true }
+            if fimMiddle == nil && Self.fimMiddleTexts.contains(text) { fimMiddle = id; makeControl = true }
             if Self.endOfGenerationTexts.contains(text) { eog.insert(id); makeControl = true }
             if makeControl { v.attributes[Int(id)].insert(.control) }
         }

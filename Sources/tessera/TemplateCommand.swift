@@ -49,8 +49,7 @@ struct TemplateCommand: ParsableCommand {
                     if let id { variables[key] = .string(tokenizer.tokens[Int(id)]) }
                 }
             }
-            if variables["add_generation_prompt"] == nil { variables["add_generation_prompt"] = .bool(false) }
-            let text = try runOrExit { try chat.render(variables) }
+            let text = try runOrExit { try chat.applyChatTemplate(variables) }
             FileHandle.standardOutput.write(Data(text.utf8))
         }
 

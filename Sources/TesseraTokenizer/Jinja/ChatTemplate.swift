@@ -28,11 +28,20 @@ public struct ChatTemplate: @unchecked Sendable {
         messages: [(role: String, content: String)], addGenerationPrompt: Bool,
         context: [String: JinjaValue] = [:]
     ) throws(TokenizerError) -> String {
-        var vars: [String: JinjaValue] = ["tools": .none, "documents": .none]
-        vars.merge(context) { $1 }
+        var vars = context
         vars["messages"] = .array(messages.map { .dict([("role", .string($0.role)), ("content", .string($0.content))]) })
         vars["add_generation_prompt"] = .bool(addGenerationPrompt)
-        return try render(vars)
+        return try applyChatTemplate(vars)
+    }
+
+    /// Renders as transformers' `apply_chat_template(tokenize=False)` does with these arguments: `tools` and
+    /// `documents` are None unless given, `add_generation_prompt` false unless given, and each message's reasoning
+    /// is copied between the names templates read it under (`aliasReasoningFields`).
+    public func applyChatTemplate(_ variables: [String: JinjaValue], now: Date? = nil) throws(TokenizerError) -> String {
+        var vars: [String: JinjaValue] = ["tools": .none, "documents": .none, "add_generation_prompt": .bool(false)]
+        vars.merge(variables) { $1 }
+        if let messages = vars["messages"] { vars["messages"] = Self.aliasReasoningFields(messages) }
+        return try render(vars, now: now)
     }
 }
 

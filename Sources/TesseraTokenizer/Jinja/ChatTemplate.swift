@@ -35,12 +35,19 @@ public struct ChatTemplate: @unchecked Sendable {
     }
 
     /// Renders as transformers' `apply_chat_template(tokenize=False)` does with these arguments: `tools` and
-    /// `documents` are None unless given, `add_generation_prompt` false unless given, and each message's reasoning
-    /// is copied between the names templates read it under (`aliasReasoningFields`).
+    /// `documents` are None unless given, `add_generation_prompt` false unless given, a message's keys whose value
+    /// is None are dropped (templates test for a missing key), and each message's reasoning is copied between the
+    /// names templates read it under (`aliasReasoningFields`).
     public func applyChatTemplate(_ variables: [String: JinjaValue], now: Date? = nil) throws(TokenizerError) -> String {
         var vars: [String: JinjaValue] = ["tools": .none, "documents": .none, "add_generation_prompt": .bool(false)]
         vars.merge(variables) { $1 }
-        if let messages = vars["messages"] { vars["messages"] = Self.aliasReasoningFields(messages) }
+        if case .array(let messages)? = vars["messages"] {
+            let kept: [JinjaValue] = messages.map { message in
+                guard case .dict(let pairs) = message else { return message }
+                return .dict(pairs.filter { !$0.1.isNone })
+            }
+            vars["messages"] = Self.aliasReasoningFields(.array(kept))
+        }
         return try render(vars, now: now)
     }
 }

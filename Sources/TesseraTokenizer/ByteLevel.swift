@@ -23,13 +23,6 @@ enum ByteLevel {
         return map
     }()
 
-    /// The byte-level spelling of some UTF-8 bytes.
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var s = String.UnicodeScalarView()
-        for b in bytes { s.append(byteToScalar[Int(b)]) }
-        return String(s)
-    }
-
     /// The bytes a byte-level string spells, or nil when it holds a character outside the map.
     static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []

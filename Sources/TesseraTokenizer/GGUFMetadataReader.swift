@@ -10,11 +10,6 @@ struct GGUFMetadataReader {
         metadata = gguf.metadata
     }
 
-    init(path: String, metadata: [String: GGUFValue]) {
-        self.path = path
-        self.metadata = metadata
-    }
-
     func string(_ key: String) throws(TokenizerError) -> String {
         guard let v = metadata[key] else { throw TokenizerError("\(path): \(key) is missing") }
         guard let s = v.string else { throw TokenizerError("\(path): \(key) is not a string") }
@@ -30,12 +25,6 @@ struct GGUFMetadataReader {
     }
 
     func optionalInt(_ key: String) -> Int? { metadata[key]?.int }
-
-    func optionalID(_ key: String, below n: Int) throws(TokenizerError) -> Int32? {
-        guard let v = metadata[key] else { return nil }
-        guard let i = v.int, i >= 0, i < n else { throw TokenizerError("\(path): \(key) = \(v) is not a token id below \(n)") }
-        return Int32(i)
-    }
 
     func strings(_ key: String) throws(TokenizerError) -> [String] {
         guard let v = metadata[key] else { throw TokenizerError("\(path): \(key) is missing") }

@@ -62,37 +62,16 @@ enum JinjaAccess {
         return (clamp(start, count - 1, -1, count - 1), clamp(stop, -1, -1, count - 1), step)
     }
 
-    /// Python's slice.indices() and the selection it makes.
+    /// The indices a slice selects, from `sliceBounds`.
     static func sliceIndices(count: Int, _ start: Int?, _ stop: Int?, _ step: Int?) throws(TokenizerError) -> [Int] {
-        let step = step ?? 1
-        guard step != 0 else { throw TokenizerError("chat template: slice step cannot be zero") }
-        func clamp(_ v: Int?, _ dflt: Int, _ lower: Int, _ upper: Int) -> Int {
-            guard var v else { return dflt }
-            if v < 0 {
-                v = v < -count ? lower : v + count
-                return max(v, lower)
-            }
-            return min(v, upper)
-        }
+        let (lo, hi, step) = try sliceBounds(count: count, start, stop, step)
         var out: [Int] = []
-        if step > 0 {
-            let lo = clamp(start, 0, 0, count), hi = clamp(stop, count, 0, count)
-            var i = lo
-            while i < hi {
-                out.append(i)
-                let (n, o) = i.addingReportingOverflow(step)
-                if o { break }
-                i = n
-            }
-        } else {
-            let lo = clamp(start, count - 1, -1, count - 1), hi = clamp(stop, -1, -1, count - 1)
-            var i = lo
-            while i > hi {
-                out.append(i)
-                let (n, o) = i.addingReportingOverflow(step)
-                if o { break }
-                i = n
-            }
+        var i = lo
+        while step > 0 ? i < hi : i > hi {
+            out.append(i)
+            let (n, o) = i.addingReportingOverflow(step)
+            if o { break }
+            i = n
         }
         return out
     }

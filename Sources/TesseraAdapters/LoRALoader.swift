@@ -15,9 +15,11 @@ struct LoRALoader {
     /// A reward model's score head (`PEFTConfig.isRewardModel`), not served.
     static let scoreHead = "base_model.model.score.weight"
 
-    /// PEFT's key for a layer's projection: base_model.model.model.layers.{i}.{module}.{part}
+    /// PEFT's key for a layer's projection: base_model.model.model.layers.{i}.{module}.{part}, or
+    /// …model.language_model.layers… when the adapter was trained on Gemma 3's multimodal class (its text decoder is
+    /// the same one).
     private static let keyPattern = try! NSRegularExpression(
-        pattern: #"^base_model\.model\.model\.layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector(?:\.weight)?)$"#)
+        pattern: #"^base_model\.model\.model\.(?:language_model\.)?layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector(?:\.weight)?)$"#)
 
     private struct Parts {
         var a: String?

@@ -59,21 +59,17 @@ extension LanguageModel {
     }
 }
 
-/// Maps `general.architecture` to the loader of that architecture. A new architecture is one new file plus a line here.
+/// Maps `general.architecture` to its family (DESIGN 3.2). A new family is a `ModelFamily` value plus a line there.
 public enum ModelRegistry {
-    public typealias Loader = @Sendable (GGUFFile) throws(ModelError) -> any LanguageModel
-
-    public static let loaders: [String: Loader] = [
-        "llama": { (f) throws(ModelError) in try LlamaModel(gguf: f) },
-    ]
-
-    public static func load(_ gguf: GGUFFile) throws(ModelError) -> any LanguageModel {
+    /// The decoder of the file's family; `repack: false` reads every matrix through the mapping (the trainer).
+    public static func load(_ gguf: GGUFFile, repack: Bool = true) throws(ModelError) -> DecoderModel {
         guard let arch = gguf.metadata["general.architecture"]?.string else {
             throw ModelError("\(gguf.path): metadata 'general.architecture' is missing")
         }
-        guard let loader = loaders[arch] else {
-            throw ModelError("\(gguf.path): architecture '\(arch)' is not supported (supported: \(loaders.keys.sorted().joined(separator: ", ")))")
+        guard let family = ModelFamily.all[arch] else {
+            let supported = ModelFamily.all.keys.sorted().joined(separator: ", ")
+            throw ModelError("\(gguf.path): architecture '\(arch)' is not supported (supported: \(supported))")
         }
-        return try loader(gguf)
+        return try DecoderModel(gguf: gguf, family: family, repack: repack)
     }
 }

@@ -1,7 +1,30 @@
-import TesseraFormats
-
-/// Shape and hyper-parameters of a decoder-only transformer, read from GGUF metadata.
+/// The decoder description (DESIGN 3.2): every number and choice of a decoder-only transformer that its forward
+/// passes read — serving's (`DecoderModel`) and the trainer's — so a model family differs only in the loader that
+/// fills it in (`ModelFamily`). Which optional tensors exist (q/k/v/o biases, a head bias) the weights say.
 public struct ModelConfig: Sendable, Codable, Equatable {
+    /// The feed-forward gate's activation: act(gate) · up.
+    public enum Activation: String, Sendable, Codable {
+        case silu
+        /// GELU with the tanh approximation (Gemma; PyTorch's `gelu_pytorch_tanh`, llama.cpp's `ggml_gelu`).
+        case geluTanh
+    }
+
+    /// Rotary position embedding of one kind of layer, in the Hugging Face `rotate_half` layout.
+    public struct Rotary: Sendable, Codable, Equatable {
+        /// The frequency base: inverse frequency i is theta^(-2i/headDim).
+        public var theta: Float
+        /// Linear scaling: positions are multiplied by this (1 / the file's scaling factor).
+        public var positionScale: Float
+        /// Llama 3.1+'s per-frequency divisors (`rope_freqs.weight`, what its "llama3" scaling computed), or nil.
+        public var frequencyFactors: [Float]?
+
+        public init(theta: Float, positionScale: Float = 1, frequencyFactors: [Float]? = nil) {
+            self.theta = theta
+            self.positionScale = positionScale
+            self.frequencyFactors = frequencyFactors
+        }
+    }
+
     public var architecture: String
     /// `general.basename` or `general.name` (empty when the file has neither), for matching adapters to their base.
     public var name: String
@@ -10,16 +33,39 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var ffn: Int
     public var heads: Int
     public var kvHeads: Int
+    /// Per head, for queries, keys and values alike (`attention.key_length`; not always hidden / heads).
     public var headDim: Int
     public var vocab: Int
     public var contextLength: Int
-    public var ropeTheta: Float
     public var rmsEps: Float
 
-    /// A shape given directly (tests build tiny random models with it).
+    public var activation: Activation
+    /// Scores are q·k times this (1/√headDim unless the family says otherwise).
+    public var attentionScale: Float
+    /// Each head's query and key RMS-normalized over the head before RoPE (Qwen 3, Gemma 3).
+    public var qkNorm: Bool
+    /// Attention's and the feed-forward's outputs RMS-normalized before they join the residual (Gemma's "sandwich").
+    public var sandwichNorms: Bool
+    /// Token embeddings are multiplied by this (Gemma: √hidden); virtual tokens, given as embeddings, are not.
+    public var embeddingScale: Float
+    /// logits = cap · tanh(logits / cap) when non-zero.
+    public var logitSoftcap: Float
+
+    /// RoPE of the global layers.
+    public var rope: Rotary
+    /// RoPE of the sliding-window layers.
+    public var localRope: Rotary
+    /// Keys further back than this from the query are masked on sliding-window layers (0: none).
+    public var slidingWindow: Int
+    /// Which layers slide (empty: none).
+    public var slidingLayers: [Bool]
+
+    /// A shape given directly (tests build tiny random models with it); the Llama family's choices by default.
     public init(architecture: String = "llama", name: String = "", layers: Int, hidden: Int, ffn: Int, heads: Int,
-                kvHeads: Int, vocab: Int, contextLength: Int, ropeTheta: Float = 10000, rmsEps: Float = 1e-5) {
-        precondition(hidden % heads == 0 && heads % kvHeads == 0 && (hidden / heads) % 2 == 0)
+                kvHeads: Int, headDim: Int? = nil, vocab: Int, contextLength: Int, ropeTheta: Float = 10000,
+                rmsEps: Float = 1e-5) {
+        let headDim = headDim ?? hidden / heads
+        precondition(heads % kvHeads == 0 && headDim % 2 == 0)
         self.architecture = architecture
         self.name = name
         self.layers = layers
@@ -27,45 +73,29 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         self.ffn = ffn
         self.heads = heads
         self.kvHeads = kvHeads
-        self.headDim = hidden / heads
+        self.headDim = headDim
         self.vocab = vocab
         self.contextLength = contextLength
-        self.ropeTheta = ropeTheta
         self.rmsEps = rmsEps
+        activation = .silu
+        attentionScale = 1 / Float(headDim).squareRoot()
+        qkNorm = false
+        sandwichNorms = false
+        embeddingScale = 1
+        logitSoftcap = 0
+        rope = Rotary(theta: ropeTheta)
+        localRope = rope
+        slidingWindow = 0
+        slidingLayers = []
     }
 
-    /// Reads `{arch}.*` keys; every value is range-checked so a hostile file cannot ask for absurd buffers.
-    public init(gguf: GGUFFile, vocab: Int) throws(ModelError) {
-        do {
-            let arch = try gguf.string("general.architecture")
-            func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
-                let v = try gguf.int("\(arch).\(key)")
-                guard range.contains(v) else { throw ModelError("\(gguf.path): \(arch).\(key) = \(v) is outside \(range)") }
-                return v
-            }
-            architecture = arch
-            name = gguf.metadata["general.basename"]?.string ?? gguf.metadata["general.name"]?.string ?? ""
-            layers = try int("block_count", 1...1024)
-            hidden = try int("embedding_length", 1...65536)
-            ffn = try int("feed_forward_length", 1...262_144)
-            heads = try int("attention.head_count", 1...1024)
-            kvHeads = gguf.metadata["\(arch).attention.head_count_kv"] == nil ? heads : try int("attention.head_count_kv", 1...1024)
-            contextLength = try int("context_length", 1...(1 << 24))
-            ropeTheta = Float(gguf.metadata["\(arch).rope.freq_base"]?.double ?? 10000)
-            rmsEps = Float(try gguf.double("\(arch).attention.layer_norm_rms_epsilon"))
-            self.vocab = vocab
-            guard hidden % heads == 0, heads % kvHeads == 0 else {
-                throw ModelError("\(gguf.path): \(heads) heads and \(kvHeads) KV heads do not divide a hidden size of \(hidden)")
-            }
-            headDim = hidden / heads
-            guard headDim % 2 == 0 else { throw ModelError("\(gguf.path): head size \(headDim) is odd; RoPE needs pairs") }
-            if let rot = gguf.metadata["\(arch).rope.dimension_count"]?.int, rot != headDim {
-                throw ModelError("\(gguf.path): partial rotary embeddings (\(rot) of \(headDim)) are not supported")
-            }
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError("\(error)")
-        }
+    /// The attention window of layer l (0: every earlier position).
+    public func window(layer l: Int) -> Int {
+        l < slidingLayers.count && slidingLayers[l] ? slidingWindow : 0
+    }
+
+    /// The rotary embedding of layer l.
+    public func rotary(layer l: Int) -> Rotary {
+        l < slidingLayers.count && slidingLayers[l] ? localRope : rope
     }
 }

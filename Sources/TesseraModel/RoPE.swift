@@ -6,9 +6,21 @@ public struct RoPE: Sendable {
     /// theta^(-2i/headDim) for i < headDim/2, computed in fp32 like transformers does.
     public let inverseFrequencies: [Float]
 
+    /// Multiplies positions (linear scaling).
+    public let positionScale: Float
+
     public init(headDim: Int, theta: Float) {
+        self.init(headDim: headDim, ModelConfig.Rotary(theta: theta))
+    }
+
+    /// Llama 3.1's frequency factors divide the inverse frequencies, as llama.cpp's `rope_freqs` and transformers'
+    /// "llama3" scaling do.
+    public init(headDim: Int, _ rotary: ModelConfig.Rotary) {
         self.headDim = headDim
-        inverseFrequencies = (0..<headDim / 2).map { i in 1 / pow(theta, Float(2 * i) / Float(headDim)) }
+        positionScale = rotary.positionScale
+        inverseFrequencies = (0..<headDim / 2).map { i in
+            1 / pow(rotary.theta, Float(2 * i) / Float(headDim)) / (rotary.frequencyFactors?[i] ?? 1)
+        }
     }
 
     /// Cosines and sines of positions start..<start+rows, [rows, headDim/2] each; computed once per forward pass
@@ -22,7 +34,7 @@ public struct RoPE: Sendable {
         let half = headDim / 2
         var c = [Float](repeating: 0, count: rows * half), s = c
         for r in 0..<rows {
-            let pos = Float(start + r)
+            let pos = Float(start + r) * positionScale
             for i in 0..<half {
                 let angle = pos * inverseFrequencies[i]
                 c[r * half + i] = cos(angle)

@@ -88,7 +88,8 @@ public struct Tokenizer: Sendable {
         }
         let cleanSpaces = pre?.cleanSpaces ?? false
         self.init(vocabulary: vocabulary, model: model, special: special, addSpacePrefix: addSpacePrefix, cleanSpaces: cleanSpaces,
-                  chatTemplate: m.optionalString("tokenizer.chat_template"))
+                  chatTemplate: m.optionalString("tokenizer.chat_template")
+                    ?? BuiltinTemplates.source(architecture: m.optionalString("general.architecture")))
     }
 
     init(vocabulary: Vocabulary, model: Model, special: SpecialTokens, addSpacePrefix: Bool, cleanSpaces: Bool, chatTemplate: String?) {

@@ -187,7 +187,7 @@ public struct AdapterParameters: Sendable {
     }
 
     /// DoRA's starting magnitudes, as PEFT sets them: the norms of W + scale · BA (of W, with B zero).
-    public mutating func startMagnitudes(base: BaseWeights) {
+    public mutating func startMagnitudes(base: DecoderWeights) {
         guard options.dora else { return }
         for l in 0..<config.layers {
             for p in Projection.allCases {

@@ -11,8 +11,10 @@ import TesseraModel
 /// with layers × tokens × hidden, not with the attention maps.
 /// Sequences are concatenated rows, each attending causally to its own rows only.
 public struct AdapterPass: Sendable {
-    let base: BaseWeights
-    let rope: RoPE
+    let base: DecoderWeights
+    /// The distinct rotary embeddings (global, sliding) and which one each layer uses.
+    let ropes: [RoPE]
+    let layerRope: [Int]
     let lora: AdapterParameters
 
     /// Recompute each layer in backward instead of keeping its activations: true, false, or nil to decide per batch
@@ -36,7 +38,7 @@ public struct AdapterPass: Sendable {
     /// The threads of the integer products (OpenBLAS has its own for the fp32 ones).
     let pool: ComputePool
 
-    public init(base: BaseWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil, dropoutSeed: UInt64? = nil,
+    public init(base: DecoderWeights, lora: AdapterParameters, gradientCheckpointing: Bool? = nil, dropoutSeed: UInt64? = nil,
                 doraNorms given: [Int: [Float]]? = nil, precision: TrainingPrecision = .fp32, pool: ComputePool = .shared,
                 budget: Int = AdapterPass.activationBudget) {
         self.base = base
@@ -57,7 +59,10 @@ public struct AdapterPass: Sendable {
             }
         }
         doraNorms = norms
-        rope = RoPE(headDim: base.config.headDim, theta: base.config.ropeTheta)
+        let c = base.config
+        let kinds = [c.rope, c.localRope].reduce(into: [ModelConfig.Rotary]()) { if !$0.contains($1) { $0.append($1) } }
+        ropes = kinds.map { RoPE(headDim: c.headDim, $0) }
+        layerRope = (0..<c.layers).map { l in kinds.firstIndex(of: c.rotary(layer: l))! }
     }
 
     /// Whether this batch recomputes its layers: the bytes a layer keeps, times the layers, against the budget.
@@ -157,7 +162,7 @@ public struct AdapterPass: Sendable {
         let c = base.config, n0 = lora.virtualTokens, prefixed = lora.kind == .prefix
         let rows = Rows(batch, virtual: prefixed ? 0 : n0, prefix: prefixed ? n0 : 0), n = rows.count
         guard n > 0 else { return 0 }
-        let tables = rows.lengths.map { rope.table(start: rows.prefix, rows: $0) }
+        let tables = ropes.map { rope in rows.lengths.map { rope.table(start: rows.prefix, rows: $0) } }
         // The virtual tokens' rows: the adapter's own, or its encoder's output (whose backward comes last).
         let encoder = lora.encoderHidden > 0 ? PromptEncoder(lora) : nil
         let trace = encoder?.forward()
@@ -171,7 +176,9 @@ public struct AdapterPass: Sendable {
                     r += rows.virtual
                 }
                 for t in e.tokens {
-                    base.embedding.dequantizeRow(Int(t), into: xp.baseAddress! + r * c.hidden)
+                    let row = xp.baseAddress! + r * c.hidden
+                    base.embedding.dequantizeRow(Int(t), into: row)
+                    if c.embeddingScale != 1 { for j in 0..<c.hidden { row[j] *= c.embeddingScale } }
                     r += 1
                 }
             }
@@ -181,7 +188,7 @@ public struct AdapterPass: Sendable {
         let keep = normalizer != nil && !checkpointing(rows)
         var inputs: [[Float]] = [], saved: [Saved] = []
         for l in 0..<c.layers {
-            let s = layer(l, x, rows: rows, tables: tables, prefix: virtualRows)
+            let s = layer(l, x, rows: rows, tables: tables[layerRope[l]], prefix: virtualRows)
             if normalizer != nil { if keep { saved.append(s.compacted()) } else { inputs.append(x) } }
             x = s.output
         }
@@ -212,8 +219,9 @@ public struct AdapterPass: Sendable {
         // The virtual rows' gradient, summed over the sequences (they all start from the same rows).
         var dVirtual = [Float](repeating: 0, count: virtualRows.count)
         for l in (0..<c.layers).reversed() {
-            let s = keep ? saved.removeLast() : layer(l, inputs[l], rows: rows, tables: tables, prefix: virtualRows)
-            dx = layerBackward(l, s, rows: rows, tables: tables, dOutput: dx, dPrefix: &dVirtual, gradients: &gradients)
+            let t = tables[layerRope[l]]
+            let s = keep ? saved.removeLast() : layer(l, inputs[l], rows: rows, tables: t, prefix: virtualRows)
+            dx = layerBackward(l, s, rows: rows, tables: t, dOutput: dx, dPrefix: &dVirtual, gradients: &gradients)
         }
         for start in rows.starts where rows.virtual > 0 {
             for i in 0..<(rows.virtual * c.hidden) { dVirtual[i] += dx[start * c.hidden + i] }
@@ -241,6 +249,10 @@ public struct AdapterPass: Sendable {
         var output: [Float] = []
         var xn1: [Float] = [], inv1: [Float] = []
         var q: [Float] = [], k: [Float] = [], v: [Float] = []  // q and k rotated
+        /// q and k before their per-head norms, and the norms' 1/rms (Qwen 3, Gemma 3).
+        var qRaw: [Float] = [], kRaw: [Float] = [], qInv: [Float] = [], kInv: [Float] = []
+        /// Sandwich norms: attention's and the feed-forward's outputs before their norms, and the 1/rms.
+        var oRaw: [Float] = [], oInv: [Float] = [], downRaw: [Float] = [], downInv: [Float] = []
         /// Prefix tuning: this layer's prefix keys and values [entries, kvWidth].
         var prefixKeys: [Float] = [], prefixValues: [Float] = []
         /// What each adapted projection's backward needs, by `Projection.rawValue`.
@@ -264,7 +276,7 @@ public struct AdapterPass: Sendable {
 
     /// Layer l over the batch; `prefix` is prefix tuning's rows [entries, layers * 2 * kvWidth] (else unused).
     func layer(_ l: Int, _ x: [Float], rows: Rows, tables: [RoPE.Table], prefix: [Float]) -> Saved {
-        let c = base.config, n = rows.count, b = base.layers[l]
+        let c = base.config, n = rows.count, b = base.layers[l], rope = ropes[layerRope[l]]
         var s = Saved()
         s.input = x
         s.xn1 = [Float](repeating: 0, count: x.count)
@@ -272,22 +284,36 @@ public struct AdapterPass: Sendable {
         s.q = linear(l, .q, s.xn1, n: n, &s.side)
         s.k = linear(l, .k, s.xn1, n: n, &s.side)
         s.v = linear(l, .v, s.xn1, n: n, &s.side)
+        if let qNorm = b.qNorm, let kNorm = b.kNorm {
+            (s.qRaw, s.kRaw) = (s.q, s.k)
+            s.qInv = Elementwise.rmsNorm(s.qRaw, qNorm, width: c.headDim, eps: c.rmsEps, &s.q)
+            s.kInv = Elementwise.rmsNorm(s.kRaw, kNorm, width: c.headDim, eps: c.rmsEps, &s.k)
+        }
         for (i, t) in tables.enumerated() {
             rope.apply(&s.q, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t)
             rope.apply(&s.k, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t)
         }
         if rows.prefix > 0 { (s.prefixKeys, s.prefixValues) = Self.prefixEntries(prefix, layer: l, count: rows.prefix, config: c) }
         (s.attn, s.probabilities) = Attention.forward(q: s.q, k: s.k, v: s.v, prefixKeys: s.prefixKeys,
-                                                      prefixValues: s.prefixValues, rows: rows, config: c)
-        let o = linear(l, .o, s.attn, n: n, &s.side)
+                                                      prefixValues: s.prefixValues, rows: rows, window: c.window(layer: l),
+                                                      config: c)
+        var o = linear(l, .o, s.attn, n: n, &s.side)
+        if let post = b.attnPostNorm {
+            s.oRaw = o
+            s.oInv = Elementwise.rmsNorm(s.oRaw, post, width: c.hidden, eps: c.rmsEps, &o)
+        }
         s.x2 = x
         for i in s.x2.indices { s.x2[i] += o[i] }
         s.xn2 = [Float](repeating: 0, count: x.count)
         s.inv2 = Elementwise.rmsNorm(s.x2, b.ffnNorm, width: c.hidden, eps: c.rmsEps, &s.xn2)
         s.gate = linear(l, .gate, s.xn2, n: n, &s.side)
         s.up = linear(l, .up, s.xn2, n: n, &s.side)
-        s.act = Elementwise.siluMultiply(s.gate, s.up)
-        let d = linear(l, .down, s.act, n: n, &s.side)
+        s.act = Elementwise.gated(c.activation, s.gate, s.up)
+        var d = linear(l, .down, s.act, n: n, &s.side)
+        if let post = b.ffnPostNorm {
+            s.downRaw = d
+            s.downInv = Elementwise.rmsNorm(s.downRaw, post, width: c.hidden, eps: c.rmsEps, &d)
+        }
         s.output = s.x2
         for i in s.output.indices { s.output[i] += d[i] }
         return s
@@ -310,22 +336,26 @@ public struct AdapterPass: Sendable {
     /// prefix tuning's into `dPrefix` (shaped like its rows).
     func layerBackward(_ l: Int, _ s: Saved, rows: Rows, tables: [RoPE.Table], dOutput: [Float], dPrefix: inout [Float],
                        gradients: inout [[Float]]) -> [Float] {
-        let c = base.config, n = rows.count, b = base.layers[l], x = s.input
+        let c = base.config, n = rows.count, b = base.layers[l], x = s.input, rope = ropes[layerRope[l]]
         let xn1 = s.xn1.isEmpty ? Elementwise.scaled(x, b.attnNorm, inv: s.inv1, width: c.hidden) : s.xn1
         let xn2 = s.xn2.isEmpty ? Elementwise.scaled(s.x2, b.ffnNorm, inv: s.inv2, width: c.hidden) : s.xn2
-        let act = s.act.isEmpty ? Elementwise.siluMultiply(s.gate, s.up) : s.act
-        // down, then SiLU · up
+        let act = s.act.isEmpty ? Elementwise.gated(c.activation, s.gate, s.up) : s.act
+        // the feed-forward's post norm, down, then the gate
+        var dDown = dOutput
+        if let post = b.ffnPostNorm { dDown = Elementwise.rmsNormBackward(s.downRaw, post, inv: s.downInv, width: c.hidden, dOutput) }
         var dAct = [Float](repeating: 0, count: n * c.ffn)
-        linearBackward(l, .down, side: s.side[Projection.down.rawValue], input: act, dy: dOutput, n: n, dx: &dAct, gradients: &gradients)
-        let (dGate, dUp) = Elementwise.siluMultiplyBackward(s.gate, s.up, dAct)
+        linearBackward(l, .down, side: s.side[Projection.down.rawValue], input: act, dy: dDown, n: n, dx: &dAct, gradients: &gradients)
+        let (dGate, dUp) = Elementwise.gatedBackward(c.activation, s.gate, s.up, dAct)
         var dxn2 = [Float](repeating: 0, count: n * c.hidden)
         linearBackward(l, .gate, side: s.side[Projection.gate.rawValue], input: xn2, dy: dGate, n: n, dx: &dxn2, gradients: &gradients)
         linearBackward(l, .up, side: s.side[Projection.up.rawValue], input: xn2, dy: dUp, n: n, dx: &dxn2, gradients: &gradients)
         var dx2 = dOutput  // the residual
         Elementwise.rmsNormBackward(s.x2, b.ffnNorm, inv: s.inv2, width: c.hidden, dxn2, &dx2)
-        // attention
+        // attention's post norm, the output projection, attention
+        var dO = dx2
+        if let post = b.attnPostNorm { dO = Elementwise.rmsNormBackward(s.oRaw, post, inv: s.oInv, width: c.hidden, dx2) }
         var dAttn = [Float](repeating: 0, count: n * c.heads * c.headDim)
-        linearBackward(l, .o, side: s.side[Projection.o.rawValue], input: s.attn, dy: dx2, n: n, dx: &dAttn, gradients: &gradients)
+        linearBackward(l, .o, side: s.side[Projection.o.rawValue], input: s.attn, dy: dO, n: n, dx: &dAttn, gradients: &gradients)
         let g = Attention.backward(q: s.q, k: s.k, v: s.v, prefixKeys: s.prefixKeys, prefixValues: s.prefixValues,
                                    probabilities: s.probabilities, dOut: dAttn, rows: rows, config: c)
         var (dq, dk, dv) = (g.dq, g.dk, g.dv)
@@ -341,6 +371,10 @@ public struct AdapterPass: Sendable {
         for (i, t) in tables.enumerated() {
             rope.apply(&dq, row: rows.starts[i], rows: rows.lengths[i], heads: c.heads, table: t, inverse: true)
             rope.apply(&dk, row: rows.starts[i], rows: rows.lengths[i], heads: c.kvHeads, table: t, inverse: true)
+        }
+        if let qNorm = b.qNorm, let kNorm = b.kNorm {
+            dq = Elementwise.rmsNormBackward(s.qRaw, qNorm, inv: s.qInv, width: c.headDim, dq)
+            dk = Elementwise.rmsNormBackward(s.kRaw, kNorm, inv: s.kInv, width: c.headDim, dk)
         }
         var dxn1 = [Float](repeating: 0, count: n * c.hidden)
         linearBackward(l, .q, side: s.side[Projection.q.rawValue], input: xn1, dy: dq, n: n, dx: &dxn1, gradients: &gradients)
@@ -372,9 +406,16 @@ public struct AdapterPass: Sendable {
 
     // MARK: - Projections with the adapter
 
-    /// y = x Wᵀ + scale · (x Aᵀ) Bᵀ, for DoRA times magnitude / ‖W + scale · BA‖ per output; what backward needs
-    /// goes into `side`.
+    /// y = x Wᵀ + scale · (x Aᵀ) Bᵀ, for DoRA times magnitude / ‖W + scale · BA‖ per output, then the projection's
+    /// bias if it has one (after DoRA's rescaling, as PEFT leaves the bias out of it); what backward needs goes into
+    /// `side`. A bias is frozen and adds nothing to backward.
     func linear(_ l: Int, _ p: Projection, _ x: [Float], n: Int, _ side: inout [Side?]) -> [Float] {
+        var y = adapted(l, p, x, n: n, &side)
+        if let bias = base.layers[l].bias(p) { Elementwise.addRows(bias, to: &y) }
+        return y
+    }
+
+    private func adapted(_ l: Int, _ p: Projection, _ x: [Float], n: Int, _ side: inout [Side?]) -> [Float] {
         let w = base.layers[l][p]
         var y = [Float](repeating: 0, count: n * w.rows)
         baseForward(w, x, tokens: n, &y)
@@ -553,6 +594,9 @@ public struct AdapterPass: Sendable {
             let inv = Elementwise.rmsNorm(xs, base.outputNorm, width: width, eps: c.rmsEps, &xn)
             var logits = [Float](repeating: 0, count: m * vocab)
             baseForward(base.output, xn, tokens: m, &logits, prepared: prepared)
+            if let bias = base.outputBias { Elementwise.addRows(bias, to: &logits) }
+            // Soft-capped logits cap · tanh(z / cap); tanh kept for the gradient's 1 − tanh².
+            let capped = c.logitSoftcap > 0 ? Elementwise.softcap(&logits, cap: c.logitSoftcap) : nil
             // logits become d(loss)/d(logits): (softmax − onehot) · weight / normalizer
             logits.withUnsafeMutableBufferPointer { lp in
                 for (j, (_, t)) in part.enumerated() {
@@ -573,6 +617,7 @@ public struct AdapterPass: Sendable {
                 start += m
                 continue
             }
+            if let capped { for i in logits.indices { logits[i] *= 1 - capped[i] * capped[i] } }
             var dxn = [Float](repeating: 0, count: m * width)
             baseBackward(base.output, logits, tokens: m, &dxn)
             var dxs = [Float](repeating: 0, count: m * width)

@@ -23,11 +23,11 @@ enum Attention {
     }
 
     /// out [n, heads*hd] and, per sequence, the softmax probabilities [heads, T, prefix + T] (zero where a row may
-    /// not look: past its own position).
+    /// not look: past its own position, or `window` or more positions back on a sliding-window layer).
     static func forward(q: [Float], k: [Float], v: [Float], prefixKeys: [Float], prefixValues: [Float],
-                        rows: AdapterPass.Rows, config c: ModelConfig) -> ([Float], [[Float]]) {
+                        rows: AdapterPass.Rows, window: Int, config c: ModelConfig) -> ([Float], [[Float]]) {
         let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads, np = rows.prefix
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = c.attentionScale
         var out = [Float](repeating: 0, count: q.count)
         var all: [[Float]] = []
         for (i, r0) in rows.starts.enumerated() {
@@ -47,7 +47,7 @@ enum Attention {
                                            lda: qW, kp.baseAddress! + g * hd, ldb: kvW, beta: 0, sb, ldc: u)
                             }
                         }
-                        softmaxCausal(sb, firstRow: a0, rows: m, queries: t, columns: u)
+                        softmaxCausal(sb, firstRow: a0, rows: m, queries: t, columns: u, window: window)
                         values.withUnsafeBufferPointer { vp in
                             out.withUnsafeMutableBufferPointer { op in
                                 Dense.gemm(false, false, m: m, n: hd, k: n, sb, lda: u, vp.baseAddress! + g * hd, ldb: kvW,
@@ -62,20 +62,24 @@ enum Attention {
         return (out, all)
     }
 
-    /// Query row i (of `queries`) keeps columns 0...(columns - queries + i) (the prefix and its own rows up to
-    /// itself), softmaxed; the rest become 0. `rows` rows from `firstRow`, the first at `s`.
-    private static func softmaxCausal(_ s: UnsafeMutablePointer<Float>, firstRow: Int, rows: Int, queries t: Int, columns u: Int) {
+    /// Query row i (of `queries`) keeps columns first...(columns - queries + i) (the prefix and its own rows up to
+    /// itself; with a window, only the `window` positions ending at itself), softmaxed; the rest become 0. `rows`
+    /// rows from `firstRow`, the first at `s`.
+    private static func softmaxCausal(_ s: UnsafeMutablePointer<Float>, firstRow: Int, rows: Int, queries t: Int, columns u: Int,
+                                      window: Int) {
         for r in 0..<rows {
             let i = firstRow + r, row = s + r * u, last = u - t + i
+            let first = window > 0 ? max(0, last - window + 1) : 0
             var m = -Float.infinity
-            for j in 0...last { m = max(m, row[j]) }
+            for j in first...last { m = max(m, row[j]) }
             var sum: Float = 0
-            for j in 0...last {
+            for j in first...last {
                 row[j] = exp(row[j] - m)
                 sum += row[j]
             }
             let inv = 1 / sum
-            for j in 0...last { row[j] *= inv }
+            for j in 0..<first { row[j] = 0 }
+            for j in first...last { row[j] *= inv }
             for j in (last + 1)..<u { row[j] = 0 }
         }
     }
@@ -91,7 +95,7 @@ enum Attention {
     static func backward(q: [Float], k: [Float], v: [Float], prefixKeys: [Float], prefixValues: [Float],
                          probabilities: [[Float]], dOut: [Float], rows: AdapterPass.Rows, config c: ModelConfig) -> Gradients {
         let hd = c.headDim, qW = c.heads * hd, kvW = c.kvHeads * hd, group = c.heads / c.kvHeads, np = rows.prefix
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = c.attentionScale
         var out = Gradients(dq: [Float](repeating: 0, count: q.count), dk: [Float](repeating: 0, count: k.count),
                             dv: [Float](repeating: 0, count: k.count), dPrefixKeys: [Float](repeating: 0, count: prefixKeys.count),
                             dPrefixValues: [Float](repeating: 0, count: prefixKeys.count))

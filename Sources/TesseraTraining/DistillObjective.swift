@@ -101,12 +101,12 @@ public struct DistillObjective: TrainingObjective {
         public let generator: BatchGenerator
         public let teacher: Teacher
         public let parameters: SamplingParameters
-        public let base: BaseWeights
+        public let base: DecoderWeights
         public let batchSize: Int
         /// Answers stop where the longer of the two contexts and the answer reach this.
         public let maxLength: Int
 
-        public init(generator: BatchGenerator, teacher: Teacher, parameters: SamplingParameters, base: BaseWeights, batchSize: Int,
+        public init(generator: BatchGenerator, teacher: Teacher, parameters: SamplingParameters, base: DecoderWeights, batchSize: Int,
                     maxLength: Int) {
             self.generator = generator
             self.teacher = teacher

@@ -1,5 +1,6 @@
 import Foundation
 import TesseraKernels
+import TesseraModel
 
 /// The trainer's row-wise operations and their backward passes, in fp32 (DESIGN 3.12).
 enum Elementwise {
@@ -40,6 +41,54 @@ enum Elementwise {
             for i in 0..<width { dot += w[i] * dy[r * width + i] * x[r * width + i] }
             let c = s * s * s * dot / Float(width)
             for i in 0..<width { dx[r * width + i] += s * w[i] * dy[r * width + i] - x[r * width + i] * c }
+        }
+    }
+
+    /// The gradient through the norm alone (a fresh array, where the caller has no residual to add it to).
+    static func rmsNormBackward(_ x: [Float], _ w: [Float], inv: [Float], width: Int, _ dy: [Float]) -> [Float] {
+        var dx = [Float](repeating: 0, count: x.count)
+        rmsNormBackward(x, w, inv: inv, width: width, dy, &dx)
+        return dx
+    }
+
+    /// y[r] += bias for every row of bias.count.
+    static func addRows(_ bias: [Float], to y: inout [Float]) {
+        let width = bias.count
+        y.withUnsafeMutableBufferPointer { yp in
+            for r in 0..<(yp.count / width) { for j in 0..<width { yp[r * width + j] += bias[j] } }
+        }
+    }
+
+    /// z = cap · tanh(z / cap) in place; returns the tanh values (d/dz is 1 − tanh²).
+    static func softcap(_ z: inout [Float], cap: Float) -> [Float] {
+        let t = z.map { tanh($0 / cap) }
+        for i in z.indices { z[i] = cap * t[i] }
+        return t
+    }
+
+    /// act(g) · u for the family's gate activation.
+    static func gated(_ activation: ModelConfig.Activation, _ g: [Float], _ u: [Float]) -> [Float] {
+        switch activation {
+        case .silu: siluMultiply(g, u)
+        case .geluTanh:
+            [Float](unsafeUninitializedCapacity: g.count) { a, count in
+                Kernels.geluMultiply(g, u, into: a.baseAddress!, count: g.count)
+                count = g.count
+            }
+        }
+    }
+
+    /// Its backward: (dg, du).
+    static func gatedBackward(_ activation: ModelConfig.Activation, _ g: [Float], _ u: [Float], _ da: [Float]) -> (dg: [Float], du: [Float]) {
+        switch activation {
+        case .silu: return siluMultiplyBackward(g, u, da)
+        case .geluTanh:
+            var du = [Float](repeating: 0, count: g.count)
+            let dg = [Float](unsafeUninitializedCapacity: g.count) { dg, count in
+                du.withUnsafeMutableBufferPointer { Kernels.geluMultiplyBackward(g, u, da, dg: dg.baseAddress!, du: $0.baseAddress!, count: g.count) }
+                count = g.count
+            }
+            return (dg, du)
         }
     }
 

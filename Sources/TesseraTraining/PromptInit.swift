@@ -12,14 +12,17 @@ public enum PromptInit: Sendable, Equatable {
     /// The embeddings of the text's tokens, repeated to fill n and cut there (TEXT).
     case text(String)
 
-    public func embeddings(_ n: Int, base: BaseWeights, tokenizer: Tokenizer, seed: UInt64) -> [Float] {
+    public func embeddings(_ n: Int, base: DecoderWeights, tokenizer: Tokenizer, seed: UInt64) -> [Float] {
         let h = base.config.hidden
         var rng = RandomSource(seed: seed)
         var out = [Float](repeating: 0, count: n * h)
+        /// Through the model's embedding layer, as PEFT does, so Gemma's scaling applies.
         func embed(_ ids: [Int32]) {
             out.withUnsafeMutableBufferPointer { p in
                 for (i, id) in ids.enumerated() { base.embedding.dequantizeRow(Int(id), into: p.baseAddress! + i * h) }
             }
+            let scale = base.config.embeddingScale
+            if scale != 1 { for i in out.indices { out[i] *= scale } }
         }
         switch self {
         case .random:

@@ -72,7 +72,7 @@ public struct RLObjective: TrainingObjective {
     public let generator: BatchGenerator
     public let reference: AdapterPass
     public let reward: any RewardFunction
-    public let base: BaseWeights
+    public let base: DecoderWeights
     private let cache: Cache
 
     /// The rollouts of the step that sampled them, for the iterations after it, and β as the controller has it.
@@ -86,7 +86,7 @@ public struct RLObjective: TrainingObjective {
     /// The KL coefficient now.
     public var klCoefficient: Double { cache.beta.withLock { $0 } }
 
-    public init(settings: Settings, generator: BatchGenerator, reference: AdapterPass, reward: any RewardFunction, base: BaseWeights) {
+    public init(settings: Settings, generator: BatchGenerator, reference: AdapterPass, reward: any RewardFunction, base: DecoderWeights) {
         precondition(settings.algorithm != .rloo || settings.generations > 1, "RLOO needs two answers per prompt")
         self.settings = settings
         self.generator = generator

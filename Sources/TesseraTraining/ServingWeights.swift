@@ -4,7 +4,7 @@ extension AdapterParameters {
     /// This adapter in the serving engine's form (scale folded into B, DoRA's row factors computed), so the methods
     /// that generate (on-policy distillation, RLHF's rollouts, Constitutional AI) sample from the adapter as it
     /// trains, without writing it out.
-    public func servingWeights(base: BaseWeights) -> AdapterWeights {
+    public func servingWeights(base: DecoderWeights) -> AdapterWeights {
         switch kind {
         case .prompt, .pTuning:
             return AdapterWeights(deltas: AdapterWeights.noDeltas(config), virtualTokens: virtualRows, virtualTokenCount: virtualTokens)

@@ -43,7 +43,7 @@ public struct Trainer {
     }
 
     public let settings: Settings
-    public let base: BaseWeights
+    public let base: DecoderWeights
     public private(set) var lora: AdapterParameters
     public private(set) var optimizer: Optimizer
 
@@ -54,7 +54,7 @@ public struct Trainer {
     /// The threads passes run on side by side.
     public var threads: Int { pool.threads }
 
-    public init(base: BaseWeights, lora: AdapterParameters, settings: Settings) {
+    public init(base: DecoderWeights, lora: AdapterParameters, settings: Settings) {
         self.base = base
         self.lora = lora
         self.settings = settings
@@ -64,7 +64,7 @@ public struct Trainer {
 
     /// Continues a checkpointed run: its adapter, its optimizer state and the steps it had taken. The data order and
     /// the schedule are functions of the seed and the step, so the rest of the run is the one it would have been.
-    public init(base: BaseWeights, resuming checkpoint: TrainingCheckpoint, settings: Settings) {
+    public init(base: DecoderWeights, resuming checkpoint: TrainingCheckpoint, settings: Settings) {
         self.init(base: base, lora: checkpoint.lora, settings: settings)
         optimizer = checkpoint.optimizer
         completedSteps = checkpoint.step

@@ -42,8 +42,8 @@ struct TrainBench {
 
     func run(json: Bool) throws {
         let gguf = try model.open()
-        let llama = try runOrExit { try LlamaModel(gguf: gguf, repack: false) }
-        let base = llama.baseWeights
+        let decoder = try runOrExit { try ModelRegistry.load(gguf, repack: false) }
+        let base = decoder.weights
         let threads = Int(ProcessInfo.processInfo.environment["TESSERA_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
         TrainingThreads.set(threads)
         var rng = RandomSource(seed: 0)
@@ -59,7 +59,7 @@ struct TrainBench {
         settings.precision = precision
         for kind in kinds {
             if kind == .rollout {
-                try rollouts(llama, tokenizer: try runOrExit { try Tokenizer(gguf: gguf) }, threads: threads, json: json)
+                try rollouts(decoder, tokenizer: try runOrExit { try Tokenizer(gguf: gguf) }, threads: threads, json: json)
                 continue
             }
             var adapter: AdapterParameters
@@ -116,22 +116,22 @@ struct TrainBench {
 
     /// RLHF's rollouts: through the engine together, then one by one with the single-sequence generator, the same
     /// prompts and sampling (a LoRA of rank 16 on every projection, as the policy would be).
-    func rollouts(_ llama: LlamaModel, tokenizer: Tokenizer, threads: Int, json: Bool) throws {
+    func rollouts(_ decoder: DecoderModel, tokenizer: Tokenizer, threads: Int, json: Bool) throws {
         var rng = RandomSource(seed: 1)
-        let prompts = (0..<16).map { _ in (0..<64).map { _ in Int32(rng.next() % UInt64(llama.config.vocab)) } }
+        let prompts = (0..<16).map { _ in (0..<64).map { _ in Int32(rng.next() % UInt64(decoder.config.vocab)) } }
         var sampling = SamplingParameters()
         sampling.maxTokens = 64
         sampling.ignoreEOS = true  // every answer its full length on both sides
         sampling.seed = 7
-        var lora = AdapterParameters(config: llama.config, options: LoRAOptions(), seed: 0)
+        var lora = AdapterParameters(config: decoder.config, options: LoRAOptions(), seed: 0)
         for i in lora.tensors.indices { lora.tensors[i] = lora.tensors[i].map { $0 * 0.5 } }
-        let adapter = lora.servingWeights(base: llama.baseWeights)
-        let generator = BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: -1)  // no turn ends: full lengths
+        let adapter = lora.servingWeights(base: decoder.weights)
+        let generator = BatchGenerator(model: decoder, tokenizer: tokenizer, endOfTurn: -1)  // no turn ends: full lengths
         _ = try generator.generate(Array(prompts.prefix(2)), adapter: adapter, parameters: [sampling])  // warm-up
         var started = Date()
         let answers = try generator.generate(prompts, adapter: adapter, parameters: [sampling])
         let batched = Double(answers.reduce(0) { $0 + $1.tokens.count }) / Date().timeIntervalSince(started)
-        let single = Generator(model: llama, tokenizer: tokenizer)
+        let single = Generator(model: decoder, tokenizer: tokenizer)
         started = Date()
         var tokens = 0
         for p in prompts { tokens += try single.generate(prompt: p, parameters: sampling, adapters: [AppliedAdapter(adapter)]).tokens.count }

@@ -67,15 +67,15 @@ struct ScoreCommand: ParsableCommand {
 extension ScoreCommand {
     /// The reward model's score of the sequence, read on its last token as in training.
     func reward(_ path: String) throws {
-        let (llama, tokenizer) = try runOrExit { () throws -> (LlamaModel, Tokenizer) in
+        let (decoder, tokenizer) = try runOrExit { () throws -> (DecoderModel, Tokenizer) in
             let gguf = try model.open()
-            return (try LlamaModel(gguf: gguf, repack: false), try Tokenizer(gguf: gguf))
+            return (try ModelRegistry.load(gguf, repack: false), try Tokenizer(gguf: gguf))
         }
-        let reward = try runOrExit { try PEFTDirectory.read(path, config: llama.config) }
+        let reward = try runOrExit { try PEFTDirectory.read(path, config: decoder.config) }
         guard reward.hasScoreHead else { throw CLIError("--reward-model \(path): not a reward model (no score head; task_type is not SEQ_CLS)") }
         let ids: [Int32]
         if let tokens {
-            guard let parsed = try? JSONDecoder().decode([Int32].self, from: Data(tokens.utf8)), parsed.allSatisfy({ (0..<Int32(llama.config.vocab)).contains($0) }) else {
+            guard let parsed = try? JSONDecoder().decode([Int32].self, from: Data(tokens.utf8)), parsed.allSatisfy({ (0..<Int32(decoder.config.vocab)).contains($0) }) else {
                 throw CLIError("--tokens must be a JSON array of token ids")
             }
             ids = parsed
@@ -84,10 +84,10 @@ extension ScoreCommand {
         } else {
             ids = try runOrExit { try TrainingData(tokenizer: tokenizer).conversation(json: messages ?? "").tokens }
         }
-        guard !ids.isEmpty, ids.count <= llama.config.contextLength else {
-            throw CLIError("the sequence is \(ids.count) tokens; a score needs 1...\(llama.config.contextLength)")
+        guard !ids.isEmpty, ids.count <= decoder.config.contextLength else {
+            throw CLIError("the sequence is \(ids.count) tokens; a score needs 1...\(decoder.config.contextLength)")
         }
-        let pass = AdapterPass(base: llama.baseWeights, lora: reward)
+        let pass = AdapterPass(base: decoder.weights, lora: reward)
         let score = pass.sequenceNLLs([TrainingExample(tokens: ids, weights: [Float](repeating: 0, count: ids.count))])[0]
         print(json ? "{\"reward\":\(score)}" : String(format: "reward %.6f over %d tokens", score, ids.count))
     }

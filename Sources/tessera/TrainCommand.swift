@@ -168,10 +168,10 @@ struct TrainCommand: ParsableCommand {
         if idlePriority { TrainerChild.lowerPriority() }
         if exitOnStdinEof { TrainerChild.exitWhenStdinCloses() }
         let gguf = try model.open()
-        let (llama, tokenizer) = try runOrExit { () throws -> (LlamaModel, Tokenizer) in
-            (try LlamaModel(gguf: gguf, repack: false), try Tokenizer(gguf: gguf))
+        let (decoder, tokenizer) = try runOrExit { () throws -> (DecoderModel, Tokenizer) in
+            (try ModelRegistry.load(gguf, repack: false), try Tokenizer(gguf: gguf))
         }
-        let base = llama.baseWeights
+        let base = decoder.weights
         TrainingThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let template = try model.template(for: tokenizer)
         let reader = try runOrExit { try TrainingData(tokenizer: tokenizer, template: template) }
@@ -270,16 +270,16 @@ struct TrainCommand: ParsableCommand {
         let finished: Bool
         if method == "distill" {
             finished = try runOrExit {
-                try trainDistillation(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, rows: distillation,
+                try trainDistillation(&trainer, decoder: decoder, tokenizer: tokenizer, reader: reader, rows: distillation,
                                       validation: validationDistillation, out: out, save: save, stop: stop)
             }
         } else if method == "constitutional" {
             finished = try runOrExit {
-                try trainConstitutional(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, out: out, save: save, stop: stop)
+                try trainConstitutional(&trainer, decoder: decoder, tokenizer: tokenizer, reader: reader, out: out, save: save, stop: stop)
             }
         } else if method == "rlhf" {
             finished = try runOrExit {
-                try trainRLHF(&trainer, llama: llama, tokenizer: tokenizer, reader: reader, out: out, save: save, stop: stop)
+                try trainRLHF(&trainer, decoder: decoder, tokenizer: tokenizer, reader: reader, out: out, save: save, stop: stop)
             }
         } else if method == "reward" {
             finished = try trainer.train(RewardObjective(), pairs, validation: validationPairs, events: out.event, checkpoint: save,

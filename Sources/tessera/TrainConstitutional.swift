@@ -11,7 +11,7 @@ extension TrainCommand {
     /// Where the generated dataset goes.
     var constitutionalDataset: String { output + ".constitutional.jsonl" }
 
-    func trainConstitutional(_ trainer: inout Trainer, llama: LlamaModel, tokenizer: Tokenizer, reader: TrainingData,
+    func trainConstitutional(_ trainer: inout Trainer, decoder: DecoderModel, tokenizer: Tokenizer, reader: TrainingData,
                              out: TrainingOutput, save: (Trainer) throws -> Void, stop: StopSignal) throws -> Bool {
         let base = trainer.base
         let prompts = try reader.loadConversations(data)
@@ -21,7 +21,7 @@ extension TrainCommand {
         sampling.temperature = distill.samplingTemperature
         sampling.maxTokens = distill.maxNewTokens
         sampling.seed = seed
-        let pipeline = ConstitutionalPipeline(data: reader, generator: BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: reader.endOfTurn),
+        let pipeline = ConstitutionalPipeline(data: reader, generator: BatchGenerator(model: decoder, tokenizer: tokenizer, endOfTurn: reader.endOfTurn),
                                               adapter: teacher?.servingWeights(base: base), sampling: sampling, maxLength: maxLength)
         let generated = try pipeline.run(prompts, constitution: constitution, seed: seed)
         try writeDataset(generated)

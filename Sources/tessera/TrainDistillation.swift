@@ -18,7 +18,7 @@ extension TrainCommand {
         return (try load(data), try validationData.map(load) ?? [])
     }
 
-    func trainDistillation(_ trainer: inout Trainer, llama: LlamaModel, tokenizer: Tokenizer, reader: TrainingData,
+    func trainDistillation(_ trainer: inout Trainer, decoder: DecoderModel, tokenizer: Tokenizer, reader: TrainingData,
                            rows: [DistillationRow], validation: [DistillationRow], out: TrainingOutput,
                            save: (Trainer) throws -> Void, stop: StopSignal) throws -> Bool {
         let base = trainer.base
@@ -28,7 +28,7 @@ extension TrainCommand {
         }
         let teacher = trainer.teacher(teacherAdapter, topK: distill.teacherTopK, temperature: distill.temperature)
         let generator = distill.onPolicy || (rows + validation).contains(where: { $0.answer == nil })
-            ? BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: reader.endOfTurn) : nil
+            ? BatchGenerator(model: decoder, tokenizer: tokenizer, endOfTurn: reader.endOfTurn) : nil
         var sampling = SamplingParameters()
         sampling.temperature = distill.samplingTemperature
         sampling.maxTokens = distill.maxNewTokens

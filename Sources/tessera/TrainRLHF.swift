@@ -7,7 +7,7 @@ import TesseraTraining
 
 /// `tessera train --method rlhf`: prompts answered by the policy through the engine, scored, and learned from.
 extension TrainCommand {
-    func trainRLHF(_ trainer: inout Trainer, llama: LlamaModel, tokenizer: Tokenizer, reader: TrainingData,
+    func trainRLHF(_ trainer: inout Trainer, decoder: DecoderModel, tokenizer: Tokenizer, reader: TrainingData,
                    out: TrainingOutput, save: (Trainer) throws -> Void, stop: StopSignal) throws -> Bool {
         let base = trainer.base
         let prompts = try reader.loadPrompts(data, maxLength: maxLength).map { RLItem(prompt: $0) }
@@ -32,7 +32,7 @@ extension TrainCommand {
         settings.sampling.maxTokens = distill.maxNewTokens
         settings.sampling.seed = seed
         settings.maxLength = maxLength
-        let objective = RLObjective(settings: settings, generator: BatchGenerator(model: llama, tokenizer: tokenizer, endOfTurn: reader.endOfTurn),
+        let objective = RLObjective(settings: settings, generator: BatchGenerator(model: decoder, tokenizer: tokenizer, endOfTurn: reader.endOfTurn),
                                     reference: trainer.referencePass(frozen), reward: reward, base: base)
         out.start(trainer, prompts.map { TrainingExample(tokens: $0.prompt, weights: [Float](repeating: 0, count: $0.prompt.count)) },
                   items: prompts.count)

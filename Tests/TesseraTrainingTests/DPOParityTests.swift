@@ -8,7 +8,7 @@ import TesseraTraining
 /// One DPO SGD step from a PEFT adapter on fixed pairs against transformers + peft in fp32 with TRL's sigmoid loss,
 /// the reference being the base with the adapter off (fixtures from tools/reference/dpo_step_fixtures.py).
 @Suite struct DPOParityTests {
-    static var model: LlamaModel { TrainStepParityTests.model }
+    static var model: DecoderModel { TrainStepParityTests.model }
     static let fixtures = TrainStepParityTests.fixtures
 
     struct Fixture: Decodable {
@@ -34,7 +34,7 @@ import TesseraTraining
     func oneSGDStepMatchesTRLsFormulaOnPEFT(kind: String, precision: TrainingPrecision) throws {
         let start = try PEFTDirectory.read(Self.fixtures.appendingPathComponent(kind).path, config: Self.model.config)
         let settings = TrainStepParityTests.oneSGDStep(batchSize: Self.fixture.pairs.count, precision: precision)
-        var trainer = Trainer(base: Self.model.baseWeights, lora: start, settings: settings)
+        var trainer = Trainer(base: Self.model.weights, lora: start, settings: settings)
         let pairs = trainer.referenced(Self.fixture.pairs.map {
             PreferencePair(chosen: TrainingExample(tokens: $0.chosen.tokens, weights: $0.chosen.weights),
                            rejected: TrainingExample(tokens: $0.rejected.tokens, weights: $0.rejected.weights))

@@ -9,7 +9,7 @@ import TesseraTraining
 /// teacher and GKD divergences, the teacher being the base with the adapter off after a system prompt the student
 /// does not see (fixtures from tools/reference/distill_step_fixtures.py).
 @Suite struct DistillParityTests {
-    static var model: LlamaModel { TrainStepParityTests.model }
+    static var model: DecoderModel { TrainStepParityTests.model }
     static let fixtures = TrainStepParityTests.fixtures
 
     struct Fixture: Decodable {
@@ -38,7 +38,7 @@ import TesseraTraining
         let start = try PEFTDirectory.read(Self.fixtures.appendingPathComponent(kind).path, config: Self.model.config)
         let expected = try #require(Self.fixture.kinds[kind])
         let settings = TrainStepParityTests.oneSGDStep(batchSize: Self.fixture.rows.count, precision: precision)
-        var trainer = Trainer(base: Self.model.baseWeights, lora: start, settings: settings)
+        var trainer = Trainer(base: Self.model.weights, lora: start, settings: settings)
         let rows = Self.fixture.rows.map { DistillationRow(prompt: $0.prompt, teacherPrompt: $0.teacher_prompt, answer: $0.answer) }
         let items = trainer.teacher(nil, topK: Self.fixture.top_k, temperature: expected.temperature)
             .teach(rows, batchSize: rows.count, threads: trainer.threads)

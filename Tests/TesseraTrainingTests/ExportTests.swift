@@ -22,7 +22,7 @@ import TesseraTraining
             lora.tensors[i] = rng.floats(lora.tensors[i].count).map { $0 * 0.05 }
         }
         if dora {  // magnitudes a little off the norms of W + scale·BA
-            lora.startMagnitudes(base: TrainStepParityTests.model.baseWeights)
+            lora.startMagnitudes(base: TrainStepParityTests.model.weights)
             for (i, name) in lora.names.enumerated() where name.name.hasSuffix("magnitude_vector") {
                 lora.tensors[i] = lora.tensors[i].map { $0 * (1 + 0.2 * rng.float()) }
             }
@@ -73,7 +73,7 @@ import TesseraTraining
 
         let tokens: [Int32] = Array(TrainStepParityTests.fixture.batch[0].tokens)
         let example = TrainingExample(tokens: tokens, weights: [Float](repeating: 1, count: tokens.count))
-        let trainerNLL = AdapterPass(base: TrainStepParityTests.model.baseWeights, lora: lora).loss([example])
+        let trainerNLL = AdapterPass(base: TrainStepParityTests.model.weights, lora: lora).loss([example])
         let model = Self.serving
         let loaded = try PEFTAdapter.load(directory: dir.path, model: model)
         let kinds: [String: AdapterKind] = ["lora": .lora, "dora": .dora, "prompt": .promptTuning, "p-tuning": .pTuning,

@@ -19,7 +19,7 @@ import TesseraTraining
         let reward = try PEFTDirectory.read(fixtures.appendingPathComponent("reward_lora").path, config: model.config)
         #expect(reward.hasScoreHead)
         let sequences = fixture.tokens.map { TrainingExample(tokens: $0, weights: [Float](repeating: 0, count: $0.count)) }
-        let scores = AdapterPass(base: model.baseWeights, lora: reward, precision: precision).sequenceNLLs(sequences)
+        let scores = AdapterPass(base: model.weights, lora: reward, precision: precision).sequenceNLLs(sequences)
         let tolerance = precision == .fp32 ? 1e-4 : 1e-2
         for (ours, theirs) in zip(scores, fixture.scores) {
             #expect(abs(ours - theirs) <= tolerance * max(1, abs(theirs)), "\(ours) vs transformers' \(theirs)")

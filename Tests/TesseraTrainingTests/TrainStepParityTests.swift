@@ -8,7 +8,7 @@ import TesseraTraining
 /// One SGD step from a PEFT adapter on a fixed batch against transformers + peft in fp32 (fixtures from
 /// tools/reference/train_step_fixtures.py; DESIGN 5).
 @Suite struct TrainStepParityTests {
-    static let model = try! LlamaModel(gguf: TestModel.gguf, repack: false)
+    static let model = try! ModelRegistry.load(TestModel.gguf, repack: false)
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
 
     struct Fixture: Decodable {
@@ -32,7 +32,7 @@ import TesseraTraining
         let start = try PEFTDirectory.read(fixtures.appendingPathComponent(kind).path, config: model.config)
         var settings = oneSGDStep(batchSize: batchSize, precision: precision)
         settings.gradientAccumulation = accumulation
-        var trainer = Trainer(base: model.baseWeights, lora: start, settings: settings)
+        var trainer = Trainer(base: model.weights, lora: start, settings: settings)
         var loss = 0.0
         try trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l } })
         let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }

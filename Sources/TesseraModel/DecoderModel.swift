@@ -2,143 +2,47 @@ import Foundation
 import TesseraFormats
 import TesseraKernels
 
-/// Llama-family decoder (RMSNorm, GQA attention with rotate-half RoPE, SwiGLU), weights read in place from a GGUF file.
-public final class LlamaModel: LanguageModel, @unchecked Sendable {
-    public let config: ModelConfig
+/// The decoder of every family (DESIGN 3.2): runs any `ModelConfig` over `DecoderWeights` on the kernels, weights read
+/// in place from a GGUF file or from the kernels' repacked copies.
+public final class DecoderModel: LanguageModel, @unchecked Sendable {
+    public var config: ModelConfig { weights.config }
+    /// Everything the forward reads, which the trainer reads too (kept alive by this model).
+    public let weights: DecoderWeights
     let gguf: GGUFFile
-    let embedding: WeightMatrix  // [vocab, hidden]
-    let output: WeightMatrix  // [vocab, hidden]; the embedding when tied
-    let outputNorm: [Float]  // [hidden]
-    let blocks: [Block]
-    let rope: RoPE
+    /// Each layer's rotary embedding (global or sliding), and the distinct ones.
+    private let ropes: [RoPE]
+    private let layerRope: [Int]
     /// Weights the model copied out of the mapping: Q and K rows re-ordered to the Hugging Face layout (DESIGN 3.2),
     /// and matrices repacked for the selected kernels. Everything else is read in place.
     private let owned: [OwnedWeights]
 
-    struct Block {
-        let attnNorm: [Float]  // [hidden]
-        let q: WeightMatrix  // [heads*headDim, hidden]
-        let k: WeightMatrix  // [kvHeads*headDim, hidden]
-        let v: WeightMatrix  // [kvHeads*headDim, hidden]
-        let o: WeightMatrix  // [hidden, heads*headDim]
-        let ffnNorm: [Float]  // [hidden]
-        let gate: WeightMatrix  // [ffn, hidden]
-        let up: WeightMatrix  // [ffn, hidden]
-        let down: WeightMatrix  // [hidden, ffn]
-    }
-
     /// `repack: false` keeps every matrix as the file has it (the trainer reads rows through the mapping, so a
     /// trainer beside a server adds no second copy of the base).
-    public init(gguf: GGUFFile, repack: Bool = true) throws(ModelError) {
+    public init(gguf: GGUFFile, family: ModelFamily, repack: Bool = true) throws(ModelError) {
         self.gguf = gguf
-        do {
-            let embd = try gguf.matrix("token_embd.weight")
-            let config = try ModelConfig(gguf: gguf, vocab: embd.rows)
-            self.config = config
-            let c = config
-            func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
-                let m = try gguf.matrix(name)
-                guard m.rows == rows, m.columns == cols else {
-                    throw ModelError("\(gguf.path): tensor '\(name)' is [\(m.rows), \(m.columns)], expected [\(rows), \(cols)]")
-                }
-                return m
-            }
-            func vector(_ name: String) throws -> [Float] {
-                let t = try gguf.info(name)
-                guard t.elementCount == c.hidden else {
-                    throw ModelError("\(gguf.path): tensor '\(name)' has \(t.elementCount) values, expected \(c.hidden)")
-                }
-                return try gguf.floats(name)
-            }
-            embedding = try matrix("token_embd.weight", c.vocab, c.hidden)
-            outputNorm = try vector("output_norm.weight")
-            var owned: [OwnedWeights] = []
-            var copied: Set<String> = []
-            // The head gets the kernels' layout too; a tied head's stored copy stays mapped for embedding lookups.
-            let tied = gguf.tensors["output.weight"] == nil
-            let head = tied ? embedding : try matrix("output.weight", c.vocab, c.hidden)
-            if repack, let (r, buffer) = head.repacked() {
-                output = r
-                owned.append(buffer)
-                if !tied { copied.insert("output.weight") }
-            } else {
-                output = head
-            }
-            /// The matrix in the layout the selected kernels prefer; the stored copy's pages are released after.
-            func fast(_ m: WeightMatrix, _ name: String) -> WeightMatrix {
-                guard repack, let (r, buffer) = m.repacked() else { return m }
-                owned.append(buffer)
-                copied.insert(name)
-                return r
-            }
-            var blocks: [Block] = []
-            for l in 0..<c.layers {
-                let p = "blk.\(l)."
-                let q = try matrix(p + "attn_q.weight", c.heads * c.headDim, c.hidden)
-                let k = try matrix(p + "attn_k.weight", c.kvHeads * c.headDim, c.hidden)
-                let (qHF, qBuf) = Self.unpermuteRoPERows(q, heads: c.heads)
-                let (kHF, kBuf) = Self.unpermuteRoPERows(k, heads: c.kvHeads)
-                let qFast = fast(qHF, p + "attn_q.weight"), kFast = fast(kHF, p + "attn_k.weight")
-                copied.formUnion([p + "attn_q.weight", p + "attn_k.weight"])  // copied by the un-permutation in any case
-                if qFast.base == qHF.base { owned.append(qBuf) }
-                if kFast.base == kHF.base { owned.append(kBuf) }
-                blocks.append(Block(
-                    attnNorm: try vector(p + "attn_norm.weight"),
-                    q: qFast, k: kFast,
-                    v: fast(try matrix(p + "attn_v.weight", c.kvHeads * c.headDim, c.hidden), p + "attn_v.weight"),
-                    o: fast(try matrix(p + "attn_output.weight", c.hidden, c.heads * c.headDim), p + "attn_output.weight"),
-                    ffnNorm: try vector(p + "ffn_norm.weight"),
-                    gate: fast(try matrix(p + "ffn_gate.weight", c.ffn, c.hidden), p + "ffn_gate.weight"),
-                    up: fast(try matrix(p + "ffn_up.weight", c.ffn, c.hidden), p + "ffn_up.weight"),
-                    down: fast(try matrix(p + "ffn_down.weight", c.hidden, c.ffn), p + "ffn_down.weight")))
-            }
-            self.blocks = blocks
-            self.owned = owned
-            for name in copied { gguf.release(name) }
-            rope = RoPE(headDim: c.headDim, theta: c.ropeTheta)
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError("\(error)")
-        }
-    }
-
-    /// llama.cpp's converter interleaves the two halves of every head's rows for its RoPE: GGUF row `2j+h` of a head
-    /// is Hugging Face row `h*headDim/2 + j`. Rows are quantized independently, so whole rows move.
-    static func unpermuteRoPERows(_ m: WeightMatrix, heads: Int) -> (WeightMatrix, OwnedWeights) {
-        let buf = OwnedWeights(bytes: m.rows * m.rowBytes)
-        let headRows = m.rows / heads, half = headRows / 2
-        for head in 0..<heads {
-            for j in 0..<half {
-                for h in 0..<2 {
-                    let src = m.row(head * headRows + 2 * j + h)
-                    let dst = buf.pointer + (head * headRows + h * half + j) * m.rowBytes
-                    dst.copyMemory(from: src, byteCount: m.rowBytes)
-                }
-            }
-        }
-        return (WeightMatrix(type: m.type, rows: m.rows, columns: m.columns, base: UnsafeRawPointer(buf.pointer))!, buf)
+        var loader = try DecoderLoader(gguf: gguf, family: family, repack: repack)
+        let loaded = try loader.load()
+        owned = loader.owned
+        let c = loaded.config
+        let kinds = [c.rope, c.localRope].reduce(into: [ModelConfig.Rotary]()) { if !$0.contains($1) { $0.append($1) } }
+        ropes = kinds.map { RoPE(headDim: c.headDim, $0) }
+        layerRope = (0..<c.layers).map { l in kinds.firstIndex(of: c.rotary(layer: l))! }
+        weights = loaded
     }
 
     public var weightBytes: Int {
-        let mapped = [embedding] + (output.base == embedding.base ? [] : [output])
-            + blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] }
+        let w = weights
+        let mapped = [w.embedding] + (w.output.base == w.embedding.base ? [] : [w.output]) + w.layers.flatMap(\.projections)
         let inFile = mapped.filter { m in !owned.contains { UnsafeRawPointer($0.pointer) == m.base } }
-        return owned.reduce(0) { $0 + $1.bytes } + inFile.reduce(0) { $0 + $1.rows * $1.rowBytes }
-            + 4 * config.hidden * (2 * config.layers + 1)  // norms
+        let vectors = w.layers.reduce(w.outputNorm.count + (w.outputBias?.count ?? 0)) { n, l in
+            n + l.attnNorm.count + l.ffnNorm.count + (l.attnPostNorm?.count ?? 0) + (l.ffnPostNorm?.count ?? 0)
+                + (l.qNorm?.count ?? 0) + (l.kNorm?.count ?? 0) + l.biases.reduce(0) { $0 + ($1?.count ?? 0) }
+        }
+        return owned.reduce(0) { $0 + $1.bytes } + inFile.reduce(0) { $0 + $1.rows * $1.rowBytes } + 4 * vectors
     }
 
     public func weight(layer: Int, _ projection: Projection) -> WeightMatrix {
-        let b = blocks[layer]
-        switch projection {
-        case .q: return b.q
-        case .k: return b.k
-        case .v: return b.v
-        case .o: return b.o
-        case .gate: return b.gate
-        case .up: return b.up
-        case .down: return b.down
-        }
+        weights.layers[layer][projection]
     }
 
     public func check(adapters: [AppliedAdapter]) throws(ModelError) {
@@ -215,41 +119,55 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         var gate = [Float](repeating: 0, count: n * c.ffn)  // [n, ffn]
         var up = gate
 
+        let w = weights
         x.withUnsafeMutableBufferPointer { xp in
             var row = 0
             for (i, s) in batch.enumerated() {
+                // Virtual tokens are embeddings already: PEFT passes them as inputs_embeds, past Gemma's scaling.
                 if rowCount[i] > s.tokens.count, let a = s.adapters.first(where: { $0.weights.virtualTokenCount > 0 }) {
                     let values = a.weights.virtualTokens
                     (xp.baseAddress! + row * c.hidden).update(from: values, count: values.count)
                     row += a.weights.virtualTokenCount
                 }
                 for t in s.tokens {
-                    embedding.dequantizeRow(Int(t), into: xp.baseAddress! + row * c.hidden)
+                    let e = xp.baseAddress! + row * c.hidden
+                    w.embedding.dequantizeRow(Int(t), into: e)
+                    if c.embeddingScale != 1 { for j in 0..<c.hidden { e[j] *= c.embeddingScale } }
                     row += 1
                 }
             }
         }
-        let ropeTables = batch.enumerated().map { rope.table(start: $1.cache.count, rows: rowCount[$0]) }
+        // Positions' cosines and sines once per pass, per sequence and kind of layer.
+        let ropeTables = ropes.map { rope in batch.enumerated().map { rope.table(start: $1.cache.count, rows: rowCount[$0]) } }
         let deltas = AdapterDeltas(batch: batch, rowStart: rowStart, rowCount: rowCount, config: c)
-        for (l, b) in blocks.enumerated() {
-            rmsNorm(x, b.attnNorm, &xn, rows: n)
+        for (l, b) in w.layers.enumerated() {
+            rmsNorm(x, b.attnNorm, &xn, rows: n, width: c.hidden)
             q.withUnsafeMutableBufferPointer { qp in
                 k.withUnsafeMutableBufferPointer { kp in
                     v.withUnsafeMutableBufferPointer { vp in
                         xn.withUnsafeBufferPointer { xp in
-                            Kernels.matmul([(b.q, qp.baseAddress!), (b.k, kp.baseAddress!), (b.v, vp.baseAddress!)], xp.baseAddress!, tokens: n)
+                            Kernels.matmul([(b[.q], qp.baseAddress!), (b[.k], kp.baseAddress!), (b[.v], vp.baseAddress!)], xp.baseAddress!, tokens: n)
                         }
                     }
                 }
             }
+            // Deltas before biases: DoRA rescales the product without the bias, as PEFT does.
             deltas.apply(.q, layer: l, input: xn, output: &q)
             deltas.apply(.k, layer: l, input: xn, output: &k)
             deltas.apply(.v, layer: l, input: xn, output: &v)
+            addBias(b.bias(.q), &q, rows: n)
+            addBias(b.bias(.k), &k, rows: n)
+            addBias(b.bias(.v), &v, rows: n)
+            if let qNorm = b.qNorm, let kNorm = b.kNorm {
+                rmsNorm(&q, qNorm, rows: n * c.heads, width: c.headDim)
+                rmsNorm(&k, kNorm, rows: n * c.kvHeads, width: c.headDim)
+            }
+            let rope = ropes[layerRope[l]], tables = ropeTables[layerRope[l]]
             var segments: [Kernels.AttentionSegment] = []
             for (i, s) in batch.enumerated() {
                 let r0 = rowStart[i], rows = rowCount[i], start = s.cache.count
-                rope.apply(&q, row: r0, rows: rows, heads: c.heads, table: ropeTables[i])
-                rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, table: ropeTables[i])
+                rope.apply(&q, row: r0, rows: rows, heads: c.heads, table: tables[i])
+                rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, table: tables[i])
                 s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
                 let (keys, values, blocks) = s.cache.layer(l)
                 segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values, blocks: blocks,
@@ -259,25 +177,34 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 attn.withUnsafeMutableBufferPointer { ap in
                     Kernels.attention(
                         q: qp.baseAddress!, segments: segments, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                        out: ap.baseAddress!)
+                        scale: c.attentionScale, window: c.window(layer: l), out: ap.baseAddress!)
                 }
             }
-            matmul(b.o, attn, &proj, rows: n)
+            matmul(b[.o], attn, &proj, rows: n)
             deltas.apply(.o, layer: l, input: attn, output: &proj)
+            addBias(b.bias(.o), &proj, rows: n)
+            if let post = b.attnPostNorm { rmsNorm(&proj, post, rows: n, width: c.hidden) }
             Kernels.add(proj, into: &x)
-            rmsNorm(x, b.ffnNorm, &xn, rows: n)
+            rmsNorm(x, b.ffnNorm, &xn, rows: n, width: c.hidden)
             gate.withUnsafeMutableBufferPointer { gp in
                 up.withUnsafeMutableBufferPointer { upp in
                     xn.withUnsafeBufferPointer { xp in
-                        Kernels.matmul([(b.gate, gp.baseAddress!), (b.up, upp.baseAddress!)], xp.baseAddress!, tokens: n)
+                        Kernels.matmul([(b[.gate], gp.baseAddress!), (b[.up], upp.baseAddress!)], xp.baseAddress!, tokens: n)
                     }
                 }
             }
             deltas.apply(.gate, layer: l, input: xn, output: &gate)
             deltas.apply(.up, layer: l, input: xn, output: &up)
-            Kernels.siluMultiply(&gate, up)
-            matmul(b.down, gate, &proj, rows: n)
+            addBias(b.bias(.gate), &gate, rows: n)
+            addBias(b.bias(.up), &up, rows: n)
+            switch c.activation {
+            case .silu: Kernels.siluMultiply(&gate, up)
+            case .geluTanh: Kernels.geluMultiply(&gate, up)
+            }
+            matmul(b[.down], gate, &proj, rows: n)
             deltas.apply(.down, layer: l, input: gate, output: &proj)
+            addBias(b.bias(.down), &proj, rows: n)
+            if let post = b.ffnPostNorm { rmsNorm(&proj, post, rows: n, width: c.hidden) }
             Kernels.add(proj, into: &x)
         }
         for (i, s) in batch.enumerated() { s.cache.count += rowCount[i] }
@@ -286,21 +213,44 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         x.withUnsafeBufferPointer { xp in
             last.withUnsafeMutableBufferPointer { lp in
                 for (j, row) in outputRows.enumerated() {
-                    Kernels.rmsNorm(xp.baseAddress! + row * c.hidden, weight: outputNorm, lp.baseAddress! + j * c.hidden, n: c.hidden, eps: c.rmsEps)
+                    Kernels.rmsNorm(xp.baseAddress! + row * c.hidden, weight: w.outputNorm, lp.baseAddress! + j * c.hidden, n: c.hidden, eps: c.rmsEps)
                 }
             }
         }
         var logits = [Float](repeating: 0, count: outputRows.count * c.vocab)  // [outputs, vocab]
-        if !outputRows.isEmpty { matmul(output, last, &logits, rows: outputRows.count) }
+        if !outputRows.isEmpty { matmul(w.output, last, &logits, rows: outputRows.count) }
+        addBias(w.outputBias, &logits, rows: outputRows.count)
+        if c.logitSoftcap > 0 {
+            let cap = c.logitSoftcap
+            for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
+        }
         return logits
     }
 
-    private func rmsNorm(_ x: [Float], _ w: [Float], _ y: inout [Float], rows: Int) {
-        let h = config.hidden
+    /// y = rmsNorm(x) · w per row of `width`.
+    private func rmsNorm(_ x: [Float], _ w: [Float], _ y: inout [Float], rows: Int, width: Int) {
+        let eps = config.rmsEps
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                for r in 0..<rows { Kernels.rmsNorm(xp.baseAddress! + r * h, weight: w, yp.baseAddress! + r * h, n: h, eps: config.rmsEps) }
+                for r in 0..<rows { Kernels.rmsNorm(xp.baseAddress! + r * width, weight: w, yp.baseAddress! + r * width, n: width, eps: eps) }
             }
+        }
+    }
+
+    /// The same in place (the kernel reads each value before it writes it).
+    private func rmsNorm(_ y: inout [Float], _ w: [Float], rows: Int, width: Int) {
+        let eps = config.rmsEps
+        y.withUnsafeMutableBufferPointer { yp in
+            for r in 0..<rows { Kernels.rmsNorm(yp.baseAddress! + r * width, weight: w, yp.baseAddress! + r * width, n: width, eps: eps) }
+        }
+    }
+
+    /// y[r] += bias for every row.
+    private func addBias(_ bias: [Float]?, _ y: inout [Float], rows: Int) {
+        guard let bias else { return }
+        let width = bias.count
+        y.withUnsafeMutableBufferPointer { yp in
+            for r in 0..<rows { for j in 0..<width { yp[r * width + j] += bias[j] } }
         }
     }
 

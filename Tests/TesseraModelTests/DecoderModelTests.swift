@@ -5,13 +5,13 @@ import TesseraKernels
 import TesseraModel
 import TesseraTestSupport
 
-@Suite struct LlamaModelTests {
+@Suite struct DecoderModelTests {
     @Test func configIsReadFromMetadata() throws {
         let m = try ModelRegistry.load(TestModel.gguf)
         let c = m.config
         #expect(c.architecture == "llama")
         #expect([c.layers, c.hidden, c.heads, c.kvHeads, c.headDim, c.ffn, c.vocab] as [Int] == [30, 576, 9, 3, 64, 1536, 49152])
-        #expect(c.ropeTheta == 100000)
+        #expect(c.rope.theta == 100000)
         #expect(c.rmsEps == 1e-5)
     }
 

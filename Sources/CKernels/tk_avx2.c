@@ -151,6 +151,38 @@ TARGET void tk_silu_mul_backward_avx2(const float *g, const float *u, const floa
     tk_silu_mul_backward_generic(g + i, u + i, da + i, dg + i, du + i, n - i);
 }
 
+/// exp(-2y) of gelu's sigmoid form (tk_kernels.h), -2y = g (A + B g^2); exp256 clamps its argument as the twin does.
+TARGET INLINE __m256 gelu_exp256(__m256 g) {
+    const __m256 ab = _mm256_fmadd_ps(_mm256_set1_ps(TK_GELU_B), _mm256_mul_ps(g, g), _mm256_set1_ps(TK_GELU_A));
+    return exp256(_mm256_mul_ps(g, ab));
+}
+
+TARGET void tk_gelu_mul_avx2(float *gate, const float *up, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 a = _mm256_div_ps(g, _mm256_add_ps(one, gelu_exp256(g)));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(a, _mm256_loadu_ps(up + i)));
+    }
+    tk_gelu_mul_generic(gate + i, up + i, n - i);
+}
+
+TARGET void tk_gelu_mul_backward_avx2(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), lim = _mm256_set1_ps(100.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(da + i);
+        const __m256 e = gelu_exp256(x), s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(du + i, _mm256_mul_ps(_mm256_mul_ps(d, x), s));
+        const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
+        const __m256 dy = _mm256_fmadd_ps(_mm256_set1_ps(TK_GELU_E), _mm256_mul_ps(xc, xc), _mm256_set1_ps(TK_GELU_D));
+        const __m256 k = _mm256_fmadd_ps(_mm256_mul_ps(xc, _mm256_mul_ps(e, s)), dy, one);  // 1 + g e s 2y'
+        _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), _mm256_mul_ps(s, k)));
+    }
+    tk_gelu_mul_backward_generic(g + i, u + i, da + i, dg + i, du + i, n - i);
+}
+
 TARGET double tk_log_softmax_row_avx2(float *x, int64_t n, float scale) {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
@@ -187,16 +219,17 @@ TARGET INLINE __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
-/// Attention for one query head over `span` positions: with 16 registers, one head's query (hd = 8 * NV) stays in
-/// registers while keys stream by, four positions per horizontal sum; then the weighted values.
-TARGET INLINE void attend_head(const float *q, int64_t span, const float *k, const float *v, const int32_t *blocks,
-                               int64_t block_tokens, int64_t kv_width, const int NV, float scale, float *out,
-                               float *scores) {
+/// Attention for one query head over positions lo..<span: with 16 registers, one head's query (hd = 8 * NV) stays in
+/// registers while keys stream by, four positions per horizontal sum; then the weighted values. scores[p - lo].
+TARGET INLINE void attend_head(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+                               const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int NV,
+                               float scale, float *out, float *scores) {
     __m256 qv[16];
     for (int c = 0; c < NV; c++) qv[c] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * c), _mm256_set1_ps(scale));
     __m256 maxv = _mm256_set1_ps(-INFINITY);
-    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+    for (int64_t p0 = lo, run; p0 < span; p0 += run) {
         const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        float *sb = scores + (p0 - lo);
         int64_t i = 0;
         for (; i + 4 <= run; i += 4) {
             __m256 a[4];
@@ -206,38 +239,42 @@ TARGET INLINE void attend_head(const float *q, int64_t span, const float *k, con
                 for (int c = 1; c < NV; c++) a[j] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a[j]);
             }
             const __m128 s = hsum4(a[0], a[1], a[2], a[3]);
-            _mm_storeu_ps(scores + p0 + i, s);
+            _mm_storeu_ps(sb + i, s);
             maxv = _mm256_max_ps(maxv, _mm256_set_m128(s, s));
         }
         for (; i < run; i++) {
             const float *kr = kb + i * kv_width;
             __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
             for (int c = 1; c < NV; c++) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a);
-            const float s = tk_hsum8(a);
-            scores[p0 + i] = s;
+            // Summed as hsum4 sums, so that a position's score does not depend on whether it fell in a group of
+            // four (runs begin at blocks and windows, not at multiples of four).
+            const float s = _mm_cvtss_f32(hsum4(a, a, a, a));
+            sb[i] = s;
             maxv = _mm256_max_ps(maxv, _mm256_set1_ps(s));
         }
     }
     const float maxs = tk_hmax8(maxv);
     const __m256 m = _mm256_set1_ps(maxs);
+    const int64_t n = span - lo;
     __m256 sumv = _mm256_setzero_ps();
     int64_t p = 0;
-    for (; p + 8 <= span; p += 8) {
+    for (; p + 8 <= n; p += 8) {
         const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + p), m));
         _mm256_storeu_ps(scores + p, e);
         sumv = _mm256_add_ps(sumv, e);
     }
     float sum = tk_hsum8(sumv);
-    for (; p < span; p++) {
+    for (; p < n; p++) {
         scores[p] = expf(scores[p] - maxs);
         sum += scores[p];
     }
     __m256 o[16];
     for (int c = 0; c < NV; c++) o[c] = _mm256_setzero_ps();
-    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+    for (int64_t p0 = lo, run; p0 < span; p0 += run) {
         const float *vb = v + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const float *sb = scores + (p0 - lo);
         for (int64_t i = 0; i < run; i++) {
-            const __m256 w = _mm256_set1_ps(scores[p0 + i]);
+            const __m256 w = _mm256_set1_ps(sb[i]);
             for (int c = 0; c < NV; c++) o[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vb + i * kv_width + 8 * c), o[c]);
         }
     }
@@ -245,20 +282,130 @@ TARGET INLINE void attend_head(const float *q, int64_t span, const float *k, con
     for (int c = 0; c < NV; c++) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o[c], inv));
 }
 
+/// Scores of P consecutive key rows (kv_width apart) against G scaled queries (qs, 256 floats each) for hd 256:
+/// s[j * n + i] for head j, row i. Each key vector is loaded once for all G heads; each output has its own
+/// accumulator, summed in the same order whatever P is, so a position's score does not depend on how rows are grouped.
+TARGET INLINE void scores_256(const float *qs, const float *kr, int64_t kv_width, const int G, const int P, float *s,
+                              int64_t n) {
+    __m256 acc[8];
+    for (int x = 0; x < P * G; x++) acc[x] = _mm256_setzero_ps();
+    // Unrolled fully, the loop's query loads would be hoisted out of the caller's loop over positions into more
+    // registers than there are, and spilled: a copy of qs on the stack. Kept a loop, they are plain loads from L1.
+#pragma clang loop unroll_count(2)
+    for (int c = 0; c < 32; c++) {
+        __m256 kv[4];
+        for (int i = 0; i < P; i++) kv[i] = _mm256_loadu_ps(kr + i * kv_width + 8 * c);
+        for (int j = 0; j < G; j++) {
+            const __m256 qj = _mm256_load_ps(qs + j * 256 + 8 * c);
+            for (int i = 0; i < P; i++) acc[i * G + j] = _mm256_fmadd_ps(qj, kv[i], acc[i * G + j]);
+        }
+    }
+    for (int i = 0; i < P; i++)
+        for (int j = 0; j < G; j++) s[j * n + i] = tk_hsum8(acc[i * G + j]);
+}
+
+/// s[0..<n] = exp(s - max s); returns 1 / their sum.
+TARGET static float softmax_256(float *s, int64_t n) {
+    __m256 maxv = _mm256_set1_ps(-INFINITY);
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) maxv = _mm256_max_ps(maxv, _mm256_loadu_ps(s + p));
+    float maxs = tk_hmax8(maxv);
+    for (; p < n; p++) maxs = s[p] > maxs ? s[p] : maxs;
+    const __m256 m = _mm256_set1_ps(maxs);
+    __m256 sumv = _mm256_setzero_ps();
+    for (p = 0; p + 8 <= n; p += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + p), m));
+        _mm256_storeu_ps(s + p, e);
+        sumv = _mm256_add_ps(sumv, e);
+    }
+    float sum = tk_hsum8(sumv);
+    for (; p < n; p++) {
+        s[p] = expf(s[p] - maxs);
+        sum += s[p];
+    }
+    return 1.0f / sum;
+}
+
+/// Positions per tile of the hd 256 value pass: 32 rows of 1 KB stay in L1 while the column chunks pass over them.
+#define TILE_256 32
+
+/// Attention of G query heads (hd 256) sharing one KV head over positions lo..<span. A head is 32 registers, twice
+/// the register file, so the queries stay in memory (L1, G KB) and registers hold accumulators instead. Scores: each
+/// key row is read once for all G heads, P rows at a time (P * G <= 8 accumulators in flight). Values: each head's
+/// output in column chunks of C registers (G * C <= 12), tile by tile of positions, accumulated in `out`.
+TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+                              const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int G, float scale,
+                              float *out, float *scores) {
+    const int P = G <= 2 ? 4 : G <= 4 ? 2 : 1;
+    const int C = G == 1 ? 8 : G <= 3 ? 4 : G <= 6 ? 2 : 1;
+    const int64_t n = span - lo;
+    float qs[8 * 256] __attribute__((aligned(32)));
+    const __m256 sv = _mm256_set1_ps(scale);
+    for (int x = 0; x < G * 256; x += 8) _mm256_store_ps(qs + x, _mm256_mul_ps(_mm256_loadu_ps(q + x), sv));
+    for (int64_t p0 = lo, run; p0 < span; p0 += run) {
+        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        float *sb = scores + (p0 - lo);
+        int64_t i = 0;
+        for (; i + P <= run; i += P) scores_256(qs, kb + i * kv_width, kv_width, G, P, sb + i, n);
+        for (; i < run; i++) scores_256(qs, kb + i * kv_width, kv_width, G, 1, sb + i, n);
+    }
+    float inv[8];
+    for (int j = 0; j < G; j++) inv[j] = softmax_256(scores + j * n, n);
+    for (int64_t t0 = lo; t0 < span; t0 += TILE_256) {
+        const int64_t t1 = span - t0 < TILE_256 ? span : t0 + TILE_256;
+        for (int c0 = 0; c0 < 32; c0 += C) {
+            __m256 o[12];
+            for (int j = 0; j < G; j++)
+                for (int c = 0; c < C; c++)
+                    o[j * C + c] = t0 == lo ? _mm256_setzero_ps() : _mm256_loadu_ps(out + j * 256 + 8 * (c0 + c));
+            for (int64_t p0 = t0, run; p0 < t1; p0 += run) {
+                const float *vb = v + tk_kv_run(blocks, block_tokens, p0, t1, &run) * kv_width + 8 * c0;
+                const float *sb = scores + (p0 - lo);
+                for (int64_t i = 0; i < run; i++) {
+                    __m256 vv[8];
+                    for (int c = 0; c < C; c++) vv[c] = _mm256_loadu_ps(vb + i * kv_width + 8 * c);
+                    for (int j = 0; j < G; j++) {
+                        const __m256 w = _mm256_broadcast_ss(sb + j * n + i);
+                        for (int c = 0; c < C; c++) o[j * C + c] = _mm256_fmadd_ps(w, vv[c], o[j * C + c]);
+                    }
+                }
+            }
+            for (int j = 0; j < G; j++)
+                for (int c = 0; c < C; c++) {
+                    __m256 r = t1 == span ? _mm256_mul_ps(o[j * C + c], _mm256_set1_ps(inv[j])) : o[j * C + c];
+                    _mm256_storeu_ps(out + j * 256 + 8 * (c0 + c), r);
+                }
+        }
+    }
+}
+
 TARGET void tk_attention_avx2(const float *q, int64_t start, const float *keys, const float *values,
                               const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
-                              int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
+                              float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
+                              float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t item = i0; item < i1; item += stride) {
-        const int64_t r = item / kv_heads, span = start + r + 1;
+        const int64_t r = item / kv_heads, span = start + r + 1, lo = tk_window_first(span, window);
         const int g = (int)(item % kv_heads);
+        const float *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
+        if (hd == 256) {
+            // Sub-groups of at most 8 heads (Gemma 3 has 2 to 8 query heads per KV head).
+            for (int h = g * group; h < (g + 1) * group; h += 8) {
+                const int n = (g + 1) * group - h < 8 ? (g + 1) * group - h : 8;
+                const float *qh = q + r * q_width + (int64_t)h * hd;
+                float *oh = out + r * q_width + (int64_t)h * hd;
+#define A(G) case G: attend_256(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, G, scale, oh, scores); break;
+                switch (n) { A(1) A(2) A(3) A(4) A(5) A(6) A(7) A(8) }
+#undef A
+            }
+            continue;
+        }
         for (int h = g * group; h < (g + 1) * group; h++) {
-            const float *qh = q + r * q_width + (int64_t)h * hd, *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
+            const float *qh = q + r * q_width + (int64_t)h * hd;
             float *oh = out + r * q_width + (int64_t)h * hd;
-            if (hd == 64) attend_head(qh, span, kg, vg, blocks, block_tokens, kv_width, 8, scale, oh, scores);
-            else attend_head(qh, span, kg, vg, blocks, block_tokens, kv_width, 16, scale, oh, scores);
+            if (hd == 64) attend_head(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, 8, scale, oh, scores);
+            else attend_head(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, 16, scale, oh, scores);
         }
     }
 }

@@ -289,19 +289,56 @@ TARGET void tk_silu_mul_backward_avx512(const float *g, const float *u, const fl
 #endif
 
 #if defined(__x86_64__)
-/// Attention for one query row and one KV head with its `group` query heads: each key and value vector is loaded
-/// once for all heads of the group, and the outputs stay in registers. hd is 16 * nv (64 or 128), group <= 8.
-TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, const float *v, const int32_t *blocks,
-                                int64_t block_tokens, int64_t kv_width, const int group, const int nv, float scale,
-                                float *out, float *scores) {
+/// exp(-2y) of gelu's sigmoid form (tk_kernels.h), -2y = g (A + B g^2); exp512 clamps its argument as the twin does.
+TARGET INLINE __m512 gelu_exp512(__m512 g) {
+    const __m512 ab = _mm512_fmadd_ps(_mm512_set1_ps(TK_GELU_B), _mm512_mul_ps(g, g), _mm512_set1_ps(TK_GELU_A));
+    return exp512(_mm512_mul_ps(g, ab));
+}
+
+TARGET void tk_gelu_mul_avx512(float *gate, const float *up, int64_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i);
+        const __m512 a = _mm512_div_ps(g, _mm512_add_ps(one, gelu_exp512(g)));
+        _mm512_storeu_ps(gate + i, _mm512_mul_ps(a, _mm512_loadu_ps(up + i)));
+    }
+    tk_gelu_mul_generic(gate + i, up + i, n - i);
+}
+
+TARGET void tk_gelu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f), lim = _mm512_set1_ps(100.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_loadu_ps(g + i), d = _mm512_loadu_ps(da + i);
+        const __m512 e = gelu_exp512(x), s = _mm512_div_ps(one, _mm512_add_ps(one, e));
+        _mm512_storeu_ps(du + i, _mm512_mul_ps(_mm512_mul_ps(d, x), s));
+        const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+        const __m512 dy = _mm512_fmadd_ps(_mm512_set1_ps(TK_GELU_E), _mm512_mul_ps(xc, xc), _mm512_set1_ps(TK_GELU_D));
+        const __m512 k = _mm512_fmadd_ps(_mm512_mul_ps(xc, _mm512_mul_ps(e, s)), dy, one);  // 1 + g e s 2y'
+        _mm512_storeu_ps(dg + i, _mm512_mul_ps(_mm512_mul_ps(d, _mm512_loadu_ps(u + i)), _mm512_mul_ps(s, k)));
+    }
+    tk_gelu_mul_backward_generic(g + i, u + i, da + i, dg + i, du + i, n - i);
+}
+#endif
+
+#if defined(__x86_64__)
+/// Attention for one query row and one KV head with its `group` query heads, over positions lo..<span: each key and
+/// value vector is loaded once for all heads of the group, and the outputs stay in registers. hd is 16 * nv (64 or
+/// 128), group <= 8. scores[j * n + p - lo] for head j, n = span - lo.
+TARGET INLINE void attend_group(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+                                const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int group,
+                                const int nv, float scale, float *out, float *scores) {
     const int hd = nv * 16;
+    const int64_t n = span - lo;
     __m512 qv[8][8];
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) qv[j][c] = _mm512_mul_ps(_mm512_loadu_ps(q + j * hd + c * 16), _mm512_set1_ps(scale));
     float maxs[8];
     for (int j = 0; j < group; j++) maxs[j] = -INFINITY;
-    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+    for (int64_t p0 = lo, run; p0 < span; p0 += run) {
         const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        float *sb = scores + (p0 - lo);
         for (int64_t i = 0; i < run; i++) {
             __m512 kv[8];
             for (int c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(kb + i * kv_width + c * 16);
@@ -309,23 +346,23 @@ TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, co
                 __m512 acc = _mm512_mul_ps(qv[j][0], kv[0]);
                 for (int c = 1; c < nv; c++) acc = _mm512_fmadd_ps(qv[j][c], kv[c], acc);
                 float s = _mm512_reduce_add_ps(acc);
-                scores[j * span + p0 + i] = s;
+                sb[j * n + i] = s;
                 if (s > maxs[j]) maxs[j] = s;
             }
         }
     }
     float inv[8];
     for (int j = 0; j < group; j++) {
-        float *sj = scores + j * span;
+        float *sj = scores + j * n;
         __m512 m = _mm512_set1_ps(maxs[j]), sum = _mm512_setzero_ps();
         int64_t p = 0;
-        for (; p + 16 <= span; p += 16) {
+        for (; p + 16 <= n; p += 16) {
             __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(sj + p), m));
             _mm512_storeu_ps(sj + p, e);
             sum = _mm512_add_ps(sum, e);
         }
-        if (p < span) {
-            __mmask16 mask = (__mmask16)((1u << (span - p)) - 1);
+        if (p < n) {
+            __mmask16 mask = (__mmask16)((1u << (n - p)) - 1);
             __m512 e = _mm512_maskz_mov_ps(mask, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, sj + p), m)));
             _mm512_mask_storeu_ps(sj + p, mask, e);
             sum = _mm512_add_ps(sum, e);
@@ -335,13 +372,14 @@ TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, co
     __m512 o[8][8];
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) o[j][c] = _mm512_setzero_ps();
-    for (int64_t p0 = 0, run; p0 < span; p0 += run) {
+    for (int64_t p0 = lo, run; p0 < span; p0 += run) {
         const float *vb = v + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const float *sb = scores + (p0 - lo);
         for (int64_t i = 0; i < run; i++) {
             __m512 vv[8];
             for (int c = 0; c < nv; c++) vv[c] = _mm512_loadu_ps(vb + i * kv_width + c * 16);
             for (int j = 0; j < group; j++) {
-                __m512 w = _mm512_set1_ps(scores[j * span + p0 + i]);
+                __m512 w = _mm512_set1_ps(sb[j * n + i]);
                 for (int c = 0; c < nv; c++) o[j][c] = _mm512_fmadd_ps(w, vv[c], o[j][c]);
             }
         }
@@ -350,21 +388,134 @@ TARGET INLINE void attend_group(const float *q, int64_t span, const float *k, co
         for (int c = 0; c < nv; c++) _mm512_storeu_ps(out + j * hd + c * 16, _mm512_mul_ps(o[j][c], _mm512_set1_ps(inv[j])));
 }
 
+/// Scores of P consecutive key rows (kv_width apart) against G scaled queries (qs, 256 floats each) for hd 256:
+/// s[j * n + i] for head j, row i. Each key vector is loaded once for all G heads; each output has its own
+/// accumulator, summed in the same order whatever P is, so a position's score does not depend on how rows are grouped.
+TARGET INLINE void scores_256(const float *qs, const float *kr, int64_t kv_width, const int G, const int P, float *s,
+                              int64_t n) {
+    __m512 acc[8];
+    for (int x = 0; x < P * G; x++) acc[x] = _mm512_setzero_ps();
+    // Unrolled fully, the loop's query loads would be hoisted out of the caller's loop over positions into more
+    // registers than there are, and spilled: a copy of qs on the stack. Kept a loop, they are plain loads from L1.
+#pragma clang loop unroll_count(2)
+    for (int c = 0; c < 16; c++) {
+        __m512 kv[4];
+        for (int i = 0; i < P; i++) kv[i] = _mm512_loadu_ps(kr + i * kv_width + 16 * c);
+        for (int j = 0; j < G; j++) {
+            const __m512 qj = _mm512_load_ps(qs + j * 256 + 16 * c);
+            for (int i = 0; i < P; i++) acc[i * G + j] = _mm512_fmadd_ps(qj, kv[i], acc[i * G + j]);
+        }
+    }
+    for (int i = 0; i < P; i++)
+        for (int j = 0; j < G; j++) s[j * n + i] = _mm512_reduce_add_ps(acc[i * G + j]);
+}
+
+/// s[0..<n] = exp(s - max s); returns 1 / their sum.
+TARGET static float softmax_256(float *s, int64_t n) {
+    __m512 maxv = _mm512_set1_ps(-INFINITY);
+    int64_t p = 0;
+    for (; p + 16 <= n; p += 16) maxv = _mm512_max_ps(maxv, _mm512_loadu_ps(s + p));
+    if (p < n) {
+        const __mmask16 mask = (__mmask16)((1u << (n - p)) - 1);
+        maxv = _mm512_mask_max_ps(maxv, mask, maxv, _mm512_maskz_loadu_ps(mask, s + p));
+    }
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(maxv));
+    __m512 sum = _mm512_setzero_ps();
+    for (p = 0; p + 16 <= n; p += 16) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + p), m));
+        _mm512_storeu_ps(s + p, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    if (p < n) {
+        const __mmask16 mask = (__mmask16)((1u << (n - p)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(mask, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, s + p), m)));
+        _mm512_mask_storeu_ps(s + p, mask, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+/// Positions per tile of the hd 256 value pass: 32 rows of 1 KB stay in L1 while the column chunks pass over them.
+#define TILE_256 32
+
+/// Attention of G query heads (hd 256) sharing one KV head over positions lo..<span. A head is 16 registers, so
+/// the group's queries and outputs (16 G each) cannot all stay in the 32: the queries stay in memory (L1, G KB) and
+/// registers hold accumulators instead. Scores: each key row is read once for all G heads, P rows at a time
+/// (P * G <= 8 accumulators in flight). Values: each head's output in column chunks of C registers (G * C <= 16),
+/// tile by tile of positions, accumulated in `out`.
+TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+                              const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int G, float scale,
+                              float *out, float *scores) {
+    const int P = G <= 2 ? 4 : G <= 4 ? 2 : 1;
+    const int C = G == 1 ? 16 : G == 2 ? 8 : G <= 4 ? 4 : 2;
+    const int64_t n = span - lo;
+    float qs[8 * 256] __attribute__((aligned(64)));
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (int x = 0; x < G * 256; x += 16) _mm512_store_ps(qs + x, _mm512_mul_ps(_mm512_loadu_ps(q + x), sv));
+    for (int64_t p0 = lo, run; p0 < span; p0 += run) {
+        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        float *sb = scores + (p0 - lo);
+        int64_t i = 0;
+        for (; i + P <= run; i += P) scores_256(qs, kb + i * kv_width, kv_width, G, P, sb + i, n);
+        for (; i < run; i++) scores_256(qs, kb + i * kv_width, kv_width, G, 1, sb + i, n);
+    }
+    float inv[8];
+    for (int j = 0; j < G; j++) inv[j] = softmax_256(scores + j * n, n);
+    for (int64_t t0 = lo; t0 < span; t0 += TILE_256) {
+        const int64_t t1 = span - t0 < TILE_256 ? span : t0 + TILE_256;
+        for (int c0 = 0; c0 < 16; c0 += C) {
+            __m512 o[16];
+            for (int j = 0; j < G; j++)
+                for (int c = 0; c < C; c++)
+                    o[j * C + c] = t0 == lo ? _mm512_setzero_ps() : _mm512_loadu_ps(out + j * 256 + 16 * (c0 + c));
+            for (int64_t p0 = t0, run; p0 < t1; p0 += run) {
+                const float *vb = v + tk_kv_run(blocks, block_tokens, p0, t1, &run) * kv_width + 16 * c0;
+                const float *sb = scores + (p0 - lo);
+                for (int64_t i = 0; i < run; i++) {
+                    __m512 vv[16];
+                    for (int c = 0; c < C; c++) vv[c] = _mm512_loadu_ps(vb + i * kv_width + 16 * c);
+                    for (int j = 0; j < G; j++) {
+                        const __m512 w = _mm512_set1_ps(sb[j * n + i]);
+                        for (int c = 0; c < C; c++) o[j * C + c] = _mm512_fmadd_ps(w, vv[c], o[j * C + c]);
+                    }
+                }
+            }
+            for (int j = 0; j < G; j++)
+                for (int c = 0; c < C; c++) {
+                    __m512 r = t1 == span ? _mm512_mul_ps(o[j * C + c], _mm512_set1_ps(inv[j])) : o[j * C + c];
+                    _mm512_storeu_ps(out + j * 256 + 16 * (c0 + c), r);
+                }
+        }
+    }
+}
+
 TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
                                 const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
-                                int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
+                                float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
+                                float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
     for (int64_t item = i0; item < i1; item += stride) {
         int64_t r = item / kv_heads;
         int g = (int)(item % kv_heads);
         const float *qg = q + r * q_width + (int64_t)g * group * hd;
         const float *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
         float *og = out + r * q_width + (int64_t)g * group * hd;
-        int64_t span = start + r + 1;
+        const int64_t span = start + r + 1, lo = tk_window_first(span, window);
+        if (hd == 256) {
+            // Sub-groups of at most 8 heads (Gemma 3 has 2 to 8 query heads per KV head).
+            for (int h = 0; h < group; h += 8) {
+                const int n = group - h < 8 ? group - h : 8;
+                const float *qh = qg + (int64_t)h * hd;
+                float *oh = og + (int64_t)h * hd;
+#define A(G) case G: attend_256(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, G, scale, oh, scores); break;
+                switch (n) { A(1) A(2) A(3) A(4) A(5) A(6) A(7) A(8) }
+#undef A
+            }
+            continue;
+        }
         // Compile-time shapes keep the per-head vectors in registers.
-#define A(G, NV) case (G * 16 + NV): attend_group(qg, span, kg, vg, blocks, block_tokens, kv_width, G, NV, scale, og, scores); break;
+#define A(G, NV) case (G * 16 + NV): attend_group(qg, lo, span, kg, vg, blocks, block_tokens, kv_width, G, NV, scale, og, scores); break;
         switch (group * 16 + hd / 16) {
             A(1, 4) A(2, 4) A(3, 4) A(4, 4) A(5, 4) A(6, 4) A(7, 4) A(8, 4)
             A(1, 8) A(2, 8) A(3, 8) A(4, 8) A(5, 8) A(6, 8) A(7, 8) A(8, 8)

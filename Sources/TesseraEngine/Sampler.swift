@@ -29,17 +29,21 @@ public struct Sampler: Sendable {
         if p.temperature == 0 { return Self.argmax(l[...]) }
 
         // Candidates in descending logit order, cut by top-k before the softmax.
-        var order = Array(0..<l.count)
+        var order: [Int]
+        var probs: [Double]
         if p.topK > 0 && p.topK <= 64 {
             order = topIndices(l, p.topK)  // insertion into a short list beats sorting the vocabulary
-        } else if p.topK > 0 || p.topP < 1 || p.minP > 0 {
-            order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
-            if p.topK > 0 && p.topK < order.count { order.removeLast(order.count - p.topK) }
+            probs = softmax(l, order)
+        } else if p.topK == 0 && (p.topP < 1 || p.minP > 0), let head = headOfTheMass(l) {
+            (order, probs) = head
+        } else {
+            order = Array(0..<l.count)
+            if p.topK > 0 || p.topP < 1 || p.minP > 0 {
+                order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
+                if p.topK > 0 && p.topK < order.count { order.removeLast(order.count - p.topK) }
+            }
+            probs = softmax(l, order)
         }
-        let maxLogit = order.lazy.map { l[$0] }.max() ?? 0
-        var probs = order.map { exp(Double((l[$0] - maxLogit) / p.temperature)) }
-        let total = probs.reduce(0, +)
-        for i in probs.indices { probs[i] /= total }
 
         var keep = probs.count
         if p.topP < 1 {
@@ -61,6 +65,29 @@ public struct Sampler: Sendable {
             if r < 0 { return Int32(order[i]) }
         }
         return Int32(order[keep - 1])
+    }
+
+    /// Probabilities at temperature of the candidates `order`, normalized over them.
+    private func softmax(_ l: [Float], _ order: [Int]) -> [Double] {
+        let maxLogit = order.lazy.map { l[$0] }.max() ?? 0, t = parameters.temperature
+        let probs = order.map { exp(Double((l[$0] - maxLogit) / t)) }
+        let total = probs.reduce(0, +)
+        return probs.map { $0 / total }
+    }
+
+    /// Top-p and min-p without sorting the vocabulary (262k tokens for Gemma): the 64 largest logits, when they
+    /// already hold top-p's mass or reach below min-p's floor, are every candidate that can be kept; their
+    /// probabilities are over the whole vocabulary. Nil when they are not enough (a flat distribution).
+    private func headOfTheMass(_ l: [Float]) -> ([Int], [Double])? {
+        let p = parameters, top = topIndices(l, 64)
+        guard let first = top.first, top.count < l.count else { return nil }
+        let maxLogit = l[first]
+        var total = 0.0
+        for x in l { total += exp(Double((x - maxLogit) / p.temperature)) }
+        let probs = top.map { exp(Double((l[$0] - maxLogit) / p.temperature)) / total }
+        let reachesTopP = p.topP < 1 && probs.reduce(0, +) >= Double(p.topP)
+        let reachesMinP = p.minP > 0 && probs.last! < probs[0] * Double(p.minP)
+        return reachesTopP || reachesMinP ? (top, probs) : nil
     }
 
     private func applyPenalties(_ l: inout [Float]) {

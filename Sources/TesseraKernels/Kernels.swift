@@ -99,13 +99,21 @@ public enum Kernels {
     }
 
     /// Causal grouped-query attention of every segment's new rows over its own cached keys and values, in one
-    /// dispatch; (row, KV head) items are dealt to the threads in turn, since later rows see more positions.
+    /// dispatch; (row, KV head) items are dealt to the threads in turn, since later rows see more positions (with a
+    /// window they see at most `window`, and dealing in turn stays balanced).
     /// - q, out: [total rows, heads*headDim]
+    /// - scale: the scores' factor, q·k · scale; nil is 1/√headDim.
+    /// - window: 0 for full causal attention; otherwise the row at position P sees only positions
+    ///   max(0, P − window + 1)...P (Hugging Face's sliding window, llama.cpp's LLAMA_SWA_TYPE_STANDARD).
     public static func attention(
         q: UnsafePointer<Float>, segments: [AttentionSegment], heads: Int, kvHeads: Int, headDim: Int,
+        scale: Float? = nil, window: Int = 0,
         out: UnsafeMutablePointer<Float>, level: CPULevel = .selected, pool: ComputePool = .shared
     ) {
+        precondition(window >= 0, "a window is a number of positions, or 0 for none")
         let attend = tk_attention_for(level.ops, Int32(heads), Int32(kvHeads), Int32(headDim))!
+        // The same float as the kernels' own 1/sqrtf(hd) before scale was a parameter: existing callers' numbers stay.
+        let scale = scale ?? 1 / Float(headDim).squareRoot()
         nonisolated(unsafe) let q = q, out = out
         var firstItem: [Int] = []  // first global item of each segment
         var items = 0
@@ -114,17 +122,18 @@ public enum Kernels {
             items += s.rows * kvHeads
         }
         let longest = segments.map { $0.start + $0.rows }.max() ?? 0
+        let positions = window > 0 ? min(longest, window) : longest  // the most any row sees
         let width = heads * headDim
         pool.run { thread, threads in
             guard thread < items else { return }
-            Scratch.withFloats((heads / kvHeads) * longest) { scores in
+            Scratch.withFloats((heads / kvHeads) * positions) { scores in
                 var seg = 0
                 for item in stride(from: thread, to: items, by: threads) {
                     while seg + 1 < segments.count && firstItem[seg + 1] <= item { seg += 1 }
                     let s = segments[seg], local = item - firstItem[seg]
                     attend(q + s.row * width, Int64(s.start), s.keys, s.values, s.blocks, Int64(s.blockTokens),
-                           Int32(heads), Int32(kvHeads),
-                           Int32(headDim), Int64(local), Int64(local + 1), 1, out + s.row * width, scores)
+                           Int32(heads), Int32(kvHeads), Int32(headDim), scale, Int64(window),
+                           Int64(local), Int64(local + 1), 1, out + s.row * width, scores)
                 }
             }
         }
@@ -133,12 +142,13 @@ public enum Kernels {
     /// Attention for one sequence: q, out [rows, heads*headDim]; keys, values [start+rows, kvHeads*headDim].
     public static func attention(
         q: UnsafePointer<Float>, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-        heads: Int, kvHeads: Int, headDim: Int, out: UnsafeMutablePointer<Float>,
+        heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil, window: Int = 0, out: UnsafeMutablePointer<Float>,
         level: CPULevel = .selected, pool: ComputePool = .shared
     ) {
         attention(
             q: q, segments: [AttentionSegment(row: 0, rows: rows, start: start, keys: keys, values: values)],
-            heads: heads, kvHeads: kvHeads, headDim: headDim, out: out, level: level, pool: pool)
+            heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale, window: window, out: out, level: level,
+            pool: pool)
     }
 
     /// y = x / rms(x) * weight, over `n` values.
@@ -174,6 +184,22 @@ extension Kernels {
         level.ops.pointee.silu_mul_backward(g, u, da, dg, du, Int64(n))
     }
 
+    /// GeGLU's product on the calling thread: a = GELU(g) · u with g kept, GELU the tanh approximation
+    /// (gelu_pytorch_tanh, ggml_gelu).
+    public static func geluMultiply(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into a: UnsafeMutablePointer<Float>,
+                                    count n: Int, level: CPULevel = .selected) {
+        a.update(from: g, count: n)
+        level.ops.pointee.gelu_mul(a, u, Int64(n))
+    }
+
+    /// Its backward: dg = da · u · GELU′(g), du = da · GELU(g), with the same exp as the forward kernel.
+    public static func geluMultiplyBackward(
+        _ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ da: UnsafePointer<Float>, dg: UnsafeMutablePointer<Float>,
+        du: UnsafeMutablePointer<Float>, count n: Int, level: CPULevel = .selected
+    ) {
+        level.ops.pointee.gelu_mul_backward(g, u, da, dg, du, Int64(n))
+    }
+
     /// One row of the trainer's cross-entropy: log Σ exp(x), and with a non-zero `scale` x becomes softmax(x) · scale.
     public static func logSoftmaxRow(_ x: UnsafeMutablePointer<Float>, count n: Int, scale: Float, level: CPULevel = .selected) -> Double {
         level.ops.pointee.log_softmax_row(x, Int64(n), scale)
@@ -181,8 +207,20 @@ extension Kernels {
 
     /// gate = SiLU(gate) * up, elementwise.
     public static func siluMultiply(_ gate: inout [Float], _ up: [Float], level: CPULevel = .selected) {
+        gated(&gate, up, level.ops.pointee.silu_mul)
+    }
+
+    /// gate = GELU(gate) * up, elementwise (GeGLU, Gemma's MLP), GELU the tanh approximation.
+    public static func geluMultiply(_ gate: inout [Float], _ up: [Float], level: CPULevel = .selected) {
+        gated(&gate, up, level.ops.pointee.gelu_mul)
+    }
+
+    /// An elementwise gate kernel over the compute threads.
+    private static func gated(
+        _ gate: inout [Float], _ up: [Float],
+        _ kernel: @convention(c) (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, Int64) -> Void
+    ) {
         precondition(gate.count == up.count)
-        let ops = level.ops
         gate.withUnsafeMutableBufferPointer { gp in
             up.withUnsafeBufferPointer { upp in
                 nonisolated(unsafe) let g = gp.baseAddress!, u = upp.baseAddress!
@@ -190,7 +228,7 @@ extension Kernels {
                 ComputePool.shared.run { thread, threads in
                     let part = ComputePool.share(of: n, thread: thread, threads: threads, granularity: 64)
                     guard !part.isEmpty else { return }
-                    ops.pointee.silu_mul(g + part.lowerBound, u + part.lowerBound, Int64(part.count))
+                    kernel(g + part.lowerBound, u + part.lowerBound, Int64(part.count))
                 }
             }
         }

@@ -84,4 +84,31 @@ import TesseraEngine
         #expect(throws: SamplingError.self) { try parameters { $0.stop = [""] }.validate() }
         #expect(throws: Never.self) { try parameters { $0.topK = 5 }.validate() }
     }
+
+    /// On a large vocabulary, top-p and min-p keep exactly the tokens they must whether the 64 largest logits hold
+    /// the mass (no sort) or not (a flat tail, sorted): every draw is among the kept ones, and each kept one comes up.
+    @Test(arguments: [Float(16), 0.01]) func nucleusOnALargeVocabulary(peak: Float) {
+        let vocab = 262_144
+        var logits = (0..<vocab).map { i in Float(i % 977) / 977 * 0.5 }  // a flat tail
+        for (j, t) in [11, 70_000, 200_000].enumerated() { logits[t] = peak + Float(3 - j) * 0.1 }
+        let p = parameters { $0.temperature = 1; $0.topP = 0.9 }
+        var s = Sampler(parameters: p, prompt: [])
+        // The kept set, by the definition: the most likely tokens until their mass reaches top-p.
+        let m = Double(logits.max()!)
+        let weights = logits.map { exp(Double($0) - m) }, total = weights.reduce(0, +)
+        let sorted = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        var kept = Set<Int>(), mass = 0.0
+        for i in sorted {
+            kept.insert(i)
+            mass += weights[i] / total
+            if mass >= 0.9 { break }
+        }
+        var seen = Set<Int>()
+        for _ in 0..<(peak > 1 ? 400 : 20) {
+            let t = Int(s.sample(logits[...]))
+            #expect(kept.contains(t))
+            seen.insert(t)
+        }
+        if peak > 1 { #expect(seen == kept) }
+    }
 }

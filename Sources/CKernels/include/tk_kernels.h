@@ -40,6 +40,26 @@ void tk_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void tk_silu_mul_backward_generic(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
 void tk_silu_mul_backward_avx2(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
 void tk_silu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+/// GELU's constants, shared by every level: exp's argument -2y = g (A + B g^2) below, and 2y' = D + E g^2.
+#define TK_GELU_A (-1.5957691216057308f)   /* -2 sqrt(2/pi) */
+#define TK_GELU_B (-0.07135481627260025f)  /* -2 sqrt(2/pi) 0.044715 */
+#define TK_GELU_D 1.5957691216057308f      /* 2 sqrt(2/pi) */
+#define TK_GELU_E 0.21406444881780076f     /* 6 sqrt(2/pi) 0.044715 */
+#define TK_EXP_LIMIT 88.3762626647949f     /* the SIMD exps' clamp of their argument */
+/// gate[i] = gelu(gate[i]) * up[i], gelu the tanh approximation 0.5 g (1 + tanh(y)), y = sqrt(2/pi) (g + 0.044715 g^3)
+/// (Hugging Face's gelu_pytorch_tanh, llama.cpp's ggml_gelu), computed as g * sigmoid(2y) = g / (1 + exp(-2y)): the
+/// same function without 1 + tanh's cancellation for negative g. exp's argument is clamped to +-TK_EXP_LIMIT at
+/// every level (the generic kernel clamps as the SIMD exps do).
+void tk_gelu_mul_generic(float *gate, const float *up, int64_t n);
+void tk_gelu_mul_avx2(float *gate, const float *up, int64_t n);
+void tk_gelu_mul_avx512(float *gate, const float *up, int64_t n);
+/// The backward of a = gelu(g) * u: dg = da * u * gelu'(g), du = da * gelu(g), with s = sigmoid(2y), e = exp(-2y):
+/// gelu'(g) = s * (1 + 2 g e s y'), y' = sqrt(2/pi) (1 + 3 * 0.044715 g^2); e * s is 1 - s without its cancellation.
+/// g is clamped to +-100 inside y' only, where the term is below fp32's range anyway, so that g^2 cannot overflow
+/// into inf * 0.
+void tk_gelu_mul_backward_generic(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+void tk_gelu_mul_backward_avx2(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+void tk_gelu_mul_backward_avx512(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
 /// One row of the trainer's cross-entropy over `n` logits: returns log(sum(exp(x))); when `scale` is not 0, also
 /// overwrites x with softmax(x) * scale (the row of the loss's gradient, before the target's -scale).
 double tk_log_softmax_row_generic(float *x, int64_t n, float scale);
@@ -51,24 +71,33 @@ void tk_add(const float *x, float *y, int64_t n);
 
 /// Causal GQA attention. Items are (row, KV head) pairs, item = row * kv_heads + kv_head; this call takes items
 /// i0, i0 + stride, ... below i1 (threads interleave, since later rows see more positions).
-/// q, out: [rows, heads*hd]; row r sees positions 0...start+r. keys, values: rows of kv_heads*hd floats; the
-/// sequence's position p is in row blocks[p / block_tokens] * block_tokens + p % block_tokens (a paged cache,
-/// DESIGN 3.5), or in row p when blocks is NULL. scores: scratch of (heads / kv_heads) * (start+rows) floats.
+/// q, out: [rows, heads*hd]; row r, at position P = start + r, sees positions lo...P, lo = max(0, P - window + 1)
+/// (a sliding window, Hugging Face's and llama.cpp's standard one: key position p is masked when P - p >= window), or
+/// 0...P when window is 0. Scores are scale * q.k (1/sqrt(hd) for the usual attention). keys, values: rows of
+/// kv_heads*hd floats; the sequence's position p is in row blocks[p / block_tokens] * block_tokens + p % block_tokens
+/// (a paged cache, DESIGN 3.5), or in row p when blocks is NULL. scores: scratch of (heads / kv_heads) * n floats,
+/// n = the most positions a row sees (start+rows, or at most window).
 typedef void (*tk_attention_fn)(const float *q, int64_t start, const float *keys, const float *values,
                                 const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
-                                int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
+                                float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
+                                float *scores);
 void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values,
-                          const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
-                          int64_t i1, int64_t stride, float *out, float *scores);
+                          const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
+                          int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
 void tk_attention_avx2(const float *q, int64_t start, const float *keys, const float *values,
-                       const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
-                       int64_t i1, int64_t stride, float *out, float *scores);
+                       const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
+                       int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
 void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
-                         const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, int64_t i0,
-                         int64_t i1, int64_t stride, float *out, float *scores);
+                         const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
+                         int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
 
-/// First row of the run of positions starting at p (a block boundary, or 0), and how many follow it contiguously
-/// within `span` positions.
+/// The first position a row seeing positions 0..<span attends to under `window` (0: no window).
+static inline int64_t tk_window_first(int64_t span, int64_t window) {
+    return window > 0 && span > window ? span - window : 0;
+}
+
+/// First row of the run of positions starting at p (any position: a block boundary, 0, or a window's start), and how
+/// many follow it contiguously within `span` positions.
 static inline int64_t tk_kv_run(const int32_t *blocks, int64_t block_tokens, int64_t p, int64_t span, int64_t *run) {
     if (!blocks) {
         *run = span - p;
@@ -152,6 +181,8 @@ typedef struct {
     void (*rmsnorm)(const float *x, const float *w, float *y, int64_t n, float eps);
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     void (*silu_mul_backward)(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
+    void (*gelu_mul)(float *gate, const float *up, int64_t n);
+    void (*gelu_mul_backward)(const float *g, const float *u, const float *da, float *dg, float *du, int64_t n);
     double (*log_softmax_row)(float *x, int64_t n, float scale);
     tk_attention_fn attention;
     tk_lora_fn lora_rows;

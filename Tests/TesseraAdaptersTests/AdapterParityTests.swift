@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraAdapters
+import TesseraFormats
 import TesseraKernels
 import TesseraModel
 import TesseraTestSupport
@@ -19,13 +20,39 @@ import TesseraTestSupport
         let adapters: [String: [[Double]]]
     }
 
+    /// A base model with its adapters and their reference logprobs.
+    struct Base: Sendable {
+        let model: DecoderModel
+        let fixtures: URL
+        let fixture: Fixture
+
+        init(_ model: DecoderModel, fixtures: URL) {
+            self.model = model
+            self.fixtures = fixtures
+            fixture = try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("logprobs.json")))
+        }
+
+        func load(_ name: String, precision: LowRankDelta.Precision = .selected) throws -> LoadedAdapter {
+            try PEFTAdapter.load(directory: fixtures.appendingPathComponent(name).path, model: model, precision: precision)
+        }
+    }
+
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
-    static let fixture = try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("logprobs.json")))
-    static let model = try! ModelRegistry.load(TestModel.gguf)
+    /// SmolLM2 (Llama), and Gemma 3 270M: q/k norms after the adapted projections, GELU, one KV head of 256 for
+    /// prefix tuning, virtual tokens past the embedding scale.
+    static let bases: [String: Base] = [
+        "smollm2": Base(try! ModelRegistry.load(TestModel.gguf), fixtures: fixtures),
+        "gemma3": Base(try! ModelRegistry.load(try! GGUFFile(path: TestModel.repositoryRoot.appendingPathComponent(
+            "models/gemma-3-270m-it-Q4_K_M.gguf").path)), fixtures: fixtures.appendingPathComponent("gemma3")),
+    ]
+    static var model: DecoderModel { bases["smollm2"]!.model }
+    static var fixture: Fixture { bases["smollm2"]!.fixture }
     static let kinds: [(String, AdapterKind)] = [
         ("lora", .lora), ("lora_patterns", .lora), ("dora", .dora), ("prompt_tuning", .promptTuning),
         ("p_tuning", .pTuning), ("prefix_tuning", .prefixTuning),
     ]
+    static let cases: [(String, String, AdapterKind)] = kinds.map { ("smollm2", $0.0, $0.1) }
+        + kinds.filter { $0.0 != "lora_patterns" }.map { ("gemma3", $0.0, $0.1) }
 
     /// Mean and max |Δlogprob| allowed. fp32 activations reproduce peft to ~1e-5 (measured max 1.6e-4 on the prefix
     /// adapter); int16 activations add their quantization, which grows with how far an adapter pushes the
@@ -42,24 +69,25 @@ import TesseraTestSupport
     }
 
     static func load(_ name: String, precision: LowRankDelta.Precision = .selected) throws -> LoadedAdapter {
-        try PEFTAdapter.load(directory: fixtures.appendingPathComponent(name).path, model: model, precision: precision)
+        try bases["smollm2"]!.load(name, precision: precision)
     }
 
-    @Test(arguments: kinds)
-    func logprobsMatchPEFT(name: String, kind: AdapterKind) throws {
-        let adapter = try Self.load(name)
+    @Test(arguments: cases)
+    func logprobsMatchPEFT(base baseName: String, name: String, kind: AdapterKind) throws {
+        let base = Self.bases[baseName]!
+        let adapter = try base.load(name)
         #expect(adapter.kind == kind)
         #expect(adapter.warnings.isEmpty, "\(adapter.warnings)")
         var errors: [Double] = [], moved: [Double] = []
-        for (text, reference) in zip(Self.fixture.texts, Self.fixture.adapters[name]!) {
-            let got = try Scoring.logprobs(model: Self.model, tokens: text.tokens, adapters: [AppliedAdapter(adapter.weights)])
+        for (text, reference) in zip(base.fixture.texts, base.fixture.adapters[name]!) {
+            let got = try Scoring.logprobs(model: base.model, tokens: text.tokens, adapters: [AppliedAdapter(adapter.weights)])
             try #require(got.count == reference.count)
             errors += zip(got, reference).map { abs($0 - $1) }
             moved += zip(reference, text.base).map { abs($0 - $1) }
         }
         let mean = errors.reduce(0, +) / Double(errors.count)
         let movedMean = moved.reduce(0, +) / Double(moved.count)
-        print("\(name): mean |Tessera - peft| \(mean), max \(errors.max()!); the adapter moves logprobs by \(movedMean)")
+        print("\(baseName) \(name): mean |Tessera - peft| \(mean), max \(errors.max()!); the adapter moves logprobs by \(movedMean)")
         #expect(movedMean > 0.05, "the adapter must change the model measurably, or the test proves nothing")
         let (meanBound, maxBound) = Self.tolerance
         #expect(mean <= meanBound && errors.max()! <= maxBound)

@@ -24,17 +24,33 @@ import TesseraTraining
     static let fixture = try! JSONDecoder().decode(
         Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("train_step.json")))
 
-    static var batch: [TrainingExample] { fixture.batch.map { TrainingExample(tokens: $0.tokens, weights: $0.weights) } }
+    /// A base with its step fixtures: the default model's, or Gemma 3 270M's (Fixtures/gemma3).
+    struct Base: Sendable {
+        let model: DecoderModel
+        let fixtures: URL
+        let fixture: Fixture
+        var batch: [TrainingExample] { fixture.batch.map { TrainingExample(tokens: $0.tokens, weights: $0.weights) } }
+    }
+
+    static let smollm2 = Base(model: model, fixtures: fixtures, fixture: fixture)
+    static let gemma3: Base = {
+        let dir = fixtures.appendingPathComponent("gemma3")
+        let gguf = try! GGUFFile(path: TestModel.repositoryRoot.appendingPathComponent("models/gemma-3-270m-it-Q4_K_M.gguf").path)
+        return Base(model: try! ModelRegistry.load(gguf, repack: false), fixtures: dir, fixture: try! JSONDecoder().decode(
+            Fixture.self, from: Data(contentsOf: dir.appendingPathComponent("train_step.json"))))
+    }()
+
+    static var batch: [TrainingExample] { smollm2.batch }
 
     /// The update of one SGD step at learning rate 1 (the negative gradient), and the step's loss.
-    static func step(_ kind: String, batchSize: Int, accumulation: Int, precision: TrainingPrecision = .fp32) throws
-        -> ([[Float]], AdapterParameters, Double) {
-        let start = try PEFTDirectory.read(fixtures.appendingPathComponent(kind).path, config: model.config)
+    static func step(_ kind: String, batchSize: Int, accumulation: Int, precision: TrainingPrecision = .fp32,
+                     on base: Base = smollm2) throws -> ([[Float]], AdapterParameters, Double) {
+        let start = try PEFTDirectory.read(base.fixtures.appendingPathComponent(kind).path, config: base.model.config)
         var settings = oneSGDStep(batchSize: batchSize, precision: precision)
         settings.gradientAccumulation = accumulation
-        var trainer = Trainer(base: model.weights, lora: start, settings: settings)
+        var trainer = Trainer(base: base.model.weights, lora: start, settings: settings)
         var loss = 0.0
-        try trainer.train(Self.batch, events: { if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l } })
+        try trainer.train(base.batch, events: { if case .step(_, _, let l, _, _, _, _, _) = $0 { loss = l } })
         let update = zip(trainer.lora.tensors, start.tensors).map { zip($0, $1).map { $0 - $1 } }
         return (update, start, loss)
     }
@@ -64,8 +80,8 @@ import TesseraTraining
 
     static let kinds = ["lora", "lora_rslora", "dora", "prompt_tuning", "p_tuning", "prefix_tuning", "prefix_projection"]
 
-    static func reference(_ kind: String, _ start: AdapterParameters) throws -> [[Float]] {
-        let file = Self.fixtures.appendingPathComponent(kind).appendingPathComponent("update.safetensors")
+    static func reference(_ kind: String, _ start: AdapterParameters, on base: Base = smollm2) throws -> [[Float]] {
+        let file = base.fixtures.appendingPathComponent(kind).appendingPathComponent("update.safetensors")
         let reference = try Safetensors(bytes: Data(contentsOf: file), name: file.lastPathComponent)
         let expected = try start.names.map { try reference.floats($0.name) }
         #expect(reference.tensors.count == expected.count, "every trainable tensor of the reference is compared")
@@ -78,6 +94,18 @@ import TesseraTraining
         print("\(kind): relative error of the update \(error), loss \(loss) (reference \(Self.fixture.kinds[kind]!.loss))")
         #expect(error <= 1e-3)
         #expect(abs(loss - Self.fixture.kinds[kind]!.loss) <= 1e-4 * loss)
+    }
+
+    /// Gemma 3 270M: the q/k norms after adapted q and k, GELU before an adapted down, the one KV head prefix tuning
+    /// fills, virtual tokens past the embedding scale, a 262k-token head.
+    @Test(arguments: ["lora", "dora", "prompt_tuning", "prefix_tuning"]) func oneSGDStepOnGemma3MatchesPEFT(kind: String) throws {
+        let base = Self.gemma3
+        let (update, start, loss) = try Self.step(kind, batchSize: base.batch.count, accumulation: 1, on: base)
+        let error = Self.relativeError(update, try Self.reference(kind, start, on: base))
+        let expected = base.fixture.kinds[kind]!.loss
+        print("gemma3 \(kind): relative error of the update \(error), loss \(loss) (reference \(expected))")
+        #expect(error <= 1e-3)
+        #expect(abs(loss - expected) <= 1e-4 * loss)
     }
 
     /// The default precision (int16 activations against the quantized base, where the integer kernels run) keeps

@@ -9,8 +9,15 @@ weight x NLL over the batch / sum of weights); one torch.optim.SGD step at lr 1 
 prefix tuning's encoders, so for those the encoder's own tensors go into prompt_encoder.safetensors (as Tessera's
 checkpoints keep them) and the update is of those.
 
+A Gemma 3 file (general.architecture gemma3: Gemma 3 270M) gets its own short batch (Gemma chat turns, llama.cpp's
+token ids with BOS; chat rows train the model's answer and its <end_of_turn>) and the kinds LoRA, DoRA, prompt and
+prefix tuning, on the base of gguf_reference.py (transformers' GGUF loader is not trusted there). Targets keep the
+committed files small (every layer is adapted): LoRA on q (q-norm after it) and down (2048 wide input, after the
+GELU-tanh gate), DoRA on k (the one KV head, k-norm after it) and o.
+
 Usage: train_step_fixtures.py MODEL.gguf OUT_DIR
 """
+import copy
 import json
 import os
 import sys
@@ -20,6 +27,9 @@ from peft import LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuni
 from safetensors.torch import save_file
 from peft_fixture import save_f16
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gguf_reference import architecture, gemma3_reference  # noqa: E402
 
 CONVERSATIONS = [
     "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nParis.<|im_end|>\n",
@@ -40,33 +50,61 @@ KINDS = {
                                             encoder_hidden_size=16),
 }
 
+GEMMA3_CONVERSATIONS = [  # <= 40 tokens each: the fp32 step stays cheap on a 262k vocabulary
+    "<start_of_turn>user\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\nParis.<end_of_turn>\n",
+    "<start_of_turn>user\nAdd 2 and 3.<end_of_turn>\n<start_of_turn>model\n2 + 3 = 5<end_of_turn>\n",
+    "The quick brown fox jumps over the lazy dog, and then it runs away into the forest.",
+]
+
+GEMMA3_KINDS = {
+    "lora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, target_modules=["q_proj", "down_proj"]),
+    "dora": LoraConfig(task_type=TaskType.CAUSAL_LM, r=2, lora_alpha=4, use_dora=True,
+                       target_modules=["k_proj", "o_proj"]),
+    "prompt_tuning": PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=4),
+    "prefix_tuning": PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=3),
+}
+
 model_path, out_dir = sys.argv[1], sys.argv[2]
-# The batch's ids are inputs to both sides, so any tokenizer of the model will do (transformers' splits some
-# whitespace before digits unlike the original, which does not matter here).
-tokenizer = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(model_path)), gguf_file=os.path.basename(model_path))
+GEMMA3 = architecture(model_path) == "gemma3"
+if GEMMA3:
+    from llama_cpp import Llama
+    CONVERSATIONS, KINDS = GEMMA3_CONVERSATIONS, GEMMA3_KINDS
+    vocab = Llama(model_path=model_path, vocab_only=True, verbose=False)
 
+    def tokenize(text, bos=True):
+        return vocab.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
 
-def tokenize(text):
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    CHAT, ANSWER = "<start_of_turn>", tokenize("<start_of_turn>model\n", bos=False)
+    _, GEMMA3_BASE = gemma3_reference(model_path)
+else:
+    # The batch's ids are inputs to both sides, so any tokenizer of the model will do (transformers' splits some
+    # whitespace before digits unlike the original, which does not matter here).
+    tokenizer = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(model_path)),
+                                              gguf_file=os.path.basename(model_path))
 
+    def tokenize(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-im_start = tokenize("<|im_start|>assistant\n")
+    CHAT, ANSWER = "<|im_start|>", tokenize("<|im_start|>assistant\n")
 
 
 def base_model():
+    if GEMMA3:
+        return copy.deepcopy(GEMMA3_BASE).eval()
     m = AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(model_path)),
                                              gguf_file=os.path.basename(model_path), dtype=torch.float32)
     return m.eval()
 
 
 def example(text):
-    """Chat rows train the assistant's answer and its <|im_end|>; plain text trains every token but the first."""
+    """Chat rows train the assistant's answer and its end-of-turn token (<|im_end|>, <end_of_turn>); plain text trains
+    every token but the first."""
     ids = tokenize(text)
     weights = [0.0] * len(ids)
-    if text.startswith("<|im_start|>"):
-        n = len(im_start)
-        start = next(i for i in range(len(ids) - n) if ids[i:i + n] == im_start) + n
-        for j in range(start, len(ids) - 1):  # the answer and <|im_end|>, not the newline after it
+    if text.startswith(CHAT):
+        n = len(ANSWER)
+        start = next(i for i in range(len(ids) - n) if ids[i:i + n] == ANSWER) + n
+        for j in range(start, len(ids) - 1):  # the answer and its end of turn, not the newline after it
             weights[j] = 1.0
     else:
         weights = [0.0] + [1.0] * (len(ids) - 1)
@@ -122,6 +160,7 @@ for seed, (name, config) in enumerate(KINDS.items()):
         update[our_name(n)] = (p.detach() - before[n]).contiguous()
     save_file(update, os.path.join(path, "update.safetensors"), metadata={"format": "pt"})
     fixture["kinds"][name] = {"loss": float(loss)}
+    del model, optimizer, params, before
     print(f"{name}: loss {float(loss):.6f}, update norm {sum(float(u.norm()) ** 2 for u in update.values()) ** 0.5:.6f}")
 
 with open(os.path.join(out_dir, "train_step.json"), "w") as f:

@@ -161,6 +161,17 @@ public enum Kernels {
 }
 
 extension Kernels {
+    /// y[r] += bias for every row of bias.count values (memory-bound; the compiler's vectorization is enough).
+    public static func addBias(_ bias: [Float], to y: inout [Float]) {
+        let width = bias.count
+        precondition(width > 0 && y.count % width == 0)
+        bias.withUnsafeBufferPointer { bp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<(yp.count / width) { tk_add(bp.baseAddress!, yp.baseAddress! + r * width, Int64(width)) }
+            }
+        }
+    }
+
     /// y += x, elementwise.
     public static func add(_ x: [Float], into y: inout [Float]) {
         precondition(x.count == y.count)

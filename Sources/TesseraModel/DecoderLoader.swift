@@ -83,15 +83,18 @@ struct DecoderLoader {
 
     mutating func load() throws(ModelError) -> DecoderWeights {
         let c = config, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
-        let embedding = try matrix("token_embd.weight", c.vocab, c.hidden)
+        var embedding = try matrix("token_embd.weight", c.vocab, c.hidden)
         let outputNorm = try vector("output_norm.weight", c.hidden)
-        // The head gets the kernels' layout too; a tied head's stored copy stays mapped for embedding lookups.
+        // The head gets the kernels' layout too. A tied head's repacked copy serves the embedding lookups as well
+        // (rows dequantize from either layout to the same values), so the stored table's pages are released: one
+        // copy of the largest matrix, not two (178 MB of Gemma 3 270M's 262k-row table).
         let tied = gguf.tensors["output.weight"] == nil
         var output = tied ? embedding : try matrix("output.weight", c.vocab, c.hidden)
         if repack, let (r, buffer) = output.repacked() {
             output = r
             owned.append(buffer)
-            if !tied { copied.insert("output.weight") }
+            copied.insert(tied ? "token_embd.weight" : "output.weight")
+            if tied { embedding = r }
         }
         var layers: [DecoderWeights.Layer] = []
         for l in 0..<c.layers {

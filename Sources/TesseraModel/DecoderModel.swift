@@ -24,9 +24,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         let loaded = try loader.load()
         owned = loader.owned
         let c = loaded.config
-        let kinds = [c.rope, c.localRope].reduce(into: [ModelConfig.Rotary]()) { if !$0.contains($1) { $0.append($1) } }
-        ropes = kinds.map { RoPE(headDim: c.headDim, $0) }
-        layerRope = (0..<c.layers).map { l in kinds.firstIndex(of: c.rotary(layer: l))! }
+        (ropes, layerRope) = RoPE.perLayer(c)
         weights = loaded
     }
 
@@ -155,9 +153,9 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             deltas.apply(.q, layer: l, input: xn, output: &q)
             deltas.apply(.k, layer: l, input: xn, output: &k)
             deltas.apply(.v, layer: l, input: xn, output: &v)
-            addBias(b.bias(.q), &q, rows: n)
-            addBias(b.bias(.k), &k, rows: n)
-            addBias(b.bias(.v), &v, rows: n)
+            if let bias = b.bias(.q) { Kernels.addBias(bias, to: &q) }
+            if let bias = b.bias(.k) { Kernels.addBias(bias, to: &k) }
+            if let bias = b.bias(.v) { Kernels.addBias(bias, to: &v) }
             if let qNorm = b.qNorm, let kNorm = b.kNorm {
                 rmsNorm(&q, qNorm, rows: n * c.heads, width: c.headDim)
                 rmsNorm(&k, kNorm, rows: n * c.kvHeads, width: c.headDim)
@@ -182,7 +180,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             }
             matmul(b[.o], attn, &proj, rows: n)
             deltas.apply(.o, layer: l, input: attn, output: &proj)
-            addBias(b.bias(.o), &proj, rows: n)
+            if let bias = b.bias(.o) { Kernels.addBias(bias, to: &proj) }
             if let post = b.attnPostNorm { rmsNorm(&proj, post, rows: n, width: c.hidden) }
             Kernels.add(proj, into: &x)
             rmsNorm(x, b.ffnNorm, &xn, rows: n, width: c.hidden)
@@ -195,15 +193,15 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             }
             deltas.apply(.gate, layer: l, input: xn, output: &gate)
             deltas.apply(.up, layer: l, input: xn, output: &up)
-            addBias(b.bias(.gate), &gate, rows: n)
-            addBias(b.bias(.up), &up, rows: n)
+            if let bias = b.bias(.gate) { Kernels.addBias(bias, to: &gate) }
+            if let bias = b.bias(.up) { Kernels.addBias(bias, to: &up) }
             switch c.activation {
             case .silu: Kernels.siluMultiply(&gate, up)
             case .geluTanh: Kernels.geluMultiply(&gate, up)
             }
             matmul(b[.down], gate, &proj, rows: n)
             deltas.apply(.down, layer: l, input: gate, output: &proj)
-            addBias(b.bias(.down), &proj, rows: n)
+            if let bias = b.bias(.down) { Kernels.addBias(bias, to: &proj) }
             if let post = b.ffnPostNorm { rmsNorm(&proj, post, rows: n, width: c.hidden) }
             Kernels.add(proj, into: &x)
         }
@@ -219,7 +217,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         }
         var logits = [Float](repeating: 0, count: outputRows.count * c.vocab)  // [outputs, vocab]
         if !outputRows.isEmpty { matmul(w.output, last, &logits, rows: outputRows.count) }
-        addBias(w.outputBias, &logits, rows: outputRows.count)
+        if let bias = w.outputBias { Kernels.addBias(bias, to: &logits) }
         if c.logitSoftcap > 0 {
             let cap = c.logitSoftcap
             for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
@@ -242,15 +240,6 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         let eps = config.rmsEps
         y.withUnsafeMutableBufferPointer { yp in
             for r in 0..<rows { Kernels.rmsNorm(yp.baseAddress! + r * width, weight: w, yp.baseAddress! + r * width, n: width, eps: eps) }
-        }
-    }
-
-    /// y[r] += bias for every row.
-    private func addBias(_ bias: [Float]?, _ y: inout [Float], rows: Int) {
-        guard let bias else { return }
-        let width = bias.count
-        y.withUnsafeMutableBufferPointer { yp in
-            for r in 0..<rows { for j in 0..<width { yp[r * width + j] += bias[j] } }
         }
     }
 

@@ -63,4 +63,11 @@ public struct RoPE: Sendable {
             }
         }
     }
+
+    /// The distinct rotary embeddings of a description (the global layers', the sliding layers' own) and which one
+    /// each layer uses, for the forward passes to compute each kind's table once per pass.
+    public static func perLayer(_ c: ModelConfig) -> (kinds: [RoPE], ofLayer: [Int]) {
+        let kinds = [c.rope, c.localRope].reduce(into: [ModelConfig.Rotary]()) { if !$0.contains($1) { $0.append($1) } }
+        return (kinds.map { RoPE(headDim: c.headDim, $0) }, (0..<c.layers).map { l in kinds.firstIndex(of: c.rotary(layer: l))! })
+    }
 }

@@ -59,10 +59,7 @@ public struct AdapterPass: Sendable {
             }
         }
         doraNorms = norms
-        let c = base.config
-        let kinds = [c.rope, c.localRope].reduce(into: [ModelConfig.Rotary]()) { if !$0.contains($1) { $0.append($1) } }
-        ropes = kinds.map { RoPE(headDim: c.headDim, $0) }
-        layerRope = (0..<c.layers).map { l in kinds.firstIndex(of: c.rotary(layer: l))! }
+        (ropes, layerRope) = RoPE.perLayer(base.config)
     }
 
     /// Whether this batch recomputes its layers: the bytes a layer keeps, times the layers, against the budget.
@@ -411,7 +408,7 @@ public struct AdapterPass: Sendable {
     /// `side`. A bias is frozen and adds nothing to backward.
     func linear(_ l: Int, _ p: Projection, _ x: [Float], n: Int, _ side: inout [Side?]) -> [Float] {
         var y = adapted(l, p, x, n: n, &side)
-        if let bias = base.layers[l].bias(p) { Elementwise.addRows(bias, to: &y) }
+        if let bias = base.layers[l].bias(p) { Kernels.addBias(bias, to: &y) }
         return y
     }
 
@@ -594,7 +591,7 @@ public struct AdapterPass: Sendable {
             let inv = Elementwise.rmsNorm(xs, base.outputNorm, width: width, eps: c.rmsEps, &xn)
             var logits = [Float](repeating: 0, count: m * vocab)
             baseForward(base.output, xn, tokens: m, &logits, prepared: prepared)
-            if let bias = base.outputBias { Elementwise.addRows(bias, to: &logits) }
+            if let bias = base.outputBias { Kernels.addBias(bias, to: &logits) }
             // Soft-capped logits cap · tanh(z / cap); tanh kept for the gradient's 1 − tanh².
             let capped = c.logitSoftcap > 0 ? Elementwise.softcap(&logits, cap: c.logitSoftcap) : nil
             // logits become d(loss)/d(logits): (softmax − onehot) · weight / normalizer

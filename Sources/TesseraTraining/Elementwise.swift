@@ -51,14 +51,6 @@ enum Elementwise {
         return dx
     }
 
-    /// y[r] += bias for every row of bias.count.
-    static func addRows(_ bias: [Float], to y: inout [Float]) {
-        let width = bias.count
-        y.withUnsafeMutableBufferPointer { yp in
-            for r in 0..<(yp.count / width) { for j in 0..<width { yp[r * width + j] += bias[j] } }
-        }
-    }
-
     /// z = cap · tanh(z / cap) in place; returns the tanh values (d/dz is 1 − tanh²).
     static func softcap(_ z: inout [Float], cap: Float) -> [Float] {
         let t = z.map { tanh($0 / cap) }

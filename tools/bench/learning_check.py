@@ -4,10 +4,12 @@ countries: the held-out NLL per answer token after training against after the fi
 first step runs at the warmup's smallest learning rate). Prints both and their ratio; exits non-zero unless the
 loss at least halves.
 
-Usage: learning_check.py TESSERA_BINARY MODEL.gguf [EXTRA TRAIN ARGS...]
+Usage: learning_check.py TESSERA_BINARY MODEL.gguf [--save DIR] [EXTRA TRAIN ARGS...]
+(--save keeps the trained adapter.)
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,9 @@ def row(country, capital, continent):
 
 def main():
     tessera, model, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+    save = None
+    if extra[:1] == ["--save"]:
+        save, extra = extra[1], extra[2:]
     train, held_out = ROWS[:48], ROWS[48:]
     with tempfile.TemporaryDirectory() as d:
         for name, rows in (("train.jsonl", train), ("valid.jsonl", held_out)):
@@ -54,6 +59,8 @@ def main():
                "--validation-data", os.path.join(d, "valid.jsonl"), "--output", os.path.join(d, "out"),
                "--epochs", "4", "--batch-size", "8", "--learning-rate", "1e-3", "--eval-steps", "1", "--json"] + extra
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        if save:
+            shutil.copytree(os.path.join(d, "out"), save, dirs_exist_ok=True)
     losses = [e["loss"] for e in map(json.loads, out.splitlines()) if e.get("event") == "validation"]
     if len(losses) < 2:
         print(out)
@@ -64,4 +71,5 @@ def main():
     sys.exit(0 if last <= first / 2 else 1)
 
 
-main()
+if __name__ == "__main__":
+    main()

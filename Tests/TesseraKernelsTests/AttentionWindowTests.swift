@@ -127,10 +127,17 @@ import TesseraTestSupport
                         #expect(close(simd, generic), "\(level) \(what)")
                         #expect(close(simd, reference), "\(level) \(what) against the reference")
                     }
-                    // A block table changes where rows are read, not the arithmetic.
+                    // A block table changes where rows are read, not the result: bit for bit where runs of positions
+                    // are summed the same way (AVX2 at head sizes 64 and 128 sums a block's last positions that do
+                    // not fill a group of four on their own, so a window starting mid-block differs there in ulps).
                     for level in [CPULevel.generic] + Self.simdLevels {
-                        #expect(c.run(level, scale: scale, window: window, paged: true)
-                                == c.run(level, scale: scale, window: window, paged: false), "\(level) paged \(what)")
+                        let paged = c.run(level, scale: scale, window: window, paged: true)
+                        let contiguous = c.run(level, scale: scale, window: window, paged: false)
+                        if level == .avx2 && hd != 256 && window > 0 {
+                            #expect(zip(paged, contiguous).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) }, "\(level) paged \(what)")
+                        } else {
+                            #expect(paged == contiguous, "\(level) paged \(what)")
+                        }
                     }
                 }
             }

@@ -35,12 +35,21 @@ test: setup
 
 # Tessera against llama.cpp's llama-bench and llama-batched-bench on the same file, 2 threads, at the avx2 level and
 # (where the CPU has it) the avx512 one, each against llama.cpp built for that level; medians of ROUNDS alternating
-# runs. The default file (with the mixed-adapter ratios), then the Q4_K_M file llama-quantize makes from it.
+# runs. The default file (with the mixed-adapter ratios), the Q4_K_M file llama-quantize makes from it, Gemma 3 270M
+# (with the mixed-adapter ratios), and a 1B-class file in Llama 3.2 1B's shape with Llama 3's 128k vocabulary and
+# random weights (made once by tools/reference/random_model.py, which needs the gguf and numpy packages: the
+# reference venv's python when there is one).
 ROUNDS ?= 3
+BENCH_1B ?= models/llama3.2-1b-random-Q4_K_M.gguf
 bench: build
 	tools/bench/setup-llama
+	scripts/fetch-model gemma3-270m
 	MIXED=1 BENCH_OUT=$(or $(BENCH_OUT),/dev/null) python3 tools/bench/compare.py .build/$(CONFIG)/tessera $(MODEL) $(ROUNDS)
 	python3 tools/bench/compare.py .build/$(CONFIG)/tessera models/SmolLM2-135M-Instruct.Q4_K_M.gguf $(ROUNDS)
+	MIXED=1 python3 tools/bench/compare.py .build/$(CONFIG)/tessera models/gemma-3-270m-it-Q4_K_M.gguf $(ROUNDS)
+	[ -f $(BENCH_1B) ] || $(if $(wildcard .venv-reference/bin/python),.venv-reference/bin/python,python3) \
+	  tools/reference/random_model.py --shape llama3.2-1b --type Q4_K_M --seed 0 $(BENCH_1B)
+	python3 tools/bench/compare.py .build/$(CONFIG)/tessera $(BENCH_1B) $(ROUNDS)
 	.build/$(CONFIG)/tessera bench --tokenizer
 
 # Training throughput and peak memory: `tessera bench --train` against transformers + peft (fp32, the same file,

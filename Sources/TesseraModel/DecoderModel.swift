@@ -8,18 +8,16 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     public var config: ModelConfig { weights.config }
     /// Everything the forward reads, which the trainer reads too (kept alive by this model).
     public let weights: DecoderWeights
-    let gguf: GGUFFile
     /// Each layer's rotary embedding (global or sliding), and the distinct ones.
     private let ropes: [RoPE]
     private let layerRope: [Int]
-    /// Weights the model copied out of the mapping: Q and K rows re-ordered to the Hugging Face layout (DESIGN 3.2),
-    /// and matrices repacked for the selected kernels. Everything else is read in place.
+    /// Weights the loader copied out of the mapping (un-interleaved Q and K rows, repacked matrices; the weights'
+    /// owner keeps them alive): what `weightBytes` counts as copies.
     private let owned: [OwnedWeights]
 
     /// `repack: false` keeps every matrix as the file has it (the trainer reads rows through the mapping, so a
     /// trainer beside a server adds no second copy of the base).
     public init(gguf: GGUFFile, family: ModelFamily, repack: Bool = true) throws(ModelError) {
-        self.gguf = gguf
         var loader = try DecoderLoader(gguf: gguf, family: family, repack: repack)
         let loaded = try loader.load()
         owned = loader.owned

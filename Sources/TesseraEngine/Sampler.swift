@@ -23,10 +23,20 @@ public struct Sampler: Sendable {
 
     /// Picks the next token from `logits` (one row over the vocabulary). Does not record it: call `accept`.
     public mutating func sample(_ logits: ArraySlice<Float>) -> Int32 {
-        var l = Array(logits)
-        applyPenalties(&l)
         let p = parameters
-        if p.temperature == 0 { return Self.argmax(l[...]) }
+        // The row is read in place unless penalties change it: a copy of a 262k-token row per step is 1 MiB.
+        guard p.repetitionPenalty == 1 && p.presencePenalty == 0 && p.frequencyPenalty == 0 else {
+            var l = Array(logits)
+            applyPenalties(&l)
+            return l.withUnsafeBufferPointer { choose($0) }
+        }
+        return logits.withUnsafeBufferPointer { choose($0) }
+    }
+
+    /// `sample` over the row as the penalties left it.
+    private mutating func choose(_ l: UnsafeBufferPointer<Float>) -> Int32 {
+        let p = parameters
+        if p.temperature == 0 { return Self.argmax(l) }
 
         // Candidates in descending logit order, cut by top-k before the softmax.
         var order: [Int]
@@ -68,7 +78,7 @@ public struct Sampler: Sendable {
     }
 
     /// Probabilities at temperature of the candidates `order`, normalized over them.
-    private func softmax(_ l: [Float], _ order: [Int]) -> [Double] {
+    private func softmax(_ l: UnsafeBufferPointer<Float>, _ order: [Int]) -> [Double] {
         let maxLogit = order.lazy.map { l[$0] }.max() ?? 0, t = parameters.temperature
         let probs = order.map { exp(Double((l[$0] - maxLogit) / t)) }
         let total = probs.reduce(0, +)
@@ -78,7 +88,7 @@ public struct Sampler: Sendable {
     /// Top-p and min-p without sorting the vocabulary (262k tokens for Gemma): the 64 largest logits, when they
     /// already hold top-p's mass or reach below min-p's floor, are every candidate that can be kept; their
     /// probabilities are over the whole vocabulary. Nil when they are not enough (a flat distribution).
-    private func headOfTheMass(_ l: [Float]) -> ([Int], [Double])? {
+    private func headOfTheMass(_ l: UnsafeBufferPointer<Float>) -> ([Int], [Double])? {
         let p = parameters, top = topIndices(l, 64)
         guard let first = top.first, top.count < l.count else { return nil }
         let maxLogit = l[first]
@@ -107,13 +117,17 @@ public struct Sampler: Sendable {
 
     /// Index of the largest logit in a row (the first of equals).
     public static func argmax(_ row: ArraySlice<Float>) -> Int32 {
-        var best = row.startIndex
+        row.withUnsafeBufferPointer { argmax($0) }
+    }
+
+    static func argmax(_ row: UnsafeBufferPointer<Float>) -> Int32 {
+        var best = 0
         for i in row.indices where row[i] > row[best] { best = i }
-        return Int32(best - row.startIndex)
+        return Int32(best)
     }
 
     /// Indices of the k largest values, largest first (ties: lower index first).
-    private func topIndices(_ l: [Float], _ k: Int) -> [Int] {
+    private func topIndices(_ l: UnsafeBufferPointer<Float>, _ k: Int) -> [Int] {
         var top: [Int] = []
         top.reserveCapacity(k + 1)
         func before(_ a: Int, _ b: Int) -> Bool { l[a] > l[b] || (l[a] == l[b] && a < b) }

@@ -23,19 +23,26 @@ public struct ModelFamily: Sendable {
     let slidingPeriod: Int?
     /// Reads `final_logit_softcapping`.
     let softcapsLogits: Bool
+    /// Queries are scaled by 1/√(hidden / heads) instead of 1/√headDim in files of this many layers: Gemma 3 27B's
+    /// query_pre_attn_scalar, which no GGUF key carries (llama.cpp recognises the 27B by its 62 layers).
+    let hiddenPerHeadScaleAtLayers: Int?
 
     public static let llama = ModelFamily(
         architecture: "llama", interleavedQK: true, activation: .silu, qkNorm: false, sandwichNorms: false,
-        scalesEmbedding: false, ropeFrequencyFactors: true, needsHeadSize: false, slidingPeriod: nil, softcapsLogits: false)
+        scalesEmbedding: false, ropeFrequencyFactors: true, needsHeadSize: false, slidingPeriod: nil, softcapsLogits: false,
+        hiddenPerHeadScaleAtLayers: nil)
     public static let qwen2 = ModelFamily(
         architecture: "qwen2", interleavedQK: false, activation: .silu, qkNorm: false, sandwichNorms: false,
-        scalesEmbedding: false, ropeFrequencyFactors: false, needsHeadSize: false, slidingPeriod: nil, softcapsLogits: false)
+        scalesEmbedding: false, ropeFrequencyFactors: false, needsHeadSize: false, slidingPeriod: nil, softcapsLogits: false,
+        hiddenPerHeadScaleAtLayers: nil)
     public static let qwen3 = ModelFamily(
         architecture: "qwen3", interleavedQK: false, activation: .silu, qkNorm: true, sandwichNorms: false,
-        scalesEmbedding: false, ropeFrequencyFactors: false, needsHeadSize: true, slidingPeriod: nil, softcapsLogits: false)
+        scalesEmbedding: false, ropeFrequencyFactors: false, needsHeadSize: true, slidingPeriod: nil, softcapsLogits: false,
+        hiddenPerHeadScaleAtLayers: nil)
     public static let gemma3 = ModelFamily(
         architecture: "gemma3", interleavedQK: false, activation: .geluTanh, qkNorm: true, sandwichNorms: true,
-        scalesEmbedding: true, ropeFrequencyFactors: false, needsHeadSize: true, slidingPeriod: 6, softcapsLogits: true)
+        scalesEmbedding: true, ropeFrequencyFactors: false, needsHeadSize: true, slidingPeriod: 6, softcapsLogits: true,
+        hiddenPerHeadScaleAtLayers: 62)
 
     public static let all: [String: ModelFamily] = Dictionary(
         uniqueKeysWithValues: [llama, qwen2, qwen3, gemma3].map { ($0.architecture, $0) })
@@ -124,10 +131,8 @@ public struct ModelFamily: Sendable {
         return c
     }
 
-    /// Gemma 3 scales queries by 1/√(query_pre_attn_scalar), which no GGUF key carries: llama.cpp takes the head size,
-    /// but hidden / heads for the 27B shape (62 layers), as Google's reference config does.
     private func attentionScale(_ c: ModelConfig) -> Float {
-        let scalar = architecture == "gemma3" && c.layers == 62 ? Float(c.hidden / c.heads) : Float(c.headDim)
+        let scalar = c.layers == hiddenPerHeadScaleAtLayers ? Float(c.hidden / c.heads) : Float(c.headDim)
         return 1 / scalar.squareRoot()
     }
 

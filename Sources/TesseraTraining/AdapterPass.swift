@@ -69,6 +69,8 @@ public struct AdapterPass: Sendable {
         let dora = lora.options.dora ? lora.options.targets.reduce(0) { $0 + $1.shape(c).outputs } : 0  // z per projection
         let perRow = 3 * c.hidden + 2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.ffn  // see `compacted`
             + 7 * lora.options.rank + dora
+            + (c.qkNorm ? (c.heads + c.kvHeads) * (c.headDim + 1) : 0)  // q and k before their norms, and the 1/rms
+            + (c.sandwichNorms ? 2 * c.hidden + 2 : 0)  // attention's and the feed-forward's outputs before theirs
         let attention = rows.lengths.reduce(0) { $0 + c.heads * $1 * ($1 + rows.prefix) }
         return 4 * c.layers * (n * perRow + attention) > budget
     }

@@ -3,7 +3,7 @@
 //
 // vpmaddubsw multiplies unsigned bytes by signed ones and saturates its int16 pair sums, so every sum kept in int16
 // is bounded here: activations are in [-128, 127]; 4-bit weights (pair <= 3840) sum 8 groups of 4 columns in int16
-// before widening, 5-bit ones (pair <= 7936) 4 groups. Signed weights (S8) are widened to int16 instead and meet the
+// before widening, 5-bit ones (pair <= 7936) 4 groups. Signed weights (Q8_0 below VNNI, IQ4_NL, Q6_K) are widened to int16 instead and meet the
 // activations as int16 too (256*q + q2, or q), through vpmaddwd: one product pass serves both halves of int16
 // activations, exactly.
 #include "tk_kernels.h"
@@ -18,7 +18,6 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("clang loop unroll(full)")
 
-enum { KIND_U4, KIND_U5, KIND_S8 };
 
 /// 32 int32 values (4 registers, in order) saturated to int8, in order.
 TARGET INLINE __m256i pack_epi8(__m256i a, __m256i b, __m256i c, __m256i d) {
@@ -77,38 +76,104 @@ TARGET INLINE __m256i fifth_bits(__m256i bits, int g) {
     return g < 4 ? _mm256_slli_epi16(f, 4 - g) : g > 4 ? _mm256_srli_epi16(f, g - 4) : f;
 }
 
-/// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one U4 or U5 panel block.
-TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *blk, int g, int h) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 128 + 64 * (g / 2) + 32 * h));
-    v = _mm256_and_si256(g % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0F));
-    if (KIND == KIND_U5) v = _mm256_or_si256(v, fifth_bits(_mm256_loadu_si256((const __m256i *)(blk + 384 + 32 * h)), g));
-    return v;
+/// The two bits at `shift` of each byte (Q6_K's top bits of one group), moved to bits 4-5.
+TARGET INLINE __m256i top_bits(__m256i bits, int shift) {
+    const __m256i v = shift < 4 ? _mm256_slli_epi16(bits, 4 - shift) : shift > 4 ? _mm256_srli_epi16(bits, shift - 4) : bits;
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x30));
+}
+
+/// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one panel block whose values start at
+/// `v`: unsigned u for the unsigned kinds but U8 (which vpmaddubsw would saturate), signed s for the signed ones.
+TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *v, int g, int h) {
+    if (KIND == TK_VALUES_S8) return _mm256_loadu_si256((const __m256i *)(v + 64 * g + 32 * h));
+    __m256i w = _mm256_loadu_si256((const __m256i *)(v + 64 * (g / 2) + 32 * h));
+    w = _mm256_and_si256(g % 2 ? _mm256_srli_epi16(w, 4) : w, _mm256_set1_epi8(0x0F));
+    if (KIND == TK_VALUES_U5) w = _mm256_or_si256(w, fifth_bits(_mm256_loadu_si256((const __m256i *)(v + 256 + 32 * h)), g));
+    if (KIND == TK_VALUES_S4)
+        w = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tk_iq4nl_values)), w);
+    if (KIND == TK_VALUES_S6) {
+        const __m256i top = _mm256_loadu_si256((const __m256i *)(v + 256 + 64 * (g / 4) + 32 * h));
+        w = _mm256_sub_epi8(_mm256_or_si256(w, top_bits(top, 2 * (g % 4))), _mm256_set1_epi8(32));
+    }
+    return w;
+}
+
+TARGET INLINE __m256 halves8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+TARGET INLINE __m256i bytes8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+
+/// Rows 8h..8h+7's scales of block b (at `header`, in the unit at `unit`), as tk_panel_scales gives them: d and m
+/// for unsigned kinds, the two halves' scales for signed ones; the same fp32 operations, so the same bits.
+TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit, const uint8_t *header, int64_t b,
+                                int h, __m256 *d, __m256 *m) {
+    const int j = (int)(b % 8);
+    switch (scales) {
+    case TK_SCALES_D:
+        *d = halves8(header + 16 * h);
+        *m = tk_panel_is_signed(KIND) ? *d : _mm256_mul_ps(*d, _mm256_set1_ps(tk_panel_implied_min(KIND)));
+        return;
+    case TK_SCALES_DM:
+        *d = halves8(header + 16 * h);
+        *m = halves8(header + 32 + 16 * h);
+        return;
+    case TK_SCALES_K: {
+        const uint8_t *q = unit + 64 + 8 * h;  // the 12 packed bytes, 16 rows each (tk_k_scale_min, a lane per row)
+        const __m256i six = _mm256_set1_epi32(63), four = _mm256_set1_epi32(15);
+        __m256i sc, mn;
+        if (j < 4) {
+            sc = _mm256_and_si256(bytes8(q + 16 * j), six);
+            mn = _mm256_and_si256(bytes8(q + 16 * (j + 4)), six);
+        } else {
+            const __m256i low = bytes8(q + 16 * (j + 4));
+            sc = _mm256_or_si256(_mm256_and_si256(low, four), _mm256_slli_epi32(_mm256_srli_epi32(bytes8(q + 16 * (j - 4)), 6), 4));
+            mn = _mm256_or_si256(_mm256_srli_epi32(low, 4), _mm256_slli_epi32(_mm256_srli_epi32(bytes8(q + 16 * j), 6), 4));
+        }
+        *d = _mm256_mul_ps(halves8(unit + 16 * h), _mm256_cvtepi32_ps(sc));
+        *m = _mm256_xor_ps(_mm256_mul_ps(halves8(unit + 32 + 16 * h), _mm256_cvtepi32_ps(mn)), _mm256_set1_ps(-0.0f));
+        return;
+    }
+    default: {  // TK_SCALES_K6
+        const __m256 dd = halves8(unit + 16 * h);
+        const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(unit + 32 + 32 * j + 8 * h)));
+        const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(unit + 48 + 32 * j + 8 * h)));
+        *d = _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s0));
+        *m = _mm256_mul_ps(dd, _mm256_cvtepi32_ps(s1));
+        return;
+    }
+    }
+}
+
+/// Where block b of a panel is: its unit's offset and its header's (units are 1 or 8 blocks: shifts, not divisions).
+TARGET INLINE void locate(tk_panel_layout l, int64_t b, int64_t *unit_at, int64_t *header_at) {
+    const int shift = l.per_unit == 8 ? 3 : 0;
+    *unit_at = (b >> shift) * tk_panel_unit_bytes(l);
+    *header_at = *unit_at + l.super_bytes + (b & (l.per_unit - 1)) * (l.header_bytes + l.value_bytes);
 }
 
 /// One U4/U5 panel's halves h0..h0+NH-1 (8 rows each, one per lane) x NT tokens. Per block, the exact integer dot
 /// product of each (row, token) (I = 256*I1 + I2 with the residual), then the twin's fmas.
-TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, int64_t nb, const int8_t *q,
-                          const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y, int64_t ldy,
-                          int h0, const int NH, const int NT) {
-    const int64_t block_bytes = KIND == KIND_U4 ? 384 : 448;
+TARGET INLINE void halves(const int KIND, const int DUAL, tk_panel_layout l, const uint8_t *panel, int64_t stride,
+                          int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
+                          float *y, int64_t ldy, int h0, const int NH, const int NT) {
     // Groups summed in int16 before widening (see the bounds at the top of the file).
-    const int G = KIND == KIND_U4 ? 8 : 4;
+    const int G = KIND == TK_VALUES_U4 ? 8 : 4;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2][4];
     UNROLL for (int j = 0; j < NH; j++)
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        int64_t unit_at, header_at;
+        locate(l, b, &unit_at, &header_at);
+        const uint8_t *values = panel + header_at + l.header_bytes;
         if (NT == 1) {  // decode waits on memory: fetch ahead, as the VNNI kernels do
-            const char *ahead = (const char *)(panel + (b + 4) * block_bytes);
-            for (int l = 0; l < block_bytes; l += 64) _mm_prefetch(ahead + l, _MM_HINT_T0);
+            const char *ahead = (const char *)(panel + header_at + 4 * stride);
+            for (int64_t at = 0; at < stride; at += 64) _mm_prefetch(ahead + at, _MM_HINT_T0);
         }
         __m256i i1[2][4], i2[2][4], p1[2][4], p2[2][4];
         UNROLL for (int j = 0; j < NH; j++)
             UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
         UNROLL for (int g = 0; g < 8; g++) {
             __m256i w[2];
-            UNROLL for (int j = 0; j < NH; j++)
-                w[j] = group_bytes(KIND, panel + b * block_bytes, g, h0 + j);
+            UNROLL for (int j = 0; j < NH; j++) w[j] = group_bytes(KIND, values, g, h0 + j);
             UNROLL for (int t = 0; t < NT; t++) {
                 const int64_t at = t * k + b * TK_QK + 4 * g;
                 int32_t xa, xr = 0;
@@ -133,9 +198,8 @@ TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, 
             }
         }
         UNROLL for (int j = 0; j < NH; j++) {
-            const uint8_t *blk = panel + b * block_bytes;
-            const __m256 d = _mm256_loadu_ps((const float *)(blk + 32 * (h0 + j)));
-            const __m256 m = _mm256_loadu_ps((const float *)(blk + 64 + 32 * (h0 + j)));
+            __m256 d, m;
+            block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, h0 + j, &d, &m);
             UNROLL for (int t = 0; t < NT; t++) {
                 const __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
                 acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(dx[t * nb + b])), acc[j][t]);
@@ -147,28 +211,31 @@ TARGET INLINE void halves(const int KIND, const int DUAL, const uint8_t *panel, 
         UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * (h0 + j), acc[j][t]);
 }
 
-/// S8 panels: rows of signed bytes widened to int16 (4 rows of 4 columns per register), activations as int16
+/// Signed panels: rows of signed bytes widened to int16 (4 rows of 4 columns per register), activations as int16
 /// (256*q + q2, exact: |products| < 2^22) broadcast 4 columns at a time, vpmaddwd into pairs of int32 per row that
 /// one horizontal add and a permutation bring into row order at the end of each 16-column half. NT tokens of one
 /// panel (two halves of 8 rows).
-TARGET INLINE void halves_s8(const uint8_t *panel, int64_t nb, const int16_t *x16, int64_t k, const float *dx,
-                             float *y, int64_t ldy, const int NT) {
+TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_t *panel, int64_t stride, int64_t nb,
+                                 const int16_t *x16, int64_t k, const float *dx, float *y, int64_t ldy, const int NT) {
     __m256 acc[2][2];
     UNROLL for (int j = 0; j < 2; j++)
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
     const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = panel + b * 640;
-        if (NT == 1) for (int l = 0; l < 640; l += 64) _mm_prefetch((const char *)(blk + 4 * 640 + l), _MM_HINT_T0);
+        int64_t unit_at, header_at;
+        locate(l, b, &unit_at, &header_at);
+        const uint8_t *values = panel + header_at + l.header_bytes;
+        if (NT == 1)
+            for (int64_t at = 0; at < stride; at += 64) _mm_prefetch((const char *)(panel + header_at + 4 * stride + at), _MM_HINT_T0);
         UNROLL for (int part = 0; part < 2; part++) {
             __m256i lo[2][2], hi[2][2];  // rows 0-3 and 4-7 of each half, two int32 per row
             UNROLL for (int j = 0; j < 2; j++)
                 UNROLL for (int t = 0; t < NT; t++) lo[j][t] = hi[j][t] = _mm256_setzero_si256();
             UNROLL for (int g = 4 * part; g < 4 * part + 4; g++) {
                 UNROLL for (int j = 0; j < 2; j++) {
-                    const uint8_t *w = blk + 128 + 64 * g + 32 * j;
-                    const __m256i wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w));
-                    const __m256i wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16)));
+                    const __m256i w = group_bytes(KIND, values, g, j);
+                    const __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
+                    const __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
                     UNROLL for (int t = 0; t < NT; t++) {
                         int64_t x4;
                         memcpy(&x4, x16 + t * k + b * TK_QK + 4 * g, 8);
@@ -179,7 +246,9 @@ TARGET INLINE void halves_s8(const uint8_t *panel, int64_t nb, const int16_t *x1
                 }
             }
             UNROLL for (int j = 0; j < 2; j++) {
-                const __m256 scale = _mm256_loadu_ps((const float *)(blk + 64 * part + 32 * j));
+                __m256 d, m;
+                block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, j, &d, &m);
+                const __m256 scale = part ? m : d;
                 UNROLL for (int t = 0; t < NT; t++) {
                     const __m256i sum = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(lo[j][t], hi[j][t]), order);
                     acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(scale, _mm256_set1_ps(dx[t * nb + b])),
@@ -192,7 +261,7 @@ TARGET INLINE void halves_s8(const uint8_t *panel, int64_t nb, const int16_t *x1
         UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * j, acc[j][t]);
 }
 
-/// The int16 activations of S8's kernel for tokens [t0, t0+n): a buffer per thread, grown as needed and kept.
+/// The int16 activations of the signed kinds' kernel for tokens [t0, t0+n): a buffer per thread, grown as needed and kept.
 TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, int64_t k, int64_t n) {
     static _Thread_local int16_t *buffer;
     static _Thread_local int64_t capacity;
@@ -212,30 +281,39 @@ TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, in
     return buffer;
 }
 
-TARGET static void halves_any(int kind, const uint8_t *panel, int64_t nb, const int8_t *q, const int8_t *q2,
-                              int64_t k, const float *dx, const float *sx, float *y, int64_t ldy, int h0, int nh,
-                              int nt) {
+TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, int64_t stride, int64_t nb, const int8_t *q,
+                              const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y, int64_t ldy,
+                              int h0, int nh, int nt) {
 #define C(K, D, NH, NT) case (K * 512 + D * 256 + NH * 16 + NT): \
-    halves(K, D, panel, nb, q, q2, k, dx, sx, y, ldy, h0, NH, NT); return;
+    halves(K, D, l, panel, stride, nb, q, q2, k, dx, sx, y, ldy, h0, NH, NT); return;
 #define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 1, 1) C(K, D, 1, 2) C(K, D, 1, 3) C(K, D, 1, 4)
-    switch (kind * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
-        SHAPES(KIND_U4, 0) SHAPES(KIND_U5, 0) SHAPES(KIND_U4, 1) SHAPES(KIND_U5, 1)
+    switch (l.values * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
+        SHAPES(TK_VALUES_U4, 0) SHAPES(TK_VALUES_U5, 0) SHAPES(TK_VALUES_U4, 1) SHAPES(TK_VALUES_U5, 1)
     }
 #undef SHAPES
+#undef C
+}
+
+TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, int64_t stride, int64_t nb, const int16_t *x16,
+                              int64_t k, const float *dx, float *y, int64_t ldy, int nt) {
+#define C(K, NT) case (K * 16 + NT): halves_signed(K, l, panel, stride, nb, x16, k, dx, y, ldy, NT); return;
+    switch (l.values * 16 + nt) {
+        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2) C(TK_VALUES_S6, 1) C(TK_VALUES_S6, 2)
+    }
 #undef C
 }
 
 TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                                    const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y,
                                    int64_t ldy) {
-    if (type == TK_U8_X16) {  // VNNI's layout: its 8-bit unsigned bytes would saturate vpmaddubsw
+    const tk_panel_layout l = tk_panel_layout_of(type);
+    if (l.values == TK_VALUES_U8) {  // VNNI's layout: its 8-bit unsigned bytes would saturate vpmaddubsw
         tk_matmul_q8_rows_generic(type, w, k, r0, r1, q, q2, dx, sx, nt, y, ldy);
         return;
     }
-    const int kind = type == TK_U4_X16 ? KIND_U4 : type == TK_U5_X16 ? KIND_U5 : KIND_S8;
-    const int64_t nb = k / TK_QK, panel_bytes = nb * tk_block_bytes(type) * TK_PANEL;
+    const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k), stride = panel_bytes / nb;
     const uint8_t *base = (const uint8_t *)w;
-    if (kind == KIND_S8) {
+    if (tk_panel_is_signed(l.values)) {
         // Tokens in slices of 64, so the widened activations stay a bounded buffer (and in L2).
         for (int64_t t0 = 0; t0 < nt; t0 += 64) {
             const int64_t n = nt - t0 < 64 ? nt - t0 : 64;
@@ -247,11 +325,9 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
             }
             for (int64_t r = r0; r < r1; r += TK_PANEL) {
                 const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
-                for (int64_t t = 0; t < n; t += 2) {
-                    float *out = y + (t0 + t) * ldy + r;
-                    if (n - t >= 2) halves_s8(panel, nb, x16 + t * k, k, dx + (t0 + t) * nb, out, ldy, 2);
-                    else halves_s8(panel, nb, x16 + t * k, k, dx + (t0 + t) * nb, out, ldy, 1);
-                }
+                for (int64_t t = 0; t < n; t += 2)
+                    signed_any(l, panel, stride, nb, x16 + t * k, k, dx + (t0 + t) * nb, y + (t0 + t) * ldy + r, ldy,
+                               n - t >= 2 ? 2 : 1);
             }
         }
         return;
@@ -262,13 +338,13 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     for (int64_t r = r0; r < r1; r += TK_PANEL) {
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         if (nt == 1) {
-            halves_any(kind, panel, nb, q, q2, k, dx, sx, y + r, ldy, 0, 2, 1);
+            halves_any(l, panel, stride, nb, q, q2, k, dx, sx, y + r, ldy, 0, 2, 1);
             continue;
         }
         for (int h = 0; h < 2; h++)
             for (int64_t t = 0; t < nt;) {
                 const int n = nt - t >= 4 ? 4 : (int)(nt - t);
-                halves_any(kind, panel, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
+                halves_any(l, panel, stride, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
                            y + t * ldy + r, ldy, h, 1, n);
                 t += n;
             }

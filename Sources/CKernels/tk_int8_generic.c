@@ -33,36 +33,35 @@ void tk_quantize_rows_generic(const float *x, int64_t ldx, int64_t nt, int64_t k
 
 /// The exact integer dot product of columns [c0, c1) of one panel block row with quantized activations (combined
 /// with the residual as 256*q + q2 when there is one).
-static int32_t block_dot(int type, const uint8_t *blk, int lane, const int8_t *qb, const int8_t *rb, int c0, int c1) {
+static int32_t block_dot(int kind, const uint8_t *values, int lane, const int8_t *qb, const int8_t *rb, int c0, int c1) {
     int32_t dot = 0, dot2 = 0;
-    for (int c = c0; c < c1; c++) dot += tk_panel_value(type, blk, lane, c) * qb[c];
+    for (int c = c0; c < c1; c++) dot += tk_panel_value(kind, values, lane, c) * qb[c];
     if (!rb) return dot;
-    for (int c = c0; c < c1; c++) dot2 += tk_panel_value(type, blk, lane, c) * rb[c];
+    for (int c = c0; c < c1; c++) dot2 += tk_panel_value(kind, values, lane, c) * rb[c];
     return dot * 256 + dot2;
 }
 
 void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                                const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy) {
     const int64_t nb = k / TK_QK;
-    const size_t block_bytes = (size_t)tk_block_bytes(type) * TK_PANEL;
-    const int is_signed = type == TK_S8_X16;
+    const tk_panel_layout l = tk_panel_layout_of(type);
+    const int is_signed = tk_panel_is_signed(l.values);
     for (int64_t r = r0; r < r1; r++) {
         const int lane = (int)(r % TK_PANEL);
-        const uint8_t *panel = (const uint8_t *)w + (r / TK_PANEL) * nb * block_bytes;
+        const uint8_t *panel = (const uint8_t *)w + (r / TK_PANEL) * tk_panel_bytes(type, k);
         for (int64_t t = 0; t < nt; t++) {
             float acc = 0;
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *blk = panel + b * block_bytes;
+                const uint8_t *values = panel + tk_panel_block_offset(l, b) + l.header_bytes;
                 const int8_t *qb = q + t * k + b * TK_QK, *rb = q2 ? q2 + t * k + b * TK_QK : NULL;
                 float d, m;
-                memcpy(&d, blk + 4 * lane, 4);
-                memcpy(&m, blk + 64 + 4 * lane, 4);
+                tk_panel_scales(type, panel, b, lane, &d, &m);
                 if (is_signed) {
                     // Two 16-column halves, each with its own scale; no offset.
-                    acc = fmaf((float)block_dot(type, blk, lane, qb, rb, 0, 16), d * dx[t * nb + b], acc);
-                    acc = fmaf((float)block_dot(type, blk, lane, qb, rb, 16, 32), m * dx[t * nb + b], acc);
+                    acc = fmaf((float)block_dot(l.values, values, lane, qb, rb, 0, 16), d * dx[t * nb + b], acc);
+                    acc = fmaf((float)block_dot(l.values, values, lane, qb, rb, 16, 32), m * dx[t * nb + b], acc);
                 } else {
-                    acc = fmaf((float)block_dot(type, blk, lane, qb, rb, 0, 32), d * dx[t * nb + b], acc);
+                    acc = fmaf((float)block_dot(l.values, values, lane, qb, rb, 0, 32), d * dx[t * nb + b], acc);
                     acc = fmaf(m, sx[t * nb + b], acc);
                 }
             }

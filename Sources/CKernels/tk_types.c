@@ -5,8 +5,9 @@ int tk_block_values(int type) {
     switch (type) {
     case TK_F32: case TK_F16: case TK_BF16: return 1;
     case TK_Q4_0: case TK_Q4_1: case TK_Q5_0: case TK_Q5_1: case TK_Q8_0: case TK_IQ4_NL: case TK_Q4_1_F32S:
-    case TK_U4_X16: case TK_U5_X16: case TK_U8_X16: case TK_S8_X16: return TK_QK;
-    case TK_Q4_K: case TK_Q5_K: case TK_Q6_K: return TK_QK_K;
+    case TK_PANEL_Q4_0: case TK_PANEL_Q4_1: case TK_PANEL_Q5_0: case TK_PANEL_Q5_1: case TK_PANEL_Q8_0:
+    case TK_PANEL_Q8_0S: case TK_PANEL_IQ4_NL: return TK_QK;
+    case TK_Q4_K: case TK_Q5_K: case TK_Q6_K: case TK_PANEL_Q4_K: case TK_PANEL_Q5_K: case TK_PANEL_Q6_K: return TK_QK_K;
     default: return 0;
     }
 }
@@ -15,19 +16,16 @@ int tk_block_bytes(int type) {
     switch (type) {
     case TK_F32: return 4;
     case TK_F16: case TK_BF16: return 2;
-    case TK_Q4_0: return 2 + 16;
-    case TK_Q4_1: return 4 + 16;
+    case TK_Q4_0: case TK_PANEL_Q4_0: return 2 + 16;
+    case TK_Q4_1: case TK_PANEL_Q4_1: return 4 + 16;
     case TK_Q4_1_F32S: return 8 + 16;
-    case TK_Q5_0: return 2 + 4 + 16;
-    case TK_Q5_1: return 4 + 4 + 16;
-    case TK_IQ4_NL: return 2 + 16;
-    case TK_U4_X16: return 384 / TK_PANEL;
-    case TK_U5_X16: return 448 / TK_PANEL;
-    case TK_U8_X16: case TK_S8_X16: return 640 / TK_PANEL;
-    case TK_Q8_0: return 2 + 32;
-    case TK_Q4_K: return 4 + 12 + 128;
-    case TK_Q5_K: return 4 + 12 + 32 + 128;
-    case TK_Q6_K: return 128 + 64 + 16 + 2;
+    case TK_Q5_0: case TK_PANEL_Q5_0: return 2 + 4 + 16;
+    case TK_Q5_1: case TK_PANEL_Q5_1: return 4 + 4 + 16;
+    case TK_IQ4_NL: case TK_PANEL_IQ4_NL: return 2 + 16;
+    case TK_Q8_0: case TK_PANEL_Q8_0: case TK_PANEL_Q8_0S: return 2 + 32;
+    case TK_Q4_K: case TK_PANEL_Q4_K: return 4 + 12 + 128;
+    case TK_Q5_K: case TK_PANEL_Q5_K: return 4 + 12 + 32 + 128;
+    case TK_Q6_K: case TK_PANEL_Q6_K: return 128 + 64 + 16 + 2;
     default: return 0;
     }
 }
@@ -80,19 +78,41 @@ const int8_t tk_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1,
 int tk_repacked_type(int type, int64_t rows, int int8, int vnni) {
     if (int8 && rows % TK_PANEL == 0) {
         switch (type) {
-        case TK_Q4_0: case TK_Q4_1: case TK_Q4_K: return TK_U4_X16;
-        case TK_Q5_0: case TK_Q5_1: case TK_Q5_K: return TK_U5_X16;
-        case TK_Q8_0: return vnni ? TK_U8_X16 : TK_S8_X16;
-        case TK_IQ4_NL: case TK_Q6_K: return TK_S8_X16;
+        case TK_Q4_0: return TK_PANEL_Q4_0;
+        case TK_Q4_1: return TK_PANEL_Q4_1;
+        case TK_Q5_0: return TK_PANEL_Q5_0;
+        case TK_Q5_1: return TK_PANEL_Q5_1;
+        case TK_Q8_0: return vnni ? TK_PANEL_Q8_0 : TK_PANEL_Q8_0S;
+        case TK_IQ4_NL: return TK_PANEL_IQ4_NL;
+        case TK_Q4_K: return TK_PANEL_Q4_K;
+        case TK_Q5_K: return TK_PANEL_Q5_K;
+        case TK_Q6_K: return TK_PANEL_Q6_K;
         default: break;
         }
     }
     return type == TK_Q4_1 && vnni ? TK_Q4_1_F32S : type;
 }
 
-int tk_is_panel_type(int type) {
-    return type == TK_U4_X16 || type == TK_U5_X16 || type == TK_U8_X16 || type == TK_S8_X16;
+tk_panel_layout tk_panel_layout_of(int type) {
+    // values, scales, blocks per unit, super header, block header, value bytes
+    switch (type) {
+    case TK_PANEL_Q4_0: return (tk_panel_layout){TK_VALUES_U4, TK_SCALES_D, 1, 0, 32, 256};
+    case TK_PANEL_Q4_1: return (tk_panel_layout){TK_VALUES_U4, TK_SCALES_DM, 1, 0, 64, 256};
+    case TK_PANEL_Q5_0: return (tk_panel_layout){TK_VALUES_U5, TK_SCALES_D, 1, 0, 32, 320};
+    case TK_PANEL_Q5_1: return (tk_panel_layout){TK_VALUES_U5, TK_SCALES_DM, 1, 0, 64, 320};
+    case TK_PANEL_Q8_0: return (tk_panel_layout){TK_VALUES_U8, TK_SCALES_D, 1, 0, 32, 512};
+    case TK_PANEL_Q8_0S: return (tk_panel_layout){TK_VALUES_S8, TK_SCALES_D, 1, 0, 32, 512};
+    case TK_PANEL_IQ4_NL: return (tk_panel_layout){TK_VALUES_S4, TK_SCALES_D, 1, 0, 32, 256};
+    case TK_PANEL_Q4_K: return (tk_panel_layout){TK_VALUES_U4, TK_SCALES_K, 8, 64 + 192, 0, 256};
+    case TK_PANEL_Q5_K: return (tk_panel_layout){TK_VALUES_U5, TK_SCALES_K, 8, 64 + 192, 0, 320};
+    case TK_PANEL_Q6_K: return (tk_panel_layout){TK_VALUES_S6, TK_SCALES_K6, 8, 32 + 256, 0, 384};
+    default: return (tk_panel_layout){0, 0, 0, 0, 0, 0};
+    }
 }
+
+int tk_is_panel_type(int type) { return tk_panel_layout_of(type).per_unit != 0; }
+
+int64_t tk_panel_bytes(int type, int64_t k) { return k / tk_block_values(type) * tk_block_bytes(type) * TK_PANEL; }
 
 static float half_at(const uint8_t *p) {
     uint16_t h;
@@ -124,62 +144,34 @@ void tk_k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     }
 }
 
-/// Block `b` (32 values) of one row of `type` at `row`, as the panels hold it: unsigned u with weight d * u + m, or,
-/// for a signed target, s with weight d * s (columns 0-15) and m * s (16-31). Every product below is exact in fp32
-/// (an fp16 times an integer of at most 8 bits), so the panel's weights are the stored ones, but for Q4_0/Q5_0/
-/// Q8_0 (d * u - c*d is one rounding from d * (u - c)) and a Q8_0 value of -128, which becomes -127 in S8 (the
-/// sign trick of the AVX2 kernels cannot negate it; llama.cpp's quantizer never writes it).
-static void panel_block(int type, int is_signed, const uint8_t *row, int64_t b, float *d, float *m, uint8_t u[32]) {
+/// Block `b` (32 values) of one row of `type` at `row`, as the panels store it (see TK_PANEL_Q4_0): u for unsigned
+/// kinds, the signed byte for Q8_0 below VNNI (-128 becomes -127: the sign trick of the AVX2 kernels cannot negate
+/// it; llama.cpp's quantizer never writes it), IQ4_NL's table index, Q6_K's unsigned 6-bit value.
+static void block_values(int type, int is_signed, const uint8_t *row, int64_t b, uint8_t u[32]) {
     const uint8_t *p;
     switch (type) {
-    case TK_Q4_0:
-        p = row + b * 18;
-        *d = half_at(p), *m = -8.0f * *d;
-        nibbles(p + 2, u);
-        return;
-    case TK_Q4_1:
-        p = row + b * 20;
-        *d = half_at(p), *m = half_at(p + 2);
-        nibbles(p + 4, u);
-        return;
+    case TK_Q4_0: case TK_IQ4_NL: nibbles(row + b * 18 + 2, u); return;
+    case TK_Q4_1: nibbles(row + b * 20 + 4, u); return;
     case TK_Q5_0:
         p = row + b * 22;
-        *d = half_at(p), *m = -16.0f * *d;
         nibbles(p + 6, u);
         fifth_bits(p + 2, u);
         return;
     case TK_Q5_1:
         p = row + b * 24;
-        *d = half_at(p), *m = half_at(p + 2);
         nibbles(p + 8, u);
         fifth_bits(p + 4, u);
         return;
     case TK_Q8_0:
-        p = row + b * 34;
-        *d = half_at(p);
-        if (is_signed) {
-            *m = *d;
-            for (int j = 0; j < 32; j++) u[j] = (uint8_t)(p[2 + j] == 0x80 ? -127 : (int8_t)p[2 + j]);
-        } else {
-            *m = -128.0f * *d;
-            for (int j = 0; j < 32; j++) u[j] = (uint8_t)((int8_t)p[2 + j] + 128);
-        }
-        return;
-    case TK_IQ4_NL:
-        p = row + b * 18;
-        *d = *m = half_at(p);
-        nibbles(p + 2, u);
-        for (int j = 0; j < 32; j++) u[j] = (uint8_t)tk_iq4nl_values[u[j]];
+        p = row + b * 34 + 2;
+        for (int j = 0; j < 32; j++)
+            u[j] = is_signed ? (uint8_t)(p[j] == 0x80 ? -127 : (int8_t)p[j]) : (uint8_t)((int8_t)p[j] + 128);
         return;
     case TK_Q4_K: case TK_Q5_K: {
         // Sub-block j of a super-block: value l of its 32 is nibble (j odd ? high : low) of byte 32*(j/2) + l.
         const int q5 = type == TK_Q5_K;
         p = row + (b / 8) * (q5 ? 176 : 144);
         const int j = (int)(b % 8);
-        uint8_t sc, mn;
-        tk_k_scale_min(j, p + 4, &sc, &mn);
-        *d = half_at(p) * (float)sc;
-        *m = -(half_at(p + 2) * (float)mn);
         const uint8_t *qs = p + (q5 ? 48 : 16) + 32 * (j / 2);
         for (int l = 0; l < 32; l++) u[l] = j % 2 ? qs[l] >> 4 : qs[l] & 0xF;
         if (q5)
@@ -188,37 +180,68 @@ static void panel_block(int type, int is_signed, const uint8_t *row, int64_t b, 
     }
     case TK_Q6_K: {
         // Value i of the super-block: 128-half n = i/128, l = i%32, quarter k = (i%128)/32 picks the nibble and the
-        // two high bits; its scale is sc[i/16].
+        // two high bits.
         p = row + (b / 8) * 210;
         const uint8_t *ql = p, *qh = p + 128;
-        const int8_t *sc = (const int8_t *)(p + 192);
-        const float dd = half_at(p + 208);
         const int i0 = (int)(b % 8) * 32, n = i0 / 128, k = (i0 % 128) / 32;
         for (int l = 0; l < 32; l++) {
             uint8_t lo = ql[64 * n + l + 32 * (k % 2)];
             lo = k < 2 ? lo & 0xF : lo >> 4;
-            uint8_t hi = (qh[32 * n + l] >> (2 * k)) & 3;
-            u[l] = (uint8_t)(int8_t)((lo | (hi << 4)) - 32);
+            u[l] = (uint8_t)(lo | (((qh[32 * n + l] >> (2 * k)) & 3) << 4));
         }
-        *d = dd * (float)sc[i0 / 16];
-        *m = dd * (float)sc[i0 / 16 + 1];
         return;
     }
     }
 }
 
-static size_t panel_block_bytes(int type) { return (size_t)tk_block_bytes(type) * TK_PANEL; }
-
-/// Stores value `v` of row `lane`, column `c` into a panel block (the inverse of tk_panel_value).
-static void put_panel_value(int type, uint8_t *out, int lane, int c, uint8_t v) {
+/// Stores stored value `v` of row `lane`, column `c` into a block's values (the inverse of tk_panel_value).
+static void put_panel_value(int kind, uint8_t *values, int lane, int c, uint8_t v) {
     const int group = c / 4, at = 4 * lane + c % 4;
-    if (type == TK_U8_X16 || type == TK_S8_X16) {
-        out[128 + 64 * group + at] = v;
+    if (kind == TK_VALUES_U8 || kind == TK_VALUES_S8) {
+        values[64 * group + at] = v;
         return;
     }
-    uint8_t *byte = out + 128 + 64 * (group / 2) + at;
+    uint8_t *byte = values + 64 * (group / 2) + at;
     *byte = group % 2 ? (uint8_t)((*byte & 0x0F) | ((v & 0xF) << 4)) : (uint8_t)((*byte & 0xF0) | (v & 0xF));
-    if (type == TK_U5_X16) out[384 + at] = (uint8_t)((out[384 + at] & ~(1u << group)) | (((v >> 4) & 1u) << group));
+    if (kind == TK_VALUES_U5)
+        values[256 + at] = (uint8_t)((values[256 + at] & ~(1u << group)) | (((v >> 4) & 1u) << group));
+    if (kind == TK_VALUES_S6) {
+        uint8_t *top = values + 256 + 64 * (group / 4) + at;
+        const int shift = 2 * (group % 4);
+        *top = (uint8_t)((*top & ~(3u << shift)) | (((v >> 4) & 3u) << shift));
+    }
+}
+
+/// Row `lane`'s scale bytes: the stored fp16 ones copied as they are (and the K-quants' packed bytes), so the
+/// panels' weights are exactly the stored ones.
+static void put_scales(int type, uint8_t *unit, uint8_t *header, const uint8_t *row, int64_t b,
+                       int lane) {
+    switch (type) {
+    case TK_Q4_0: case TK_IQ4_NL: memcpy(header + 2 * lane, row + b * 18, 2); return;
+    case TK_Q5_0: memcpy(header + 2 * lane, row + b * 22, 2); return;
+    case TK_Q8_0: memcpy(header + 2 * lane, row + b * 34, 2); return;
+    case TK_Q4_1: case TK_Q5_1: {
+        const uint8_t *p = row + b * (type == TK_Q4_1 ? 20 : 24);
+        memcpy(header + 2 * lane, p, 2);
+        memcpy(header + 32 + 2 * lane, p + 2, 2);
+        return;
+    }
+    case TK_Q4_K: case TK_Q5_K: {
+        if (b % 8) return;
+        const uint8_t *p = row + (b / 8) * (type == TK_Q5_K ? 176 : 144);
+        memcpy(unit + 2 * lane, p, 2);
+        memcpy(unit + 32 + 2 * lane, p + 2, 2);
+        for (int i = 0; i < 12; i++) unit[64 + 16 * i + lane] = p[4 + i];
+        return;
+    }
+    case TK_Q6_K: {
+        if (b % 8) return;
+        const uint8_t *p = row + (b / 8) * 210;
+        memcpy(unit + 2 * lane, p + 208, 2);
+        for (int i = 0; i < 16; i++) unit[32 + 16 * i + lane] = p[192 + i];
+        return;
+    }
+    }
 }
 
 int tk_repack(int type, int target, const void *src, void *dst, int64_t rows, int64_t k) {
@@ -237,46 +260,85 @@ int tk_repack(int type, int target, const void *src, void *dst, int64_t rows, in
         return 1;
     }
     if (tk_repacked_type(type, rows, 1, 1) != target && tk_repacked_type(type, rows, 1, 0) != target) return 0;
+    const tk_panel_layout l = tk_panel_layout_of(target);
     const size_t row_bytes = (size_t)(k / tk_block_values(type)) * (size_t)tk_block_bytes(type);
-    const size_t out_bytes = panel_block_bytes(target);
-    memset(q, 0, (size_t)(rows / TK_PANEL * nb) * out_bytes);
+    const size_t panel_bytes = row_bytes * TK_PANEL;  // the same bytes as the stored rows
+    memset(q, 0, (size_t)(rows / TK_PANEL) * panel_bytes);
     for (int64_t r = 0; r < rows; r++) {
         const int lane = (int)(r % TK_PANEL);
+        const uint8_t *row = p + (size_t)r * row_bytes;
+        uint8_t *panel = q + (r / TK_PANEL) * panel_bytes;
         for (int64_t b = 0; b < nb; b++) {
-            uint8_t *out = q + ((r / TK_PANEL) * nb + b) * out_bytes;
-            float d, m;
+            uint8_t *header = panel + tk_panel_block_offset(l, b);
             uint8_t u[32];
-            panel_block(type, target == TK_S8_X16, p + (size_t)r * row_bytes, b, &d, &m, u);
-            memcpy(out + 4 * lane, &d, 4);
-            memcpy(out + 64 + 4 * lane, &m, 4);
-            for (int c = 0; c < 32; c++) put_panel_value(target, out, lane, c, u[c]);
+            put_scales(type, panel + (b / l.per_unit) * tk_panel_unit_bytes(l), header, row, b, lane);
+            block_values(type, l.values == TK_VALUES_S8, row, b, u);
+            for (int c = 0; c < 32; c++) put_panel_value(l.values, header + l.header_bytes, lane, c, u[c]);
         }
     }
     return 1;
 }
 
-int tk_panel_value(int type, const uint8_t *block, int lane, int c) {
+int tk_panel_value(int kind, const uint8_t *values, int lane, int c) {
     const int group = c / 4, at = 4 * lane + c % 4;
-    if (type == TK_U8_X16) return block[128 + 64 * group + at];
-    if (type == TK_S8_X16) return (int8_t)block[128 + 64 * group + at];
-    const uint8_t byte = block[128 + 64 * (group / 2) + at];
+    if (kind == TK_VALUES_U8) return values[64 * group + at];
+    if (kind == TK_VALUES_S8) return (int8_t)values[64 * group + at];
+    const uint8_t byte = values[64 * (group / 2) + at];
     int v = group % 2 ? byte >> 4 : byte & 0x0F;
-    if (type == TK_U5_X16) v |= ((block[384 + at] >> group) & 1) << 4;
-    return v;
+    switch (kind) {
+    case TK_VALUES_U5: return v | ((values[256 + at] >> group) & 1) << 4;
+    case TK_VALUES_S4: return tk_iq4nl_values[v];
+    case TK_VALUES_S6: return (v | ((values[256 + 64 * (group / 4) + at] >> (2 * (group % 4))) & 3) << 4) - 32;
+    default: return v;
+    }
+}
+
+void tk_panel_scales(int type, const uint8_t *panel, int64_t b, int lane, float *d, float *m) {
+    const tk_panel_layout l = tk_panel_layout_of(type);
+    const uint8_t *unit = panel + (b / l.per_unit) * tk_panel_unit_bytes(l);
+    const uint8_t *header = panel + tk_panel_block_offset(l, b);
+    switch (l.scales) {
+    case TK_SCALES_D:
+        *d = half_at(header + 2 * lane);
+        // Signed kinds scale both halves by d; unsigned ones have the implied offset (exact: a power of two).
+        *m = tk_panel_is_signed(l.values) ? *d : tk_panel_implied_min(l.values) * *d;
+        return;
+    case TK_SCALES_DM:
+        *d = half_at(header + 2 * lane);
+        *m = half_at(header + 32 + 2 * lane);
+        return;
+    case TK_SCALES_K: {
+        uint8_t bytes[12], sc, mn;
+        for (int i = 0; i < 12; i++) bytes[i] = unit[64 + 16 * i + lane];
+        tk_k_scale_min((int)(b % 8), bytes, &sc, &mn);
+        // Products of an fp16 and a 6-bit integer: exact in fp32, so the weights are the stored ones.
+        *d = half_at(unit + 2 * lane) * (float)sc;
+        *m = -(half_at(unit + 32 + 2 * lane) * (float)mn);
+        return;
+    }
+    case TK_SCALES_K6: {
+        const float dd = half_at(unit + 2 * lane);
+        const int j = (int)(b % 8);
+        *d = dd * (float)(int8_t)unit[32 + 16 * (2 * j) + lane];
+        *m = dd * (float)(int8_t)unit[32 + 16 * (2 * j + 1) + lane];
+        return;
+    }
+    }
 }
 
 void tk_dequantize_panel_row(int type, const void *base, int64_t r, float *dst, int64_t k) {
+    const tk_panel_layout l = tk_panel_layout_of(type);
     const int64_t nb = k / TK_QK;
-    const size_t bytes = panel_block_bytes(type);
+    const uint8_t *panel = (const uint8_t *)base + (r / TK_PANEL) * tk_panel_bytes(type, k);
     const int lane = (int)(r % TK_PANEL);
+    const int is_signed = tk_panel_is_signed(l.values);
     for (int64_t b = 0; b < nb; b++, dst += TK_QK) {
-        const uint8_t *blk = (const uint8_t *)base + ((r / TK_PANEL) * nb + b) * bytes;
+        const uint8_t *values = panel + tk_panel_block_offset(l, b) + l.header_bytes;
         float d, m;
-        memcpy(&d, blk + 4 * lane, 4);
-        memcpy(&m, blk + 64 + 4 * lane, 4);
+        tk_panel_scales(type, panel, b, lane, &d, &m);
         for (int c = 0; c < 32; c++) {
-            const int v = tk_panel_value(type, blk, lane, c);
-            dst[c] = type == TK_S8_X16 ? (c < 16 ? d : m) * (float)v : d * (float)v + m;
+            const int v = tk_panel_value(l.values, values, lane, c);
+            dst[c] = is_signed ? (c < 16 ? d : m) * (float)v : d * (float)v + m;
         }
     }
 }

@@ -122,12 +122,12 @@ void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64_t k, i
 void tk_quantize_rows_avx512(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
                              float *sx);
 
-/// y[t*ldy + r] = W[r] . x[t] for a panel-layout W (TK_U4_X16, TK_U5_X16, TK_U8_X16, TK_S8_X16), rows r0..<r1
-/// (multiples of 16), from activations quantized by tk_quantize_fn (q2 NULL or not, as quantized). Per block b:
-/// y = fma((float)I, d*dx, y) then y = fma(m, sx, y), I the exact integer dot product of the block with q (or
-/// 256*q + q2); for S8, y = fma((float)I_lo, d*dx, y) then y = fma((float)I_hi, m*dx, y) over the two 16-column
-/// halves. The same operations in the same order at every level and for any nt, so every level gives the same bits
-/// and a row's result does not depend on the batch. The AVX2 kernel takes every layout but U8 (VNNI's) at speed.
+/// y[t*ldy + r] = W[r] . x[t] for a panel-layout W (TK_PANEL_*, tk_types.h), rows r0..<r1 (multiples of 16), from
+/// activations quantized by tk_quantize_fn (q2 NULL or not, as quantized). Per block b: y = fma((float)I, d*dx, y)
+/// then y = fma(m, sx, y), I the exact integer dot product of the block with q (or 256*q + q2); for the signed kinds,
+/// y = fma((float)I_lo, d*dx, y) then y = fma((float)I_hi, m*dx, y) over the two 16-column halves. The same
+/// operations in the same order at every level and for any nt, so every level gives the same bits and a row's result
+/// does not depend on the batch. The AVX2 kernel takes every layout but TK_PANEL_Q8_0 (VNNI's) at speed.
 typedef void (*tk_matmul_q8_fn)(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
                                 const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
 void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,

@@ -3,9 +3,9 @@
 //
 // vpmaddubsw multiplies unsigned bytes by signed ones and saturates its int16 pair sums, so every sum kept in int16
 // is bounded here: activations are in [-128, 127]; 4-bit weights (pair <= 3840) sum 8 groups of 4 columns in int16
-// before widening, 5-bit ones (pair <= 7936) 4 groups. Signed weights (Q8_0 below VNNI, IQ4_NL, Q6_K) are widened to int16 instead and meet the
-// activations as int16 too (256*q + q2, or q), through vpmaddwd: one product pass serves both halves of int16
-// activations, exactly.
+// before widening, 5-bit ones (pair <= 7936) 4 groups, Q6_K's 6-bit u = s + 32 (pair <= 16128) 2 groups. Signed
+// 8-bit weights (Q8_0 below VNNI, IQ4_NL's table entries) are widened to int16 instead and meet the activations as
+// int16 too (256*q + q2, or q), through vpmaddwd: one product pass serves both halves of int16 activations, exactly.
 #include "tk_kernels.h"
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +83,8 @@ TARGET INLINE __m256i top_bits(__m256i bits, int shift) {
 }
 
 /// The bytes of group g (4 columns) of half h (8 rows: 32 bytes, 4 per row) of one panel block whose values start at
-/// `v`: unsigned u for the unsigned kinds but U8 (which vpmaddubsw would saturate), signed s for the signed ones.
+/// `v`: unsigned u for the unsigned kinds but U8 (which vpmaddubsw would saturate) and for Q6_K (u = s + 32), signed
+/// s for the other signed kinds.
 TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *v, int g, int h) {
     if (KIND == TK_VALUES_S8) return _mm256_loadu_si256((const __m256i *)(v + 64 * g + 32 * h));
     __m256i w = _mm256_loadu_si256((const __m256i *)(v + 64 * (g / 2) + 32 * h));
@@ -93,7 +94,7 @@ TARGET INLINE __m256i group_bytes(const int KIND, const uint8_t *v, int g, int h
         w = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tk_iq4nl_values)), w);
     if (KIND == TK_VALUES_S6) {
         const __m256i top = _mm256_loadu_si256((const __m256i *)(v + 256 + 64 * (g / 4) + 32 * h));
-        w = _mm256_sub_epi8(_mm256_or_si256(w, top_bits(top, 2 * (g % 4))), _mm256_set1_epi8(32));
+        w = _mm256_or_si256(w, top_bits(top, 2 * (g % 4)));
     }
     return w;
 }
@@ -149,13 +150,22 @@ TARGET INLINE void locate(tk_panel_layout l, int64_t b, int64_t *unit_at, int64_
     *header_at = *unit_at + l.super_bytes + (b & (l.per_unit - 1)) * (l.header_bytes + l.value_bytes);
 }
 
-/// One U4/U5 panel's halves h0..h0+NH-1 (8 rows each, one per lane) x NT tokens. Per block, the exact integer dot
-/// product of each (row, token) (I = 256*I1 + I2 with the residual), then the twin's fmas.
+/// The sum of 16 activations: vpsadbw sums bytes made unsigned (x + 128) in two halves of 8.
+TARGET INLINE int32_t sum16(const int8_t *x) {
+    const __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i *)x), _mm_set1_epi8((char)0x80));
+    const __m128i s = _mm_sad_epu8(u, _mm_setzero_si128());
+    return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
+}
+
+/// One U4/U5/Q6_K panel's halves h0..h0+NH-1 (8 rows each, one per lane) x NT tokens. Per block (per 16-column half
+/// for Q6_K, whose halves have their own scales), the exact integer dot product of each (row, token) (I = 256*I1 + I2
+/// with the residual; Q6_K's u = s + 32 corrected by 32 times the activations' sum), then the twin's fmas.
 TARGET INLINE void halves(const int KIND, const int DUAL, tk_panel_layout l, const uint8_t *panel, int64_t stride,
                           int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
                           float *y, int64_t ldy, int h0, const int NH, const int NT) {
     // Groups summed in int16 before widening (see the bounds at the top of the file).
-    const int G = KIND == TK_VALUES_U4 ? 8 : 4;
+    const int G = KIND == TK_VALUES_U4 ? 8 : KIND == TK_VALUES_U5 ? 4 : 2;
+    const int parts = KIND == TK_VALUES_S6 ? 2 : 1;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2][4];
     UNROLL for (int j = 0; j < NH; j++)
@@ -168,42 +178,56 @@ TARGET INLINE void halves(const int KIND, const int DUAL, tk_panel_layout l, con
             const char *ahead = (const char *)(panel + header_at + 4 * stride);
             for (int64_t at = 0; at < stride; at += 64) _mm_prefetch(ahead + at, _MM_HINT_T0);
         }
-        __m256i i1[2][4], i2[2][4], p1[2][4], p2[2][4];
-        UNROLL for (int j = 0; j < NH; j++)
-            UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
-        UNROLL for (int g = 0; g < 8; g++) {
-            __m256i w[2];
-            UNROLL for (int j = 0; j < NH; j++) w[j] = group_bytes(KIND, values, g, h0 + j);
-            UNROLL for (int t = 0; t < NT; t++) {
-                const int64_t at = t * k + b * TK_QK + 4 * g;
-                int32_t xa, xr = 0;
-                memcpy(&xa, q + at, 4);
-                if (DUAL) memcpy(&xr, q2 + at, 4);
-                const __m256i xb = _mm256_set1_epi32(xa), rb = _mm256_set1_epi32(xr);
-                UNROLL for (int j = 0; j < NH; j++) {
-                    p1[j][t] = _mm256_add_epi16(p1[j][t], _mm256_maddubs_epi16(w[j], xb));
-                    if (DUAL) p2[j][t] = _mm256_add_epi16(p2[j][t], _mm256_maddubs_epi16(w[j], rb));
+        UNROLL for (int part = 0; part < parts; part++) {
+            __m256i i1[2][4], i2[2][4], p1[2][4], p2[2][4];
+            UNROLL for (int j = 0; j < NH; j++)
+                UNROLL for (int t = 0; t < NT; t++) i1[j][t] = i2[j][t] = p1[j][t] = p2[j][t] = _mm256_setzero_si256();
+            UNROLL for (int g = part * 8 / parts; g < (part + 1) * 8 / parts; g++) {
+                __m256i w[2];
+                UNROLL for (int j = 0; j < NH; j++) w[j] = group_bytes(KIND, values, g, h0 + j);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int64_t at = t * k + b * TK_QK + 4 * g;
+                    int32_t xa, xr = 0;
+                    memcpy(&xa, q + at, 4);
+                    if (DUAL) memcpy(&xr, q2 + at, 4);
+                    const __m256i xb = _mm256_set1_epi32(xa), rb = _mm256_set1_epi32(xr);
+                    UNROLL for (int j = 0; j < NH; j++) {
+                        p1[j][t] = _mm256_add_epi16(p1[j][t], _mm256_maddubs_epi16(w[j], xb));
+                        if (DUAL) p2[j][t] = _mm256_add_epi16(p2[j][t], _mm256_maddubs_epi16(w[j], rb));
+                    }
+                }
+                if ((g + 1) % G == 0) {
+                    UNROLL for (int j = 0; j < NH; j++)
+                        UNROLL for (int t = 0; t < NT; t++) {
+                            i1[j][t] = _mm256_add_epi32(i1[j][t], _mm256_madd_epi16(p1[j][t], ones));
+                            p1[j][t] = _mm256_setzero_si256();
+                            if (DUAL) {
+                                i2[j][t] = _mm256_add_epi32(i2[j][t], _mm256_madd_epi16(p2[j][t], ones));
+                                p2[j][t] = _mm256_setzero_si256();
+                            }
+                        }
                 }
             }
-            if ((g + 1) % G == 0) {
-                UNROLL for (int j = 0; j < NH; j++)
-                    UNROLL for (int t = 0; t < NT; t++) {
-                        i1[j][t] = _mm256_add_epi32(i1[j][t], _mm256_madd_epi16(p1[j][t], ones));
-                        p1[j][t] = _mm256_setzero_si256();
-                        if (DUAL) {
-                            i2[j][t] = _mm256_add_epi32(i2[j][t], _mm256_madd_epi16(p2[j][t], ones));
-                            p2[j][t] = _mm256_setzero_si256();
-                        }
+            int32_t offset[4];  // Q6_K: 32 times the activations' sum over this half, once for both halves of rows
+            if (parts == 2)
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int64_t at = t * k + b * TK_QK + 16 * part;
+                    offset[t] = 32 * (DUAL ? 256 * sum16(q + at) + sum16(q2 + at) : sum16(q + at));
+                }
+            UNROLL for (int j = 0; j < NH; j++) {
+                __m256 d, m;  // here rather than before the products, where they would take 4 of the 16 registers
+                block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, h0 + j, &d, &m);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
+                    const __m256 step = _mm256_set1_ps(dx[t * nb + b]);
+                    if (parts == 2) {
+                        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(offset[t]));
+                        acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(part ? m : d, step), acc[j][t]);
+                    } else {
+                        acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, step), acc[j][t]);
+                        acc[j][t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sx[t * nb + b]), acc[j][t]);
                     }
-            }
-        }
-        UNROLL for (int j = 0; j < NH; j++) {
-            __m256 d, m;
-            block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, h0 + j, &d, &m);
-            UNROLL for (int t = 0; t < NT; t++) {
-                const __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
-                acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(dx[t * nb + b])), acc[j][t]);
-                acc[j][t] = _mm256_fmadd_ps(m, _mm256_set1_ps(sx[t * nb + b]), acc[j][t]);
+                }
             }
         }
     }
@@ -288,7 +312,8 @@ TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, int64_t s
     halves(K, D, l, panel, stride, nb, q, q2, k, dx, sx, y, ldy, h0, NH, NT); return;
 #define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 1, 1) C(K, D, 1, 2) C(K, D, 1, 3) C(K, D, 1, 4)
     switch (l.values * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
-        SHAPES(TK_VALUES_U4, 0) SHAPES(TK_VALUES_U5, 0) SHAPES(TK_VALUES_U4, 1) SHAPES(TK_VALUES_U5, 1)
+        SHAPES(TK_VALUES_U4, 0) SHAPES(TK_VALUES_U5, 0) SHAPES(TK_VALUES_S6, 0)
+        SHAPES(TK_VALUES_U4, 1) SHAPES(TK_VALUES_U5, 1) SHAPES(TK_VALUES_S6, 1)
     }
 #undef SHAPES
 #undef C
@@ -298,7 +323,7 @@ TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, int64_t s
                               int64_t k, const float *dx, float *y, int64_t ldy, int nt) {
 #define C(K, NT) case (K * 16 + NT): halves_signed(K, l, panel, stride, nb, x16, k, dx, y, ldy, NT); return;
     switch (l.values * 16 + nt) {
-        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2) C(TK_VALUES_S6, 1) C(TK_VALUES_S6, 2)
+        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2)
     }
 #undef C
 }
@@ -313,7 +338,7 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     }
     const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k), stride = panel_bytes / nb;
     const uint8_t *base = (const uint8_t *)w;
-    if (tk_panel_is_signed(l.values)) {
+    if (l.values == TK_VALUES_S8 || l.values == TK_VALUES_S4) {
         // Tokens in slices of 64, so the widened activations stay a bounded buffer (and in L2).
         for (int64_t t0 = 0; t0 < nt; t0 += 64) {
             const int64_t n = nt - t0 < 64 ? nt - t0 : 64;

@@ -47,15 +47,11 @@ TARGET void tk_quantize_rows_avx512(const float *x, int64_t ldx, int64_t nt, int
     }
 }
 
-
-/// 0x30 in each byte whose two bits at `shift` are set as such (Q6_K's top bits of one group), moved to bits 4-5.
+/// The two bits at `shift` of each byte (Q6_K's top bits of one group), moved to bits 4-5.
 TARGET INLINE __m512i top_bits(__m512i bits, int shift) {
     const __m512i v = shift < 4 ? _mm512_slli_epi16(bits, 4 - shift) : shift > 4 ? _mm512_srli_epi16(bits, shift - 4) : bits;
     return _mm512_and_si512(v, _mm512_set1_epi8(0x30));
 }
-
-/// IQ4_NL's table + 128: its indices become unsigned bytes for vpdpbusd.
-static const uint8_t iq4nl_unsigned[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
 
 /// What the signed kinds' values are stored above their signed value: vpdpbusd takes them unsigned, and the block's
 /// integer dot product is corrected by this times the sum of the activations (exact; Q8_0's signed bytes have no
@@ -79,8 +75,9 @@ TARGET INLINE void pair_bytes(const int KIND, const uint8_t *v, int g, __m512i *
         const __mmask64 hb = _mm512_test_epi8_mask(bits, _mm512_set1_epi8((char)(2 << g)));
         *wa = _mm512_mask_add_epi8(*wa, ha, *wa, _mm512_set1_epi8(0x10));
         *wb = _mm512_mask_add_epi8(*wb, hb, *wb, _mm512_set1_epi8(0x10));
-    } else if (KIND == TK_VALUES_S4) {  // the table, one copy per 128-bit lane
-        const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)iq4nl_unsigned));
+    } else if (KIND == TK_VALUES_S4) {  // the table + 128 (unsigned bytes), one copy per 128-bit lane
+        const __m128i entries = _mm_loadu_si128((const __m128i *)tk_iq4nl_values);
+        const __m512i table = _mm512_broadcast_i32x4(_mm_xor_si128(entries, _mm_set1_epi8((char)0x80)));
         *wa = _mm512_shuffle_epi8(table, *wa);
         *wb = _mm512_shuffle_epi8(table, *wb);
     } else if (KIND == TK_VALUES_S6) {  // groups g%4 and g%4 + 1 of the top bits' 64 bytes for g/4

@@ -160,9 +160,10 @@ TARGET INLINE int32_t sum16(const int8_t *x) {
 /// One U4/U5/Q6_K panel's halves h0..h0+NH-1 (8 rows each, one per lane) x NT tokens. Per block (per 16-column half
 /// for Q6_K, whose halves have their own scales), the exact integer dot product of each (row, token) (I = 256*I1 + I2
 /// with the residual; Q6_K's u = s + 32 corrected by 32 times the activations' sum), then the twin's fmas.
-TARGET INLINE void halves(const int KIND, const int DUAL, tk_panel_layout l, const uint8_t *panel, int64_t stride,
-                          int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
+TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, const uint8_t *panel, const float *scales,
+                          int64_t stride, int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
                           float *y, int64_t ldy, int h0, const int NH, const int NT) {
+    const tk_panel_layout l = tk_panel_layout_for(KIND, SCALES);
     // Groups summed in int16 before widening (see the bounds at the top of the file).
     const int G = KIND == TK_VALUES_U4 ? 8 : KIND == TK_VALUES_U5 ? 4 : 2;
     const int parts = KIND == TK_VALUES_S6 ? 2 : 1;
@@ -216,7 +217,12 @@ TARGET INLINE void halves(const int KIND, const int DUAL, tk_panel_layout l, con
                 }
             UNROLL for (int j = 0; j < NH; j++) {
                 __m256 d, m;  // here rather than before the products, where they would take 4 of the 16 registers
-                block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, h0 + j, &d, &m);
+                if (scales) {
+                    d = _mm256_loadu_ps(scales + 32 * b + 8 * (h0 + j));
+                    m = _mm256_loadu_ps(scales + 32 * b + 16 + 8 * (h0 + j));
+                } else {
+                    block_scales(KIND, SCALES, panel + unit_at, panel + header_at, b, h0 + j, &d, &m);
+                }
                 UNROLL for (int t = 0; t < NT; t++) {
                     __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
                     const __m256 step = _mm256_set1_ps(dx[t * nb + b]);
@@ -235,12 +241,14 @@ TARGET INLINE void halves(const int KIND, const int DUAL, tk_panel_layout l, con
         UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * (h0 + j), acc[j][t]);
 }
 
-/// Signed panels: rows of signed bytes widened to int16 (4 rows of 4 columns per register), activations as int16
+/// Signed panels: rows of signed bytes (Q8_0's as stored; IQ4_NL's and Q6_K's from `unpacked`, in Q8_0's layout)
+/// widened to int16 (4 rows of 4 columns per register), activations as int16
 /// (256*q + q2, exact: |products| < 2^22) broadcast 4 columns at a time, vpmaddwd into pairs of int32 per row that
 /// one horizontal add and a permutation bring into row order at the end of each 16-column half. NT tokens of one
 /// panel (two halves of 8 rows).
-TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_t *panel, int64_t stride, int64_t nb,
-                                 const int16_t *x16, int64_t k, const float *dx, float *y, int64_t ldy, const int NT) {
+TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_t *panel, const uint8_t *unpacked,
+                                 const float *scales, int64_t stride, int64_t nb, const int16_t *x16, int64_t k, const float *dx, float *y,
+                                 int64_t ldy, const int NT) {
     __m256 acc[2][2];
     UNROLL for (int j = 0; j < 2; j++)
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
@@ -257,7 +265,9 @@ TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_
                 UNROLL for (int t = 0; t < NT; t++) lo[j][t] = hi[j][t] = _mm256_setzero_si256();
             UNROLL for (int g = 4 * part; g < 4 * part + 4; g++) {
                 UNROLL for (int j = 0; j < 2; j++) {
-                    const __m256i w = group_bytes(KIND, values, g, j);
+                    const __m256i w = KIND == TK_VALUES_S8
+                        ? group_bytes(KIND, values, g, j)
+                        : _mm256_loadu_si256((const __m256i *)(unpacked + 512 * b + 64 * g + 32 * j));
                     const __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
                     const __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
                     UNROLL for (int t = 0; t < NT; t++) {
@@ -270,9 +280,7 @@ TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_
                 }
             }
             UNROLL for (int j = 0; j < 2; j++) {
-                __m256 d, m;
-                block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, j, &d, &m);
-                const __m256 scale = part ? m : d;
+                const __m256 scale = _mm256_loadu_ps(scales + 32 * b + 16 * part + 8 * j);
                 UNROLL for (int t = 0; t < NT; t++) {
                     const __m256i sum = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(lo[j][t], hi[j][t]), order);
                     acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(scale, _mm256_set1_ps(dx[t * nb + b])),
@@ -305,25 +313,82 @@ TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, in
     return buffer;
 }
 
-TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, int64_t stride, int64_t nb, const int8_t *q,
+/// The 16 rows' d and m (fp32, as block_scales gives them) of every block of one panel, so that batches work them
+/// out once per panel rather than once per half and group of tokens; NULL when out of memory.
+TARGET static float *expanded_scales(tk_panel_layout l, const uint8_t *panel, int64_t nb) {
+    static _Thread_local float *buffer;
+    static _Thread_local int64_t capacity;
+    if (32 * nb > capacity) {
+        float *grown = (float *)realloc(buffer, (size_t)(32 * nb) * sizeof(float));
+        if (!grown) return NULL;
+        buffer = grown;
+        capacity = 32 * nb;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t unit_at, header_at;
+        locate(l, b, &unit_at, &header_at);
+        for (int h = 0; h < 2; h++) {
+            __m256 d, m;
+            switch (l.values) {  // the kind matters only for the D form's m: implied, or d itself for signed kinds
+            case TK_VALUES_U4: block_scales(TK_VALUES_U4, l.scales, panel + unit_at, panel + header_at, b, h, &d, &m); break;
+            case TK_VALUES_U5: block_scales(TK_VALUES_U5, l.scales, panel + unit_at, panel + header_at, b, h, &d, &m); break;
+            default: block_scales(TK_VALUES_S8, l.scales, panel + unit_at, panel + header_at, b, h, &d, &m); break;
+            }
+            _mm256_storeu_ps(buffer + 32 * b + 8 * h, d);
+            _mm256_storeu_ps(buffer + 32 * b + 16 + 8 * h, m);
+        }
+    }
+    return buffer;
+}
+
+/// IQ4_NL's or Q6_K's values of one panel as signed bytes in Q8_0's signed layout (512 per block), so that batches
+/// unpack them once per panel and slice of tokens rather than once per pair of tokens; NULL when out of memory.
+TARGET static uint8_t *unpacked_signed(const int KIND, tk_panel_layout l, const uint8_t *panel, int64_t nb) {
+    static _Thread_local uint8_t *buffer;
+    static _Thread_local int64_t capacity;
+    if (512 * nb > capacity) {
+        uint8_t *grown = (uint8_t *)realloc(buffer, (size_t)(512 * nb));
+        if (!grown) return NULL;
+        buffer = grown;
+        capacity = 512 * nb;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t unit_at, header_at;
+        locate(l, b, &unit_at, &header_at);
+        const uint8_t *values = panel + header_at + l.header_bytes;
+        UNROLL for (int g = 0; g < 8; g++)
+            UNROLL for (int h = 0; h < 2; h++) {
+                __m256i w = group_bytes(KIND, values, g, h);
+                if (KIND == TK_VALUES_S6) w = _mm256_sub_epi8(w, _mm256_set1_epi8(32));  // s = u - 32
+                _mm256_storeu_si256((__m256i *)(buffer + 512 * b + 64 * g + 32 * h), w);
+            }
+    }
+    return buffer;
+}
+
+TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, const float *scales, int64_t stride, int64_t nb, const int8_t *q,
                               const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y, int64_t ldy,
                               int h0, int nh, int nt) {
-#define C(K, D, NH, NT) case (K * 512 + D * 256 + NH * 16 + NT): \
-    halves(K, D, l, panel, stride, nb, q, q2, k, dx, sx, y, ldy, h0, NH, NT); return;
-#define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 1, 1) C(K, D, 1, 2) C(K, D, 1, 3) C(K, D, 1, 4)
-    switch (l.values * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
-        SHAPES(TK_VALUES_U4, 0) SHAPES(TK_VALUES_U5, 0) SHAPES(TK_VALUES_S6, 0)
-        SHAPES(TK_VALUES_U4, 1) SHAPES(TK_VALUES_U5, 1) SHAPES(TK_VALUES_S6, 1)
+#define C(K, S, D, NH, NT) case ((K * 4 + S) * 512 + D * 256 + NH * 16 + NT): \
+    halves(K, S, D, panel, scales, stride, nb, q, q2, k, dx, sx, y, ldy, h0, NH, NT); return;
+#define SHAPES(K, S, D) C(K, S, D, 2, 1) C(K, S, D, 1, 1) C(K, S, D, 1, 2) C(K, S, D, 1, 3) C(K, S, D, 1, 4)
+#define FORMS(D) SHAPES(TK_VALUES_U4, TK_SCALES_D, D) SHAPES(TK_VALUES_U4, TK_SCALES_DM, D) \
+    SHAPES(TK_VALUES_U4, TK_SCALES_K, D) SHAPES(TK_VALUES_U5, TK_SCALES_D, D) SHAPES(TK_VALUES_U5, TK_SCALES_DM, D) \
+    SHAPES(TK_VALUES_U5, TK_SCALES_K, D) SHAPES(TK_VALUES_S6, TK_SCALES_K6, D)
+    // The scales' form is a constant of each variant too: a switch per block costs registers the products need.
+    switch ((l.values * 4 + l.scales) * 512 + (q2 != 0) * 256 + nh * 16 + nt) {
+        FORMS(0) FORMS(1)
     }
+#undef FORMS
 #undef SHAPES
 #undef C
 }
 
-TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, int64_t stride, int64_t nb, const int16_t *x16,
-                              int64_t k, const float *dx, float *y, int64_t ldy, int nt) {
-#define C(K, NT) case (K * 16 + NT): halves_signed(K, l, panel, stride, nb, x16, k, dx, y, ldy, NT); return;
+TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, const uint8_t *unpacked, const float *scales, int64_t stride,
+                              int64_t nb, const int16_t *x16, int64_t k, const float *dx, float *y, int64_t ldy, int nt) {
+#define C(K, NT) case (K * 16 + NT): halves_signed(K, l, panel, unpacked, scales, stride, nb, x16, k, dx, y, ldy, NT); return;
     switch (l.values * 16 + nt) {
-        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2)
+        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2) C(TK_VALUES_S6, 1) C(TK_VALUES_S6, 2)
     }
 #undef C
 }
@@ -338,7 +403,8 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     }
     const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k), stride = panel_bytes / nb;
     const uint8_t *base = (const uint8_t *)w;
-    if (l.values == TK_VALUES_S8 || l.values == TK_VALUES_S4) {
+    // Q6_K's single tokens take the vpmaddubsw kernel below (its 6-bit values unsigned); its batches, the signed one.
+    if (l.values == TK_VALUES_S8 || l.values == TK_VALUES_S4 || (l.values == TK_VALUES_S6 && nt > 1)) {
         // Tokens in slices of 64, so the widened activations stay a bounded buffer (and in L2).
         for (int64_t t0 = 0; t0 < nt; t0 += 64) {
             const int64_t n = nt - t0 < 64 ? nt - t0 : 64;
@@ -350,9 +416,17 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
             }
             for (int64_t r = r0; r < r1; r += TK_PANEL) {
                 const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
+                const uint8_t *unpacked = l.values == TK_VALUES_S4 ? unpacked_signed(TK_VALUES_S4, l, panel, nb)
+                                        : l.values == TK_VALUES_S6 ? unpacked_signed(TK_VALUES_S6, l, panel, nb) : NULL;
+                const float *scales = expanded_scales(l, panel, nb);
+                if ((l.values != TK_VALUES_S8 && !unpacked) || !scales) {  // out of memory: the twin needs none
+                    tk_matmul_q8_rows_generic(type, w, k, r, r + TK_PANEL, q + t0 * k, q2 ? q2 + t0 * k : NULL,
+                                              dx + t0 * nb, sx + t0 * nb, n, y + t0 * ldy, ldy);
+                    continue;
+                }
                 for (int64_t t = 0; t < n; t += 2)
-                    signed_any(l, panel, stride, nb, x16 + t * k, k, dx + (t0 + t) * nb, y + (t0 + t) * ldy + r, ldy,
-                               n - t >= 2 ? 2 : 1);
+                    signed_any(l, panel, unpacked, scales, stride, nb, x16 + t * k, k, dx + (t0 + t) * nb,
+                               y + (t0 + t) * ldy + r, ldy, n - t >= 2 ? 2 : 1);
             }
         }
         return;
@@ -363,13 +437,14 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     for (int64_t r = r0; r < r1; r += TK_PANEL) {
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         if (nt == 1) {
-            halves_any(l, panel, stride, nb, q, q2, k, dx, sx, y + r, ldy, 0, 2, 1);
+            halves_any(l, panel, NULL, stride, nb, q, q2, k, dx, sx, y + r, ldy, 0, 2, 1);
             continue;
         }
+        const float *scales = nt > 4 ? expanded_scales(l, panel, nb) : NULL;
         for (int h = 0; h < 2; h++)
             for (int64_t t = 0; t < nt;) {
                 const int n = nt - t >= 4 ? 4 : (int)(nt - t);
-                halves_any(l, panel, stride, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
+                halves_any(l, panel, scales, stride, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
                            y + t * ldy + r, ldy, h, 1, n);
                 t += n;
             }

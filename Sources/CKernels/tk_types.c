@@ -94,18 +94,17 @@ int tk_repacked_type(int type, int64_t rows, int int8, int vnni) {
 }
 
 tk_panel_layout tk_panel_layout_of(int type) {
-    // values, scales, blocks per unit, super header, block header, value bytes
     switch (type) {
-    case TK_PANEL_Q4_0: return (tk_panel_layout){TK_VALUES_U4, TK_SCALES_D, 1, 0, 32, 256};
-    case TK_PANEL_Q4_1: return (tk_panel_layout){TK_VALUES_U4, TK_SCALES_DM, 1, 0, 64, 256};
-    case TK_PANEL_Q5_0: return (tk_panel_layout){TK_VALUES_U5, TK_SCALES_D, 1, 0, 32, 320};
-    case TK_PANEL_Q5_1: return (tk_panel_layout){TK_VALUES_U5, TK_SCALES_DM, 1, 0, 64, 320};
-    case TK_PANEL_Q8_0: return (tk_panel_layout){TK_VALUES_U8, TK_SCALES_D, 1, 0, 32, 512};
-    case TK_PANEL_Q8_0S: return (tk_panel_layout){TK_VALUES_S8, TK_SCALES_D, 1, 0, 32, 512};
-    case TK_PANEL_IQ4_NL: return (tk_panel_layout){TK_VALUES_S4, TK_SCALES_D, 1, 0, 32, 256};
-    case TK_PANEL_Q4_K: return (tk_panel_layout){TK_VALUES_U4, TK_SCALES_K, 8, 64 + 192, 0, 256};
-    case TK_PANEL_Q5_K: return (tk_panel_layout){TK_VALUES_U5, TK_SCALES_K, 8, 64 + 192, 0, 320};
-    case TK_PANEL_Q6_K: return (tk_panel_layout){TK_VALUES_S6, TK_SCALES_K6, 8, 32 + 256, 0, 384};
+    case TK_PANEL_Q4_0: return tk_panel_layout_for(TK_VALUES_U4, TK_SCALES_D);
+    case TK_PANEL_Q4_1: return tk_panel_layout_for(TK_VALUES_U4, TK_SCALES_DM);
+    case TK_PANEL_Q5_0: return tk_panel_layout_for(TK_VALUES_U5, TK_SCALES_D);
+    case TK_PANEL_Q5_1: return tk_panel_layout_for(TK_VALUES_U5, TK_SCALES_DM);
+    case TK_PANEL_Q8_0: return tk_panel_layout_for(TK_VALUES_U8, TK_SCALES_D);
+    case TK_PANEL_Q8_0S: return tk_panel_layout_for(TK_VALUES_S8, TK_SCALES_D);
+    case TK_PANEL_IQ4_NL: return tk_panel_layout_for(TK_VALUES_S4, TK_SCALES_D);
+    case TK_PANEL_Q4_K: return tk_panel_layout_for(TK_VALUES_U4, TK_SCALES_K);
+    case TK_PANEL_Q5_K: return tk_panel_layout_for(TK_VALUES_U5, TK_SCALES_K);
+    case TK_PANEL_Q6_K: return tk_panel_layout_for(TK_VALUES_S6, TK_SCALES_K6);
     default: return (tk_panel_layout){0, 0, 0, 0, 0, 0};
     }
 }

@@ -69,7 +69,18 @@ typedef struct {
     int value_bytes;   // values per block
 } tk_panel_layout;
 
-/// The geometry of panel layout `type`; values 0 everywhere for other types.
+/// The geometry of a panel layout from its values and scales kinds (a constant where they are: the kernels' variants
+/// compute no offsets at run time).
+static inline tk_panel_layout tk_panel_layout_for(int values, int scales) {
+    const int k = scales == TK_SCALES_K || scales == TK_SCALES_K6;
+    return (tk_panel_layout){
+        values, scales, k ? 8 : 1,
+        scales == TK_SCALES_K ? 64 + 192 : scales == TK_SCALES_K6 ? 32 + 256 : 0,
+        scales == TK_SCALES_D ? 32 : scales == TK_SCALES_DM ? 64 : 0,
+        values == TK_VALUES_U5 ? 320 : values == TK_VALUES_S6 ? 384 : values == TK_VALUES_U8 || values == TK_VALUES_S8 ? 512 : 256,
+    };
+}
+/// The geometry of panel layout `type`; per_unit 0 for other types.
 tk_panel_layout tk_panel_layout_of(int type);
 /// Bytes of one panel (16 rows of k columns) of panel layout `type`: the stored rows' bytes.
 int64_t tk_panel_bytes(int type, int64_t k);

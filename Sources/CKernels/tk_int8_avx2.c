@@ -150,19 +150,12 @@ TARGET INLINE void locate(tk_panel_layout l, int64_t b, int64_t *unit_at, int64_
     *header_at = *unit_at + l.super_bytes + (b & (l.per_unit - 1)) * (l.header_bytes + l.value_bytes);
 }
 
-/// The sum of 16 activations: vpsadbw sums bytes made unsigned (x + 128) in two halves of 8.
-TARGET INLINE int32_t sum16(const int8_t *x) {
-    const __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i *)x), _mm_set1_epi8((char)0x80));
-    const __m128i s = _mm_sad_epu8(u, _mm_setzero_si128());
-    return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
-}
-
 /// One U4/U5/Q6_K panel's halves h0..h0+NH-1 (8 rows each, one per lane) x NT tokens. Per block (per 16-column half
 /// for Q6_K, whose halves have their own scales), the exact integer dot product of each (row, token) (I = 256*I1 + I2
-/// with the residual; Q6_K's u = s + 32 corrected by 32 times the activations' sum), then the twin's fmas.
+/// with the residual; Q6_K's u = s + 32 corrected by 32 times the activations' sum, hs), then the twin's fmas.
 TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, const uint8_t *panel, const float *scales,
-                          int64_t stride, int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
-                          float *y, int64_t ldy, int h0, const int NH, const int NT) {
+                          int64_t stride, int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx,
+                          const float *sx, const int32_t *hs, float *y, int64_t ldy, int h0, const int NH, const int NT) {
     const tk_panel_layout l = tk_panel_layout_for(KIND, SCALES);
     // Groups summed in int16 before widening (see the bounds at the top of the file).
     const int G = KIND == TK_VALUES_U4 ? 8 : KIND == TK_VALUES_U5 ? 4 : 2;
@@ -209,12 +202,6 @@ TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, cons
                         }
                 }
             }
-            int32_t offset[4];  // Q6_K: 32 times the activations' sum over this half, once for both halves of rows
-            if (parts == 2)
-                UNROLL for (int t = 0; t < NT; t++) {
-                    const int64_t at = t * k + b * TK_QK + 16 * part;
-                    offset[t] = 32 * (DUAL ? 256 * sum16(q + at) + sum16(q2 + at) : sum16(q + at));
-                }
             UNROLL for (int j = 0; j < NH; j++) {
                 __m256 d, m;  // here rather than before the products, where they would take 4 of the 16 registers
                 if (scales) {
@@ -227,7 +214,7 @@ TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, cons
                     __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
                     const __m256 step = _mm256_set1_ps(dx[t * nb + b]);
                     if (parts == 2) {
-                        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(offset[t]));
+                        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(32 * hs[t * 2 * nb + 2 * b + part]));
                         acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(part ? m : d, step), acc[j][t]);
                     } else {
                         acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, step), acc[j][t]);
@@ -366,11 +353,11 @@ TARGET static uint8_t *unpacked_signed(const int KIND, tk_panel_layout l, const 
     return buffer;
 }
 
-TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, const float *scales, int64_t stride, int64_t nb, const int8_t *q,
-                              const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y, int64_t ldy,
-                              int h0, int nh, int nt) {
+TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, const float *scales, int64_t stride, int64_t nb,
+                              const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
+                              const int32_t *hs, float *y, int64_t ldy, int h0, int nh, int nt) {
 #define C(K, S, D, NH, NT) case ((K * 4 + S) * 512 + D * 256 + NH * 16 + NT): \
-    halves(K, S, D, panel, scales, stride, nb, q, q2, k, dx, sx, y, ldy, h0, NH, NT); return;
+    halves(K, S, D, panel, scales, stride, nb, q, q2, k, dx, sx, hs, y, ldy, h0, NH, NT); return;
 #define SHAPES(K, S, D) C(K, S, D, 2, 1) C(K, S, D, 1, 1) C(K, S, D, 1, 2) C(K, S, D, 1, 3) C(K, S, D, 1, 4)
 #define FORMS(D) SHAPES(TK_VALUES_U4, TK_SCALES_D, D) SHAPES(TK_VALUES_U4, TK_SCALES_DM, D) \
     SHAPES(TK_VALUES_U4, TK_SCALES_K, D) SHAPES(TK_VALUES_U5, TK_SCALES_D, D) SHAPES(TK_VALUES_U5, TK_SCALES_DM, D) \
@@ -394,11 +381,11 @@ TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, const uin
 }
 
 TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                                   const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y,
-                                   int64_t ldy) {
+                                   const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                                   float *y, int64_t ldy) {
     const tk_panel_layout l = tk_panel_layout_of(type);
     if (l.values == TK_VALUES_U8) {  // VNNI's layout: its 8-bit unsigned bytes would saturate vpmaddubsw
-        tk_matmul_q8_rows_generic(type, w, k, r0, r1, q, q2, dx, sx, nt, y, ldy);
+        tk_matmul_q8_rows_generic(type, w, k, r0, r1, q, q2, dx, sx, hs, nt, y, ldy);
         return;
     }
     const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k), stride = panel_bytes / nb;
@@ -411,7 +398,7 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
             const int16_t *x16 = widened_activations(q + t0 * k, q2 ? q2 + t0 * k : NULL, k, n);
             if (!x16) {  // out of memory for 64 rows of activations: the twin needs none
                 tk_matmul_q8_rows_generic(type, w, k, r0, r1, q + t0 * k, q2 ? q2 + t0 * k : NULL, dx + t0 * nb,
-                                          sx + t0 * nb, n, y + t0 * ldy, ldy);
+                                          sx + t0 * nb, NULL, n, y + t0 * ldy, ldy);
                 continue;
             }
             for (int64_t r = r0; r < r1; r += TK_PANEL) {
@@ -421,7 +408,7 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
                 const float *scales = expanded_scales(l, panel, nb);
                 if ((l.values != TK_VALUES_S8 && !unpacked) || !scales) {  // out of memory: the twin needs none
                     tk_matmul_q8_rows_generic(type, w, k, r, r + TK_PANEL, q + t0 * k, q2 ? q2 + t0 * k : NULL,
-                                              dx + t0 * nb, sx + t0 * nb, n, y + t0 * ldy, ldy);
+                                              dx + t0 * nb, sx + t0 * nb, NULL, n, y + t0 * ldy, ldy);
                     continue;
                 }
                 for (int64_t t = 0; t < n; t += 2)
@@ -437,7 +424,7 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
     for (int64_t r = r0; r < r1; r += TK_PANEL) {
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         if (nt == 1) {
-            halves_any(l, panel, NULL, stride, nb, q, q2, k, dx, sx, y + r, ldy, 0, 2, 1);
+            halves_any(l, panel, NULL, stride, nb, q, q2, k, dx, sx, hs, y + r, ldy, 0, 2, 1);
             continue;
         }
         const float *scales = nt > 4 ? expanded_scales(l, panel, nb) : NULL;
@@ -445,6 +432,7 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
             for (int64_t t = 0; t < nt;) {
                 const int n = nt - t >= 4 ? 4 : (int)(nt - t);
                 halves_any(l, panel, scales, stride, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
+                           hs ? hs + t * (k / 16) : NULL,
                            y + t * ldy + r, ldy, h, 1, n);
                 t += n;
             }

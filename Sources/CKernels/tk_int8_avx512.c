@@ -54,8 +54,8 @@ TARGET INLINE __m512i top_bits(__m512i bits, int shift) {
 }
 
 /// What the signed kinds' values are stored above their signed value: vpdpbusd takes them unsigned, and the block's
-/// integer dot product is corrected by this times the sum of the activations (exact; Q8_0's signed bytes have no
-/// offset and take the sign trick instead).
+/// integer dot product is corrected by this times the sum of the activations (tk_half_sums; exact; Q8_0's signed
+/// bytes have no offset and take the sign trick instead).
 #define OFFSET(KIND) ((KIND) == TK_VALUES_S6 ? 32 : (KIND) == TK_VALUES_S4 ? 128 : 0)
 
 /// Group pair g, g+1's weight bytes of one panel block whose values start at `v` (64 each: 16 rows x 4 columns):
@@ -94,13 +94,6 @@ TARGET INLINE __m512i dot4(const int KIND, __m512i acc, __m512i w, int32_t x4) {
     if (KIND != TK_VALUES_S8) return _mm512_dpbusd_epi32(acc, w, x);
     const __m512i signed_w = _mm512_mask_sub_epi8(w, _mm512_movepi8_mask(x), _mm512_setzero_si512(), w);
     return _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(x), signed_w);
-}
-
-/// The sum of 16 activations: vpsadbw sums bytes made unsigned (x + 128) in two halves of 8.
-TARGET INLINE int32_t sum16(const int8_t *x) {
-    const __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i *)x), _mm_set1_epi8((char)0x80));
-    const __m128i s = _mm_sad_epu8(u, _mm_setzero_si128());
-    return _mm_cvtsi128_si32(s) + _mm_extract_epi16(s, 4) - 16 * 128;
 }
 
 TARGET INLINE __m512 halves16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
@@ -152,7 +145,7 @@ TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit,
 /// residual, I = 256*I1 + I2), then the fmas of the generic twin.
 TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, const uint8_t *panel, int64_t panel_bytes,
                           int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
-                          float *y, int64_t ldy, const int NP, const int NT) {
+                          const int32_t *hs, float *y, int64_t ldy, const int NP, const int NT) {
     const int parts = tk_panel_is_signed(KIND) ? 2 : 1;
     // Units are 1 or 8 blocks: shifts, not divisions, find a block.
     const int shift = l.per_unit == 8 ? 3 : 0;
@@ -195,13 +188,6 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
                     }
                 }
             }
-            // The signed kinds' stored offset times the activations' sum, once per token for all panels.
-            int32_t offset[8];
-            if (OFFSET(KIND))
-                UNROLL for (int t = 0; t < NT; t++) {
-                    const int64_t at = t * k + b * TK_QK + 16 * part;
-                    offset[t] = OFFSET(KIND) * (DUAL ? 256 * sum16(q + at) + sum16(q2 + at) : sum16(q + at));
-                }
             UNROLL for (int p = 0; p < NP; p++) {
                 __m512 d, m;
                 block_scales(KIND, l.scales, panel + p * panel_bytes + unit_at, panel + p * panel_bytes + header_at, b,
@@ -209,7 +195,7 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
                 UNROLL for (int t = 0; t < NT; t++) {
                     __m512i sum = DUAL ? _mm512_add_epi32(_mm512_slli_epi32(i1[p][t], 8), i2[p][t])
                                        : _mm512_add_epi32(i1[p][t], i2[p][t]);
-                    if (OFFSET(KIND)) sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(offset[t]));
+                    if (OFFSET(KIND)) sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(OFFSET(KIND) * hs[t * 2 * nb + 2 * b + part]));
                     const __m512 step = _mm512_set1_ps(dx[t * nb + b]);
                     if (tk_panel_is_signed(KIND)) {
                         acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(part ? m : d, step), acc[p][t]);
@@ -226,10 +212,10 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
 }
 
 TARGET static void panels_any(tk_panel_layout l, const uint8_t *panel, int64_t panel_bytes, int64_t nb,
-                              const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx, float *y,
-                              int64_t ldy, int np, int nt) {
+                              const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
+                              const int32_t *hs, float *y, int64_t ldy, int np, int nt) {
 #define C(K, D, NP, NT) case (K * 512 + D * 256 + NP * 16 + NT): \
-    panels(K, D, l, panel, panel_bytes, nb, q, q2, k, dx, sx, y, ldy, NP, NT); return;
+    panels(K, D, l, panel, panel_bytes, nb, q, q2, k, dx, sx, hs, y, ldy, NP, NT); return;
 #define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 1, 1) C(K, D, 2, 2) C(K, D, 1, 2) C(K, D, 2, 3) \
     C(K, D, 1, 3) C(K, D, 2, 4) C(K, D, 1, 4)
 #define KINDS(D) SHAPES(TK_VALUES_U4, D) SHAPES(TK_VALUES_U5, D) SHAPES(TK_VALUES_U8, D) SHAPES(TK_VALUES_S8, D) \
@@ -243,8 +229,8 @@ TARGET static void panels_any(tk_panel_layout l, const uint8_t *panel, int64_t p
 }
 
 TARGET void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                                     const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y,
-                                     int64_t ldy) {
+                                     const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                                     float *y, int64_t ldy) {
     const tk_panel_layout l = tk_panel_layout_of(type);
     const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k);
     const uint8_t *base = (const uint8_t *)w;
@@ -263,7 +249,7 @@ TARGET void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t
         for (int64_t t = 0; t < nt;) {
             int n = nt - t < 4 ? (int)(nt - t) : 4;
             panels_any(l, panel, panel_bytes, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
-                       y + t * ldy + r, ldy, np, n);
+                       hs ? hs + t * (k / 16) : NULL, y + t * ldy + r, ldy, np, n);
             t += n;
         }
         r += TK_PANEL * np;

@@ -41,8 +41,21 @@ static int32_t block_dot(int kind, const uint8_t *values, int lane, const int8_t
     return dot * 256 + dot2;
 }
 
+void tk_half_sums(const int8_t *q, const int8_t *q2, int64_t nt, int64_t k, int32_t *hs) {
+    for (int64_t i = 0; i < nt * k / 16; i++) {
+        int32_t sum = 0, sum2 = 0;
+        for (int j = 0; j < 16; j++) sum += q[16 * i + j];
+        if (q2) for (int j = 0; j < 16; j++) sum2 += q2[16 * i + j];
+        hs[i] = q2 ? 256 * sum + sum2 : sum;
+    }
+}
+
+int tk_needs_half_sums(int type) { return type == TK_PANEL_IQ4_NL || type == TK_PANEL_Q6_K; }
+
 void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                               const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy) {
+                               const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                               float *y, int64_t ldy) {
+    (void)hs;  // the twin multiplies the signed values themselves
     const int64_t nb = k / TK_QK;
     const tk_panel_layout l = tk_panel_layout_of(type);
     const int is_signed = tk_panel_is_signed(l.values);

@@ -49,6 +49,12 @@ public enum Kernels {
         }
         nonisolated(unsafe) let q1 = q, q2 = residual ? q + tokens * columns : nil, d = dx, s = dx + tokens * blocks
         if int8 { ops.pointee.quantize_rows(x, Int64(columns), Int64(tokens), Int64(columns), q1, q2, d, s) }
+        // Layouts stored above their signed values take the activations' sums of 16 off their products: once here.
+        let halfSums = jobs.contains { tk_needs_half_sums($0.0.type) != 0 }
+        let hs = UnsafeMutablePointer<Int32>.allocate(capacity: halfSums ? tokens * columns / 16 : 0)
+        defer { hs.deallocate() }
+        if halfSums { tk_half_sums(q1, q2, Int64(tokens), Int64(columns), hs) }
+        nonisolated(unsafe) let sums: UnsafeMutablePointer<Int32>? = halfSums ? hs : nil
         pool.run { _, _ in
             Scratch.withFloats(Int(TK_MATMUL_SCRATCH_FLOATS) * columns) { scratch in
                 var job = 0
@@ -61,7 +67,8 @@ public enum Kernels {
                     guard r0 < r1 else { continue }
                     if w.isPanelLayout {
                         ops.pointee.matmul_q8_rows(
-                            w.type, w.base, Int64(w.columns), Int64(r0), Int64(r1), q1, q2, d, s, Int64(tokens), y, Int64(w.rows))
+                            w.type, w.base, Int64(w.columns), Int64(r0), Int64(r1), q1, q2, d, s, sums, Int64(tokens), y,
+                            Int64(w.rows))
                         continue
                     }
                     ops.pointee.matmul_rows(

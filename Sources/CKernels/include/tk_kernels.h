@@ -122,6 +122,12 @@ void tk_quantize_rows_avx2(const float *x, int64_t ldx, int64_t nt, int64_t k, i
 void tk_quantize_rows_avx512(const float *x, int64_t ldx, int64_t nt, int64_t k, int8_t *q, int8_t *q2, float *dx,
                              float *sx);
 
+/// hs[t*(k/16) + i] = the sum of activations 16i..16i+15 of token t (256*q + q2 with the residual): what the signed
+/// layouts stored above their values (IQ4_NL's, Q6_K's) take off their products, once per matmul for every panel.
+void tk_half_sums(const int8_t *q, const int8_t *q2, int64_t nt, int64_t k, int32_t *hs);
+/// Whether panel layout `type` needs tk_half_sums' sums.
+int tk_needs_half_sums(int type);
+
 /// y[t*ldy + r] = W[r] . x[t] for a panel-layout W (TK_PANEL_*, tk_types.h), rows r0..<r1 (multiples of 16), from
 /// activations quantized by tk_quantize_fn (q2 NULL or not, as quantized). Per block b: y = fma((float)I, d*dx, y)
 /// then y = fma(m, sx, y), I the exact integer dot product of the block with q (or 256*q + q2); for the signed kinds,
@@ -129,13 +135,13 @@ void tk_quantize_rows_avx512(const float *x, int64_t ldx, int64_t nt, int64_t k,
 /// operations in the same order at every level and for any nt, so every level gives the same bits and a row's result
 /// does not depend on the batch. The AVX2 kernel takes every layout but TK_PANEL_Q8_0 (VNNI's) at speed.
 typedef void (*tk_matmul_q8_fn)(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                                const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+                                const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
 void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                               const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+                               const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
 void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                            const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+                            const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
 void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                              const int8_t *q2, const float *dx, const float *sx, int64_t nt, float *y, int64_t ldy);
+                              const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
 
 /// One sequence's use of one adapter on one projection (DESIGN 3.4), for rows [row0, row0 + rows) of x and y.
 typedef struct {

@@ -267,7 +267,14 @@ TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_
                 }
             }
             UNROLL for (int j = 0; j < 2; j++) {
-                const __m256 scale = _mm256_loadu_ps(scales + 32 * b + 16 * part + 8 * j);
+                __m256 scale;
+                if (scales) {
+                    scale = _mm256_loadu_ps(scales + 32 * b + 16 * part + 8 * j);
+                } else {
+                    __m256 d, m;
+                    block_scales(KIND, l.scales, panel + unit_at, panel + header_at, b, j, &d, &m);
+                    scale = part ? m : d;
+                }
                 UNROLL for (int t = 0; t < NT; t++) {
                     const __m256i sum = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(lo[j][t], hi[j][t]), order);
                     acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(scale, _mm256_set1_ps(dx[t * nb + b])),
@@ -405,8 +412,9 @@ TARGET void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r
                 const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
                 const uint8_t *unpacked = l.values == TK_VALUES_S4 ? unpacked_signed(TK_VALUES_S4, l, panel, nb)
                                         : l.values == TK_VALUES_S6 ? unpacked_signed(TK_VALUES_S6, l, panel, nb) : NULL;
-                const float *scales = expanded_scales(l, panel, nb);
-                if ((l.values != TK_VALUES_S8 && !unpacked) || !scales) {  // out of memory: the twin needs none
+                // One pair of tokens works its scales out as it goes; more take them from one pass per panel.
+                const float *scales = n > 2 ? expanded_scales(l, panel, nb) : NULL;
+                if ((l.values != TK_VALUES_S8 && !unpacked) || (n > 2 && !scales)) {  // out of memory: the twin needs none
                     tk_matmul_q8_rows_generic(type, w, k, r, r + TK_PANEL, q + t0 * k, q2 ? q2 + t0 * k : NULL,
                                               dx + t0 * nb, sx + t0 * nb, NULL, n, y + t0 * ldy, ldy);
                     continue;

@@ -144,13 +144,12 @@ TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit,
 /// halves have their own scales), each (panel, token) gets its exact integer dot product from vpdpbusd (with a
 /// residual, I = 256*I1 + I2), then the fmas of the generic twin.
 TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, const uint8_t *panel, int64_t panel_bytes,
-                          int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
+                          int64_t stride, int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
                           const int32_t *hs, float *y, int64_t ldy, const int NP, const int NT) {
     const int parts = tk_panel_is_signed(KIND) ? 2 : 1;
     // Units are 1 or 8 blocks: shifts, not divisions, find a block.
     const int shift = l.per_unit == 8 ? 3 : 0;
     const int64_t unit_bytes = tk_panel_unit_bytes(l), block_bytes = l.header_bytes + l.value_bytes;
-    const int64_t stride = panel_bytes / nb;  // bytes per block on average: the prefetch distance's unit
     __m512 acc[8][8];
     UNROLL for (int p = 0; p < NP; p++)
         UNROLL for (int t = 0; t < NT; t++) acc[p][t] = _mm512_setzero_ps();
@@ -211,11 +210,11 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
         UNROLL for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy + 16 * p, acc[p][t]);
 }
 
-TARGET static void panels_any(tk_panel_layout l, const uint8_t *panel, int64_t panel_bytes, int64_t nb,
+TARGET static void panels_any(tk_panel_layout l, const uint8_t *panel, int64_t panel_bytes, int64_t stride, int64_t nb,
                               const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
                               const int32_t *hs, float *y, int64_t ldy, int np, int nt) {
 #define C(K, D, NP, NT) case (K * 512 + D * 256 + NP * 16 + NT): \
-    panels(K, D, l, panel, panel_bytes, nb, q, q2, k, dx, sx, hs, y, ldy, NP, NT); return;
+    panels(K, D, l, panel, panel_bytes, stride, nb, q, q2, k, dx, sx, hs, y, ldy, NP, NT); return;
 #define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 1, 1) C(K, D, 2, 2) C(K, D, 1, 2) C(K, D, 2, 3) \
     C(K, D, 1, 3) C(K, D, 2, 4) C(K, D, 1, 4)
 #define KINDS(D) SHAPES(TK_VALUES_U4, D) SHAPES(TK_VALUES_U5, D) SHAPES(TK_VALUES_U8, D) SHAPES(TK_VALUES_S8, D) \
@@ -232,7 +231,8 @@ TARGET void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t
                                      const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
                                      float *y, int64_t ldy) {
     const tk_panel_layout l = tk_panel_layout_of(type);
-    const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k);
+    // stride: bytes per block on average, the prefetch distance's unit.
+    const int64_t nb = k / TK_QK, panel_bytes = tk_panel_bytes(type, k), stride = panel_bytes / nb;
     const uint8_t *base = (const uint8_t *)w;
     // A token's broadcast activations feed every panel of the call, and a panel's unpacked weights every token:
     // vpdpbusd with a broadcast operand issues at half rate here, so each broadcast must serve several panels.
@@ -248,7 +248,7 @@ TARGET void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         for (int64_t t = 0; t < nt;) {
             int n = nt - t < 4 ? (int)(nt - t) : 4;
-            panels_any(l, panel, panel_bytes, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
+            panels_any(l, panel, panel_bytes, stride, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
                        hs ? hs + t * (k / 16) : NULL, y + t * ldy + r, ldy, np, n);
             t += n;
         }

@@ -125,8 +125,10 @@ TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit,
             mn = _mm256_and_si256(bytes8(q + 16 * (j + 4)), six);
         } else {
             const __m256i low = bytes8(q + 16 * (j + 4));
-            sc = _mm256_or_si256(_mm256_and_si256(low, four), _mm256_slli_epi32(_mm256_srli_epi32(bytes8(q + 16 * (j - 4)), 6), 4));
-            mn = _mm256_or_si256(_mm256_srli_epi32(low, 4), _mm256_slli_epi32(_mm256_srli_epi32(bytes8(q + 16 * j), 6), 4));
+            const __m256i top_sc = _mm256_srli_epi32(bytes8(q + 16 * (j - 4)), 6);
+            const __m256i top_mn = _mm256_srli_epi32(bytes8(q + 16 * j), 6);
+            sc = _mm256_or_si256(_mm256_and_si256(low, four), _mm256_slli_epi32(top_sc, 4));
+            mn = _mm256_or_si256(_mm256_srli_epi32(low, 4), _mm256_slli_epi32(top_mn, 4));
         }
         *d = _mm256_mul_ps(halves8(unit + 16 * h), _mm256_cvtepi32_ps(sc));
         *m = _mm256_xor_ps(_mm256_mul_ps(halves8(unit + 32 + 16 * h), _mm256_cvtepi32_ps(mn)), _mm256_set1_ps(-0.0f));
@@ -234,8 +236,8 @@ TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, cons
 /// one horizontal add and a permutation bring into row order at the end of each 16-column half. NT tokens of one
 /// panel (two halves of 8 rows).
 TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_t *panel, const uint8_t *unpacked,
-                                 const float *scales, int64_t stride, int64_t nb, const int16_t *x16, int64_t k, const float *dx, float *y,
-                                 int64_t ldy, const int NT) {
+                                 const float *scales, int64_t stride, int64_t nb, const int16_t *x16, int64_t k,
+                                 const float *dx, float *y, int64_t ldy, const int NT) {
     __m256 acc[2][2];
     UNROLL for (int j = 0; j < 2; j++)
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
@@ -245,7 +247,8 @@ TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_
         locate(l, b, &unit_at, &header_at);
         const uint8_t *values = panel + header_at + l.header_bytes;
         if (NT == 1)
-            for (int64_t at = 0; at < stride; at += 64) _mm_prefetch((const char *)(panel + header_at + 4 * stride + at), _MM_HINT_T0);
+            for (int64_t at = 0; at < stride; at += 64)
+                _mm_prefetch((const char *)(panel + header_at + 4 * stride + at), _MM_HINT_T0);
         UNROLL for (int part = 0; part < 2; part++) {
             __m256i lo[2][2], hi[2][2];  // rows 0-3 and 4-7 of each half, two int32 per row
             UNROLL for (int j = 0; j < 2; j++)
@@ -378,11 +381,14 @@ TARGET static void halves_any(tk_panel_layout l, const uint8_t *panel, const flo
 #undef C
 }
 
-TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, const uint8_t *unpacked, const float *scales, int64_t stride,
-                              int64_t nb, const int16_t *x16, int64_t k, const float *dx, float *y, int64_t ldy, int nt) {
-#define C(K, NT) case (K * 16 + NT): halves_signed(K, l, panel, unpacked, scales, stride, nb, x16, k, dx, y, ldy, NT); return;
+TARGET static void signed_any(tk_panel_layout l, const uint8_t *panel, const uint8_t *unpacked, const float *scales,
+                              int64_t stride, int64_t nb, const int16_t *x16, int64_t k, const float *dx, float *y,
+                              int64_t ldy, int nt) {
+#define C(K, NT) case (K * 16 + NT): \
+    halves_signed(K, l, panel, unpacked, scales, stride, nb, x16, k, dx, y, ldy, NT); return;
     switch (l.values * 16 + nt) {
-        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2) C(TK_VALUES_S6, 1) C(TK_VALUES_S6, 2)
+        C(TK_VALUES_S8, 1) C(TK_VALUES_S8, 2) C(TK_VALUES_S4, 1) C(TK_VALUES_S4, 2)
+        C(TK_VALUES_S6, 1) C(TK_VALUES_S6, 2)
     }
 #undef C
 }

@@ -122,8 +122,10 @@ TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit,
             mn = _mm512_and_si512(bytes16(q + 16 * (j + 4)), six);
         } else {
             const __m512i low = bytes16(q + 16 * (j + 4));
-            sc = _mm512_or_si512(_mm512_and_si512(low, four), _mm512_slli_epi32(_mm512_srli_epi32(bytes16(q + 16 * (j - 4)), 6), 4));
-            mn = _mm512_or_si512(_mm512_srli_epi32(low, 4), _mm512_slli_epi32(_mm512_srli_epi32(bytes16(q + 16 * j), 6), 4));
+            const __m512i top_sc = _mm512_srli_epi32(bytes16(q + 16 * (j - 4)), 6);
+            const __m512i top_mn = _mm512_srli_epi32(bytes16(q + 16 * j), 6);
+            sc = _mm512_or_si512(_mm512_and_si512(low, four), _mm512_slli_epi32(top_sc, 4));
+            mn = _mm512_or_si512(_mm512_srli_epi32(low, 4), _mm512_slli_epi32(top_mn, 4));
         }
         *d = _mm512_mul_ps(halves16(unit), _mm512_cvtepi32_ps(sc));
         *m = _mm512_xor_ps(_mm512_mul_ps(halves16(unit + 32), _mm512_cvtepi32_ps(mn)), _mm512_set1_ps(-0.0f));
@@ -144,7 +146,8 @@ TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit,
 /// halves have their own scales), each (panel, token) gets its exact integer dot product from vpdpbusd (with a
 /// residual, I = 256*I1 + I2), then the fmas of the generic twin.
 TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, const uint8_t *panel, int64_t panel_bytes,
-                          int64_t stride, int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx, const float *sx,
+                          int64_t stride, int64_t nb, const int8_t *q, const int8_t *q2, int64_t k, const float *dx,
+                          const float *sx,
                           const int32_t *hs, float *y, int64_t ldy, const int NP, const int NT) {
     const int parts = tk_panel_is_signed(KIND) ? 2 : 1;
     // Units are 1 or 8 blocks: shifts, not divisions, find a block.
@@ -194,7 +197,8 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
                 UNROLL for (int t = 0; t < NT; t++) {
                     __m512i sum = DUAL ? _mm512_add_epi32(_mm512_slli_epi32(i1[p][t], 8), i2[p][t])
                                        : _mm512_add_epi32(i1[p][t], i2[p][t]);
-                    if (OFFSET(KIND)) sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(OFFSET(KIND) * hs[t * 2 * nb + 2 * b + part]));
+                    if (OFFSET(KIND))
+                        sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(OFFSET(KIND) * hs[t * 2 * nb + 2 * b + part]));
                     const __m512 step = _mm512_set1_ps(dx[t * nb + b]);
                     if (tk_panel_is_signed(KIND)) {
                         acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(part ? m : d, step), acc[p][t]);

@@ -135,13 +135,17 @@ int tk_needs_half_sums(int type);
 /// operations in the same order at every level and for any nt, so every level gives the same bits and a row's result
 /// does not depend on the batch. The AVX2 kernel takes every layout but TK_PANEL_Q8_0 (VNNI's) at speed.
 typedef void (*tk_matmul_q8_fn)(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                                const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
+                                const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                                float *y, int64_t ldy);
 void tk_matmul_q8_rows_generic(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                               const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
+                               const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                               float *y, int64_t ldy);
 void tk_matmul_q8_rows_avx2(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                            const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
+                            const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                            float *y, int64_t ldy);
 void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t r0, int64_t r1, const int8_t *q,
-                              const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt, float *y, int64_t ldy);
+                              const int8_t *q2, const float *dx, const float *sx, const int32_t *hs, int64_t nt,
+                              float *y, int64_t ldy);
 
 /// One sequence's use of one adapter on one projection (DESIGN 3.4), for rows [row0, row0 + rows) of x and y.
 typedef struct {

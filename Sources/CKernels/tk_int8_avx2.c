@@ -145,13 +145,6 @@ TARGET INLINE void block_scales(const int KIND, int scales, const uint8_t *unit,
     }
 }
 
-/// Where block b of a panel is: its unit's offset and its header's (units are 1 or 8 blocks: shifts, not divisions).
-TARGET INLINE void locate(tk_panel_layout l, int64_t b, int64_t *unit_at, int64_t *header_at) {
-    const int shift = l.per_unit == 8 ? 3 : 0;
-    *unit_at = (b >> shift) * tk_panel_unit_bytes(l);
-    *header_at = *unit_at + l.super_bytes + (b & (l.per_unit - 1)) * (l.header_bytes + l.value_bytes);
-}
-
 /// One U4/U5/Q6_K panel's halves h0..h0+NH-1 (8 rows each, one per lane) x NT tokens. Per block (per 16-column half
 /// for Q6_K, whose halves have their own scales), the exact integer dot product of each (row, token) (I = 256*I1 + I2
 /// with the residual; Q6_K's u = s + 32 corrected by 32 times the activations' sum, hs), then the twin's fmas.
@@ -167,8 +160,7 @@ TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, cons
     UNROLL for (int j = 0; j < NH; j++)
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        int64_t unit_at, header_at;
-        locate(l, b, &unit_at, &header_at);
+        const int64_t unit_at = tk_panel_unit_offset(l, b), header_at = tk_panel_block_offset(l, b);
         const uint8_t *values = panel + header_at + l.header_bytes;
         if (NT == 1) {  // decode waits on memory: fetch ahead, as the VNNI kernels do
             const char *ahead = (const char *)(panel + header_at + 4 * stride);
@@ -216,7 +208,7 @@ TARGET INLINE void halves(const int KIND, const int SCALES, const int DUAL, cons
                     __m256i sum = DUAL ? _mm256_add_epi32(_mm256_slli_epi32(i1[j][t], 8), i2[j][t]) : i1[j][t];
                     const __m256 step = _mm256_set1_ps(dx[t * nb + b]);
                     if (parts == 2) {
-                        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(32 * hs[t * 2 * nb + 2 * b + part]));
+                        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(tk_panel_unsigned_offset(KIND) * hs[t * 2 * nb + 2 * b + part]));
                         acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(part ? m : d, step), acc[j][t]);
                     } else {
                         acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, step), acc[j][t]);
@@ -243,8 +235,7 @@ TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_
         UNROLL for (int t = 0; t < NT; t++) acc[j][t] = _mm256_setzero_ps();
     const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     for (int64_t b = 0; b < nb; b++) {
-        int64_t unit_at, header_at;
-        locate(l, b, &unit_at, &header_at);
+        const int64_t unit_at = tk_panel_unit_offset(l, b), header_at = tk_panel_block_offset(l, b);
         const uint8_t *values = panel + header_at + l.header_bytes;
         if (NT == 1)
             for (int64_t at = 0; at < stride; at += 64)
@@ -290,16 +281,28 @@ TARGET INLINE void halves_signed(const int KIND, tk_panel_layout l, const uint8_
         UNROLL for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy + 8 * j, acc[j][t]);
 }
 
-/// The int16 activations of the signed kinds' kernel for tokens [t0, t0+n): a buffer per thread, grown as needed and kept.
-TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, int64_t k, int64_t n) {
-    static _Thread_local int16_t *buffer;
-    static _Thread_local int64_t capacity;
-    if (n * k > capacity) {
-        int16_t *grown = (int16_t *)realloc(buffer, (size_t)(n * k) * sizeof(int16_t));
+/// A buffer of the calling thread (a `_Thread_local` of the caller's), grown as needed and kept; NULL when out of
+/// memory.
+typedef struct {
+    void *data;
+    size_t capacity;
+} thread_buffer;
+
+static void *at_least(thread_buffer *b, size_t bytes) {
+    if (bytes > b->capacity) {
+        void *grown = realloc(b->data, bytes);
         if (!grown) return NULL;
-        buffer = grown;
-        capacity = n * k;
+        b->data = grown;
+        b->capacity = bytes;
     }
+    return b->data;
+}
+
+/// The int16 activations of the signed kinds' kernel for tokens [t0, t0+n), in a buffer of the thread.
+TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, int64_t k, int64_t n) {
+    static _Thread_local thread_buffer kept;
+    int16_t *buffer = (int16_t *)at_least(&kept, (size_t)(n * k) * sizeof(int16_t));
+    if (!buffer) return NULL;
     int64_t i = 0;  // k is a multiple of 32
     for (; i + 16 <= n * k; i += 16) {
         __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + i)));
@@ -313,17 +316,11 @@ TARGET static int16_t *widened_activations(const int8_t *q, const int8_t *q2, in
 /// The 16 rows' d and m (fp32, as block_scales gives them) of every block of one panel, so that batches work them
 /// out once per panel rather than once per half and group of tokens; NULL when out of memory.
 TARGET static float *expanded_scales(tk_panel_layout l, const uint8_t *panel, int64_t nb) {
-    static _Thread_local float *buffer;
-    static _Thread_local int64_t capacity;
-    if (32 * nb > capacity) {
-        float *grown = (float *)realloc(buffer, (size_t)(32 * nb) * sizeof(float));
-        if (!grown) return NULL;
-        buffer = grown;
-        capacity = 32 * nb;
-    }
+    static _Thread_local thread_buffer kept;
+    float *buffer = (float *)at_least(&kept, (size_t)(32 * nb) * sizeof(float));
+    if (!buffer) return NULL;
     for (int64_t b = 0; b < nb; b++) {
-        int64_t unit_at, header_at;
-        locate(l, b, &unit_at, &header_at);
+        const int64_t unit_at = tk_panel_unit_offset(l, b), header_at = tk_panel_block_offset(l, b);
         for (int h = 0; h < 2; h++) {
             __m256 d, m;
             switch (l.values) {  // the kind matters only for the D form's m: implied, or d itself for signed kinds
@@ -341,22 +338,16 @@ TARGET static float *expanded_scales(tk_panel_layout l, const uint8_t *panel, in
 /// IQ4_NL's or Q6_K's values of one panel as signed bytes in Q8_0's signed layout (512 per block), so that batches
 /// unpack them once per panel and slice of tokens rather than once per pair of tokens; NULL when out of memory.
 TARGET static uint8_t *unpacked_signed(const int KIND, tk_panel_layout l, const uint8_t *panel, int64_t nb) {
-    static _Thread_local uint8_t *buffer;
-    static _Thread_local int64_t capacity;
-    if (512 * nb > capacity) {
-        uint8_t *grown = (uint8_t *)realloc(buffer, (size_t)(512 * nb));
-        if (!grown) return NULL;
-        buffer = grown;
-        capacity = 512 * nb;
-    }
+    static _Thread_local thread_buffer kept;
+    uint8_t *buffer = (uint8_t *)at_least(&kept, (size_t)(512 * nb));
+    if (!buffer) return NULL;
     for (int64_t b = 0; b < nb; b++) {
-        int64_t unit_at, header_at;
-        locate(l, b, &unit_at, &header_at);
-        const uint8_t *values = panel + header_at + l.header_bytes;
+        const uint8_t *values = panel + tk_panel_block_offset(l, b) + l.header_bytes;
         UNROLL for (int g = 0; g < 8; g++)
             UNROLL for (int h = 0; h < 2; h++) {
                 __m256i w = group_bytes(KIND, values, g, h);
-                if (KIND == TK_VALUES_S6) w = _mm256_sub_epi8(w, _mm256_set1_epi8(32));  // s = u - 32
+                if (KIND == TK_VALUES_S6)  // s = u - 32
+                    w = _mm256_sub_epi8(w, _mm256_set1_epi8((char)tk_panel_unsigned_offset(KIND)));
                 _mm256_storeu_si256((__m256i *)(buffer + 512 * b + 64 * g + 32 * h), w);
             }
     }

@@ -53,13 +53,8 @@ TARGET INLINE __m512i top_bits(__m512i bits, int shift) {
     return _mm512_and_si512(v, _mm512_set1_epi8(0x30));
 }
 
-/// What the signed kinds' values are stored above their signed value: vpdpbusd takes them unsigned, and the block's
-/// integer dot product is corrected by this times the sum of the activations (tk_half_sums; exact; Q8_0's signed
-/// bytes have no offset and take the sign trick instead).
-#define OFFSET(KIND) ((KIND) == TK_VALUES_S6 ? 32 : (KIND) == TK_VALUES_S4 ? 128 : 0)
-
 /// Group pair g, g+1's weight bytes of one panel block whose values start at `v` (64 each: 16 rows x 4 columns):
-/// unsigned u, signed s for Q8_0's signed kind, s + OFFSET for the other signed kinds.
+/// unsigned u, signed s for Q8_0's signed kind, s + tk_panel_unsigned_offset for the other signed kinds.
 TARGET INLINE void pair_bytes(const int KIND, const uint8_t *v, int g, __m512i *wa, __m512i *wb) {
     if (KIND == TK_VALUES_U8 || KIND == TK_VALUES_S8) {
         *wa = _mm512_loadu_si512(v + 64 * g);
@@ -75,7 +70,7 @@ TARGET INLINE void pair_bytes(const int KIND, const uint8_t *v, int g, __m512i *
         const __mmask64 hb = _mm512_test_epi8_mask(bits, _mm512_set1_epi8((char)(2 << g)));
         *wa = _mm512_mask_add_epi8(*wa, ha, *wa, _mm512_set1_epi8(0x10));
         *wb = _mm512_mask_add_epi8(*wb, hb, *wb, _mm512_set1_epi8(0x10));
-    } else if (KIND == TK_VALUES_S4) {  // the table + 128 (unsigned bytes), one copy per 128-bit lane
+    } else if (KIND == TK_VALUES_S4) {  // the table + 128 (x ^ 0x80: unsigned bytes), one copy per 128-bit lane
         const __m128i entries = _mm_loadu_si128((const __m128i *)tk_iq4nl_values);
         const __m512i table = _mm512_broadcast_i32x4(_mm_xor_si128(entries, _mm_set1_epi8((char)0x80)));
         *wa = _mm512_shuffle_epi8(table, *wa);
@@ -150,15 +145,11 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
                           const float *sx,
                           const int32_t *hs, float *y, int64_t ldy, const int NP, const int NT) {
     const int parts = tk_panel_is_signed(KIND) ? 2 : 1;
-    // Units are 1 or 8 blocks: shifts, not divisions, find a block.
-    const int shift = l.per_unit == 8 ? 3 : 0;
-    const int64_t unit_bytes = tk_panel_unit_bytes(l), block_bytes = l.header_bytes + l.value_bytes;
     __m512 acc[8][8];
     UNROLL for (int p = 0; p < NP; p++)
         UNROLL for (int t = 0; t < NT; t++) acc[p][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const int64_t unit_at = (b >> shift) * unit_bytes;
-        const int64_t header_at = unit_at + l.super_bytes + (b & (l.per_unit - 1)) * block_bytes;
+        const int64_t unit_at = tk_panel_unit_offset(l, b), header_at = tk_panel_block_offset(l, b);
         if (NT <= 2) {  // decode waits on memory: fetch 4 blocks ahead (measured +15% tokens/s over none; 2 and 8 alike)
             UNROLL for (int p = 0; p < NP; p++) {
                 const char *ahead = (const char *)(panel + p * panel_bytes + header_at + 4 * stride);
@@ -197,8 +188,8 @@ TARGET INLINE void panels(const int KIND, const int DUAL, tk_panel_layout l, con
                 UNROLL for (int t = 0; t < NT; t++) {
                     __m512i sum = DUAL ? _mm512_add_epi32(_mm512_slli_epi32(i1[p][t], 8), i2[p][t])
                                        : _mm512_add_epi32(i1[p][t], i2[p][t]);
-                    if (OFFSET(KIND))
-                        sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(OFFSET(KIND) * hs[t * 2 * nb + 2 * b + part]));
+                    if (tk_panel_unsigned_offset(KIND))
+                        sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(tk_panel_unsigned_offset(KIND) * hs[t * 2 * nb + 2 * b + part]));
                     const __m512 step = _mm512_set1_ps(dx[t * nb + b]);
                     if (tk_panel_is_signed(KIND)) {
                         acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(part ? m : d, step), acc[p][t]);

@@ -270,7 +270,7 @@ int tk_repack(int type, int target, const void *src, void *dst, int64_t rows, in
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *header = panel + tk_panel_block_offset(l, b);
             uint8_t u[32];
-            put_scales(type, panel + (b / l.per_unit) * tk_panel_unit_bytes(l), header, row, b, lane);
+            put_scales(type, panel + tk_panel_unit_offset(l, b), header, row, b, lane);
             block_values(type, l.values == TK_VALUES_S8, row, b, u);
             for (int c = 0; c < 32; c++) put_panel_value(l.values, header + l.header_bytes, lane, c, u[c]);
         }
@@ -287,14 +287,15 @@ int tk_panel_value(int kind, const uint8_t *values, int lane, int c) {
     switch (kind) {
     case TK_VALUES_U5: return v | ((values[256 + at] >> group) & 1) << 4;
     case TK_VALUES_S4: return tk_iq4nl_values[v];
-    case TK_VALUES_S6: return (v | ((values[256 + 64 * (group / 4) + at] >> (2 * (group % 4))) & 3) << 4) - 32;
+    case TK_VALUES_S6:
+        return (v | ((values[256 + 64 * (group / 4) + at] >> (2 * (group % 4))) & 3) << 4) - tk_panel_unsigned_offset(kind);
     default: return v;
     }
 }
 
 void tk_panel_scales(int type, const uint8_t *panel, int64_t b, int lane, float *d, float *m) {
     const tk_panel_layout l = tk_panel_layout_of(type);
-    const uint8_t *unit = panel + (b / l.per_unit) * tk_panel_unit_bytes(l);
+    const uint8_t *unit = panel + tk_panel_unit_offset(l, b);
     const uint8_t *header = panel + tk_panel_block_offset(l, b);
     switch (l.scales) {
     case TK_SCALES_D:

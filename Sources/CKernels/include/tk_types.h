@@ -88,13 +88,24 @@ int64_t tk_panel_bytes(int type, int64_t k);
 static inline int64_t tk_panel_unit_bytes(tk_panel_layout l) {
     return l.super_bytes + (int64_t)l.per_unit * (l.header_bytes + l.value_bytes);
 }
+/// Offset of the unit holding block b in a panel. Units are 1 or 8 blocks: shifts, not divisions, in the kernels'
+/// loops.
+static inline int64_t tk_panel_unit_offset(tk_panel_layout l, int64_t b) {
+    return (b >> (l.per_unit == 8 ? 3 : 0)) * tk_panel_unit_bytes(l);
+}
 /// Offset of block b's header in a panel (its values follow the header).
 static inline int64_t tk_panel_block_offset(tk_panel_layout l, int64_t b) {
-    return (b / l.per_unit) * tk_panel_unit_bytes(l) + l.super_bytes + (b % l.per_unit) * (l.header_bytes + l.value_bytes);
+    return tk_panel_unit_offset(l, b) + l.super_bytes + (b & (l.per_unit - 1)) * (l.header_bytes + l.value_bytes);
 }
 /// Whether a values kind is signed (w = d*s per 16-column half) rather than unsigned (w = d*u + m).
 static inline int tk_panel_is_signed(int values) {
     return values == TK_VALUES_S8 || values == TK_VALUES_S4 || values == TK_VALUES_S6;
+}
+/// What the kernels' unsigned integer products take a signed kind's values above: Q6_K's stored u = s + 32, IQ4_NL's
+/// table entries + 128 (the products are then corrected by this times the activations' sum, tk_half_sums); 0 for
+/// Q8_0's signed bytes, which take the sign trick.
+static inline int tk_panel_unsigned_offset(int values) {
+    return values == TK_VALUES_S6 ? 32 : values == TK_VALUES_S4 ? 128 : 0;
 }
 /// The value offset an unsigned kind's m is implied by (Q4_0's -8, Q5_0's -16, Q8_0's -128), 0 for the others.
 static inline float tk_panel_implied_min(int values) {

@@ -189,6 +189,7 @@ public final class Engine: Sendable {
     }
 
     private func loop() {
+        var logits: [Float] = []  // one array for every pass: its pages stay mapped (LanguageModel.forward)
         while true {
             beat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             let planned = state.withLock { s -> Planned? in
@@ -204,7 +205,10 @@ public final class Engine: Sendable {
                 _ = wake.wait(timeout: .now() + 1)
                 continue
             }
-            let result = Result { () throws(ModelError) in try model.forward(planned.inputs) }
+            let result = Result { () throws(ModelError) in
+                try model.forward(planned.inputs, logits: &logits)
+                return logits
+            }
             deliver(finish(planned, result))
         }
     }

@@ -69,9 +69,12 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         }
     }
 
-    public func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
+    public func forward(_ batch: [SequenceInput], logits: inout [Float]) throws(ModelError) {
         let c = config
-        guard !batch.isEmpty else { return [] }
+        guard !batch.isEmpty else {
+            logits.removeAll(keepingCapacity: true)
+            return
+        }
         var rowStart: [Int] = []  // first batch row of each sequence
         var rowCount: [Int] = []  // its rows: virtual tokens (first pass of a prompt/P-tuning adapter), then tokens
         var n = 0
@@ -213,14 +216,16 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
                 }
             }
         }
-        var logits = [Float](repeating: 0, count: outputRows.count * c.vocab)  // [outputs, vocab]
+        // [outputs, vocab]; the head writes every element, so rows kept from the last pass need no clearing.
+        let size = outputRows.count * c.vocab
+        if logits.count > size { logits.removeLast(logits.count - size) }
+        if logits.count < size { logits.append(contentsOf: repeatElement(0, count: size - logits.count)) }
         if !outputRows.isEmpty { matmul(w.output, last, &logits, rows: outputRows.count) }
         if let bias = w.outputBias { Kernels.addBias(bias, to: &logits) }
         if c.logitSoftcap > 0 {
             let cap = c.logitSoftcap
             for i in logits.indices { logits[i] = cap * tanh(logits[i] / cap) }
         }
-        return logits
     }
 
     /// y = rmsNorm(x) · w per row of `width`.

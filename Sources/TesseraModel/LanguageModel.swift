@@ -24,9 +24,12 @@ public protocol LanguageModel: Sendable {
     var config: ModelConfig { get }
 
     /// Runs every sequence's new tokens in one pass over the weights, appending their keys and values to their caches.
-    /// Returns logits [total outputs, vocab], sequence by sequence in input order. Each sequence's numbers are the
-    /// same whatever else is in the batch. Sequences must have distinct caches.
-    func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float]
+    /// Leaves logits [total outputs, vocab] in `logits`, sequence by sequence in input order, in the array's own
+    /// storage when it is unshared: a caller that passes the same array each step (the engine) writes the same
+    /// pages, where a fresh array of 32 rows of a 262k vocabulary is 34 MB of new pages each step (measured: 13-19
+    /// ms of Gemma 3's 110 ms decode step at 32 sequences). Each sequence's numbers are the same whatever else is in
+    /// the batch. Sequences must have distinct caches.
+    func forward(_ batch: [SequenceInput], logits: inout [Float]) throws(ModelError)
 
     /// Bytes of base weights the model reads: its own copies (repacked layouts) plus the mapped tensors it uses.
     /// Held once, however many adapters and sequences there are.
@@ -51,6 +54,13 @@ extension LanguageModel {
     /// A pool shared by many sequences' caches, within `bytes`.
     public func makeBlockPool(bytes: Int, blockTokens: Int = 16) -> KVBlockPool {
         KVBlockPool(config: config, bytes: bytes, blockTokens: blockTokens)
+    }
+
+    /// Logits [total outputs, vocab] in a new array (see `forward(_:logits:)`).
+    public func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
+        var logits: [Float] = []
+        try forward(batch, logits: &logits)
+        return logits
     }
 
     /// One sequence: logits [outputs.count, vocab].

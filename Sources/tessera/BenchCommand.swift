@@ -119,11 +119,12 @@ struct BenchCommand: AsyncParsableCommand {
                 let logits = try lm.forward(tokens: prompt(promptTokens, salt: s), cache: cache, outputs: [promptTokens - 1], adapters: applied[s])
                 next[s] = Sampler.argmax(logits[...])
             }
+            var logits: [Float] = []
             let t = Date()
             for _ in 0..<steps {
-                let logits = try lm.forward((0..<n).map {
+                try lm.forward((0..<n).map {
                     SequenceInput(tokens: [next[$0]], cache: caches[$0], outputs: [0], adapters: applied[$0])
-                })
+                }, logits: &logits)
                 for s in 0..<n { next[s] = Sampler.argmax(logits[(s * vocab)..<((s + 1) * vocab)]) }
             }
             return Double(n * steps) / Date().timeIntervalSince(t)

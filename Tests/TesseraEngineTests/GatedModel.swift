@@ -27,7 +27,7 @@ final class GatedModel: LanguageModel {
     /// Lets the engine run freely from now on (before `Engine.close`, which waits for the current pass).
     func open() { allowed.withLock { $0 = nil } }
 
-    func forward(_ batch: [SequenceInput]) throws(ModelError) -> [Float] {
+    func forward(_ batch: [SequenceInput], logits: inout [Float]) throws(ModelError) {
         while !allowed.withLock({ left -> Bool in
             guard let n = left else { return true }
             guard n > 0 else { return false }
@@ -37,6 +37,6 @@ final class GatedModel: LanguageModel {
             usleep(1000)
         }
         defer { passed.add(1, ordering: .releasing) }
-        return try base.forward(batch)
+        try base.forward(batch, logits: &logits)
     }
 }

@@ -25,6 +25,31 @@ import TesseraEngine
         #expect(s.sample(logits[...]) == 3)
     }
 
+    /// The lane-wise argmax against the plain scan: lengths around the 16-lane blocks, ties (the first index wins,
+    /// across lanes and blocks and in the tail), rows of -infinity, NaNs anywhere.
+    @Test func argmaxIsTheFirstLargest() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {  // a fixed LCG: the same rows every run
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % n
+        }
+        func plain(_ r: [Float]) -> Int32 {
+            var best = -1
+            for i in r.indices where !r[i].isNaN && (best < 0 || r[i] > r[best]) { best = i }
+            return Int32(max(best, 0))
+        }
+        for n in [1, 15, 16, 17, 31, 33, 100, 262_147] {
+            for trial in 0..<6 {
+                // Few distinct values, so ties are common.
+                var r = (0..<n).map { _ in Float(next(trial < 3 ? 5 : 1000)) }
+                if trial == 4 { r = r.map { _ in -Float.infinity } }
+                if trial == 5 { for _ in 0..<max(1, n / 10) { r[next(n)] = .nan } }
+                #expect(Sampler.argmax(r[...]) == plain(r), "n \(n), trial \(trial)")
+            }
+        }
+        #expect(Sampler.argmax([Float.nan, 1, 3, 3][...]) == 2)
+    }
+
     @Test func sameSeedSameSequence() {
         let p = parameters { $0.temperature = 1.5 }
         var a = Sampler(parameters: p, prompt: []), b = Sampler(parameters: p, prompt: [])

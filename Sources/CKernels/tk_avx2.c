@@ -219,33 +219,39 @@ TARGET INLINE __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
+/// 8 keys or values at element i of a cache row stored as fp16 (H) or fp32.
+TARGET INLINE __m256 kv8(const void *row, int64_t i, const int H) {
+    return H ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)))
+             : _mm256_loadu_ps((const float *)row + i);
+}
+
 /// Attention for one query head over positions lo..<span: with 16 registers, one head's query (hd = 8 * NV) stays in
 /// registers while keys stream by, four positions per horizontal sum; then the weighted values. scores[p - lo].
-TARGET INLINE void attend_head(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+TARGET INLINE void attend_head(const float *q, int64_t lo, int64_t span, const void *k, const void *v, const int H,
                                const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int NV,
                                float scale, float *out, float *scores) {
     __m256 qv[16];
     for (int c = 0; c < NV; c++) qv[c] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * c), _mm256_set1_ps(scale));
     __m256 maxv = _mm256_set1_ps(-INFINITY);
     for (int64_t p0 = lo, run; p0 < span; p0 += run) {
-        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const int64_t kb = tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
         float *sb = scores + (p0 - lo);
         int64_t i = 0;
         for (; i + 4 <= run; i += 4) {
             __m256 a[4];
             for (int j = 0; j < 4; j++) {
-                const float *kr = kb + (i + j) * kv_width;
-                a[j] = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
-                for (int c = 1; c < NV; c++) a[j] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a[j]);
+                const int64_t kr = kb + (i + j) * kv_width;
+                a[j] = _mm256_mul_ps(qv[0], kv8(k, kr, H));
+                for (int c = 1; c < NV; c++) a[j] = _mm256_fmadd_ps(qv[c], kv8(k, kr + 8 * c, H), a[j]);
             }
             const __m128 s = hsum4(a[0], a[1], a[2], a[3]);
             _mm_storeu_ps(sb + i, s);
             maxv = _mm256_max_ps(maxv, _mm256_set_m128(s, s));
         }
         for (; i < run; i++) {
-            const float *kr = kb + i * kv_width;
-            __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
-            for (int c = 1; c < NV; c++) a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a);
+            const int64_t kr = kb + i * kv_width;
+            __m256 a = _mm256_mul_ps(qv[0], kv8(k, kr, H));
+            for (int c = 1; c < NV; c++) a = _mm256_fmadd_ps(qv[c], kv8(k, kr + 8 * c, H), a);
             // The lone positions at a run's end keep their own sum order (the calibrated numerics of the
             // int16 parity tests: the most sensitive adapters' worst token moves by 0.015 nats with it); only a
             // window starting mid-block makes paged and contiguous caches differ here, in ulps.
@@ -272,11 +278,11 @@ TARGET INLINE void attend_head(const float *q, int64_t lo, int64_t span, const f
     __m256 o[16];
     for (int c = 0; c < NV; c++) o[c] = _mm256_setzero_ps();
     for (int64_t p0 = lo, run; p0 < span; p0 += run) {
-        const float *vb = v + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const int64_t vb = tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
         const float *sb = scores + (p0 - lo);
         for (int64_t i = 0; i < run; i++) {
             const __m256 w = _mm256_set1_ps(sb[i]);
-            for (int c = 0; c < NV; c++) o[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vb + i * kv_width + 8 * c), o[c]);
+            for (int c = 0; c < NV; c++) o[c] = _mm256_fmadd_ps(w, kv8(v, vb + i * kv_width + 8 * c, H), o[c]);
         }
     }
     const __m256 inv = _mm256_set1_ps(1.0f / sum);
@@ -286,8 +292,8 @@ TARGET INLINE void attend_head(const float *q, int64_t lo, int64_t span, const f
 /// Scores of P consecutive key rows (kv_width apart) against G scaled queries (qs, 256 floats each) for hd 256:
 /// s[j * n + i] for head j, row i. Each key vector is loaded once for all G heads; each output has its own
 /// accumulator, summed in the same order whatever P is, so a position's score does not depend on how rows are grouped.
-TARGET INLINE void scores_256(const float *qs, const float *kr, int64_t kv_width, const int G, const int P, float *s,
-                              int64_t n) {
+TARGET INLINE void scores_256(const float *qs, const void *k, int64_t kr, const int H, int64_t kv_width, const int G,
+                              const int P, float *s, int64_t n) {
     __m256 acc[8];
     for (int x = 0; x < P * G; x++) acc[x] = _mm256_setzero_ps();
     // Unrolled fully, the loop's query loads would be hoisted out of the caller's loop over positions into more
@@ -295,7 +301,7 @@ TARGET INLINE void scores_256(const float *qs, const float *kr, int64_t kv_width
 #pragma clang loop unroll_count(2)
     for (int c = 0; c < 32; c++) {
         __m256 kv[4];
-        for (int i = 0; i < P; i++) kv[i] = _mm256_loadu_ps(kr + i * kv_width + 8 * c);
+        for (int i = 0; i < P; i++) kv[i] = kv8(k, kr + i * kv_width + 8 * c, H);
         for (int j = 0; j < G; j++) {
             const __m256 qj = _mm256_load_ps(qs + j * 256 + 8 * c);
             for (int i = 0; i < P; i++) acc[i * G + j] = _mm256_fmadd_ps(qj, kv[i], acc[i * G + j]);
@@ -334,7 +340,7 @@ TARGET static float softmax_256(float *s, int64_t n) {
 /// the register file, so the queries stay in memory (L1, G KB) and registers hold accumulators instead. Scores: each
 /// key row is read once for all G heads, P rows at a time (P * G <= 8 accumulators in flight). Values: each head's
 /// output in column chunks of C registers (G * C <= 12), tile by tile of positions, accumulated in `out`.
-TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const void *k, const void *v, const int H,
                               const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int G, float scale,
                               float *out, float *scores) {
     const int P = G <= 2 ? 4 : G <= 4 ? 2 : 1;
@@ -344,11 +350,11 @@ TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const fl
     const __m256 sv = _mm256_set1_ps(scale);
     for (int x = 0; x < G * 256; x += 8) _mm256_store_ps(qs + x, _mm256_mul_ps(_mm256_loadu_ps(q + x), sv));
     for (int64_t p0 = lo, run; p0 < span; p0 += run) {
-        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const int64_t kb = tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
         float *sb = scores + (p0 - lo);
         int64_t i = 0;
-        for (; i + P <= run; i += P) scores_256(qs, kb + i * kv_width, kv_width, G, P, sb + i, n);
-        for (; i < run; i++) scores_256(qs, kb + i * kv_width, kv_width, G, 1, sb + i, n);
+        for (; i + P <= run; i += P) scores_256(qs, k, kb + i * kv_width, H, kv_width, G, P, sb + i, n);
+        for (; i < run; i++) scores_256(qs, k, kb + i * kv_width, H, kv_width, G, 1, sb + i, n);
     }
     float inv[8];
     for (int j = 0; j < G; j++) inv[j] = softmax_256(scores + j * n, n);
@@ -360,11 +366,11 @@ TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const fl
                 for (int c = 0; c < C; c++)
                     o[j * C + c] = t0 == lo ? _mm256_setzero_ps() : _mm256_loadu_ps(out + j * 256 + 8 * (c0 + c));
             for (int64_t p0 = t0, run; p0 < t1; p0 += run) {
-                const float *vb = v + tk_kv_run(blocks, block_tokens, p0, t1, &run) * kv_width + 8 * c0;
+                const int64_t vb = tk_kv_run(blocks, block_tokens, p0, t1, &run) * kv_width + 8 * c0;
                 const float *sb = scores + (p0 - lo);
                 for (int64_t i = 0; i < run; i++) {
                     __m256 vv[8];
-                    for (int c = 0; c < C; c++) vv[c] = _mm256_loadu_ps(vb + i * kv_width + 8 * c);
+                    for (int c = 0; c < C; c++) vv[c] = kv8(v, vb + i * kv_width + 8 * c, H);
                     for (int j = 0; j < G; j++) {
                         const __m256 w = _mm256_broadcast_ss(sb + j * n + i);
                         for (int c = 0; c < C; c++) o[j * C + c] = _mm256_fmadd_ps(w, vv[c], o[j * C + c]);
@@ -380,23 +386,23 @@ TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const fl
     }
 }
 
-TARGET void tk_attention_avx2(const float *q, int64_t start, const float *keys, const float *values,
-                              const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
-                              float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
-                              float *scores) {
+/// tk_attention_avx2 for a cache of fp16 (H) or fp32 values.
+TARGET INLINE void attention(const float *q, int64_t start, const void *keys, const void *values, const int H,
+                             const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
+                             int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
     for (int64_t item = i0; item < i1; item += stride) {
         const int64_t r = item / kv_heads, span = start + r + 1, lo = tk_window_first(span, window);
         const int g = (int)(item % kv_heads);
-        const float *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
+        const void *kg = tk_kv_at(keys, (int64_t)g * hd, H), *vg = tk_kv_at(values, (int64_t)g * hd, H);
         if (hd == 256) {
             // Sub-groups of at most 8 heads (Gemma 3 has 2 to 8 query heads per KV head).
             for (int h = g * group; h < (g + 1) * group; h += 8) {
                 const int n = (g + 1) * group - h < 8 ? (g + 1) * group - h : 8;
                 const float *qh = q + r * q_width + (int64_t)h * hd;
                 float *oh = out + r * q_width + (int64_t)h * hd;
-#define A(G) case G: attend_256(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, G, scale, oh, scores); break;
+#define A(G) case G: attend_256(qh, lo, span, kg, vg, H, blocks, block_tokens, kv_width, G, scale, oh, scores); break;
                 switch (n) { A(1) A(2) A(3) A(4) A(5) A(6) A(7) A(8) }
 #undef A
             }
@@ -405,9 +411,21 @@ TARGET void tk_attention_avx2(const float *q, int64_t start, const float *keys, 
         for (int h = g * group; h < (g + 1) * group; h++) {
             const float *qh = q + r * q_width + (int64_t)h * hd;
             float *oh = out + r * q_width + (int64_t)h * hd;
-            if (hd == 64) attend_head(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, 8, scale, oh, scores);
-            else attend_head(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, 16, scale, oh, scores);
+            if (hd == 64) attend_head(qh, lo, span, kg, vg, H, blocks, block_tokens, kv_width, 8, scale, oh, scores);
+            else attend_head(qh, lo, span, kg, vg, H, blocks, block_tokens, kv_width, 16, scale, oh, scores);
         }
     }
+}
+
+TARGET void tk_attention_avx2(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
+                              const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
+                              float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
+                              float *scores) {
+    if (kv_type == TK_F16)
+        attention(q, start, keys, values, 1, blocks, block_tokens, heads, kv_heads, hd, scale, window, i0, i1, stride,
+                  out, scores);
+    else
+        attention(q, start, keys, values, 0, blocks, block_tokens, heads, kv_heads, hd, scale, window, i0, i1, stride,
+                  out, scores);
 }
 #endif

@@ -323,10 +323,17 @@ TARGET void tk_gelu_mul_backward_avx512(const float *g, const float *u, const fl
 #endif
 
 #if defined(__x86_64__)
+/// 16 keys or values at element i of a cache row stored as fp16 (H) or fp32: fp16 widens exactly, so both give the
+/// same floats for the same stored values.
+TARGET INLINE __m512 kv16(const void *row, int64_t i, const int H) {
+    return H ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)))
+             : _mm512_loadu_ps((const float *)row + i);
+}
+
 /// Attention for one query row and one KV head with its `group` query heads, over positions lo..<span: each key and
 /// value vector is loaded once for all heads of the group, and the outputs stay in registers. hd is 16 * nv (64 or
 /// 128), group <= 8. scores[j * n + p - lo] for head j, n = span - lo.
-TARGET INLINE void attend_group(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+TARGET INLINE void attend_group(const float *q, int64_t lo, int64_t span, const void *k, const void *v, const int H,
                                 const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int group,
                                 const int nv, float scale, float *out, float *scores) {
     const int hd = nv * 16;
@@ -337,11 +344,11 @@ TARGET INLINE void attend_group(const float *q, int64_t lo, int64_t span, const 
     float maxs[8];
     for (int j = 0; j < group; j++) maxs[j] = -INFINITY;
     for (int64_t p0 = lo, run; p0 < span; p0 += run) {
-        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const int64_t kb = tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
         float *sb = scores + (p0 - lo);
         for (int64_t i = 0; i < run; i++) {
             __m512 kv[8];
-            for (int c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(kb + i * kv_width + c * 16);
+            for (int c = 0; c < nv; c++) kv[c] = kv16(k, kb + i * kv_width + c * 16, H);
             for (int j = 0; j < group; j++) {
                 __m512 acc = _mm512_mul_ps(qv[j][0], kv[0]);
                 for (int c = 1; c < nv; c++) acc = _mm512_fmadd_ps(qv[j][c], kv[c], acc);
@@ -373,11 +380,11 @@ TARGET INLINE void attend_group(const float *q, int64_t lo, int64_t span, const 
     for (int j = 0; j < group; j++)
         for (int c = 0; c < nv; c++) o[j][c] = _mm512_setzero_ps();
     for (int64_t p0 = lo, run; p0 < span; p0 += run) {
-        const float *vb = v + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const int64_t vb = tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
         const float *sb = scores + (p0 - lo);
         for (int64_t i = 0; i < run; i++) {
             __m512 vv[8];
-            for (int c = 0; c < nv; c++) vv[c] = _mm512_loadu_ps(vb + i * kv_width + c * 16);
+            for (int c = 0; c < nv; c++) vv[c] = kv16(v, vb + i * kv_width + c * 16, H);
             for (int j = 0; j < group; j++) {
                 __m512 w = _mm512_set1_ps(sb[j * n + i]);
                 for (int c = 0; c < nv; c++) o[j][c] = _mm512_fmadd_ps(w, vv[c], o[j][c]);
@@ -391,8 +398,8 @@ TARGET INLINE void attend_group(const float *q, int64_t lo, int64_t span, const 
 /// Scores of P consecutive key rows (kv_width apart) against G scaled queries (qs, 256 floats each) for hd 256:
 /// s[j * n + i] for head j, row i. Each key vector is loaded once for all G heads; each output has its own
 /// accumulator, summed in the same order whatever P is, so a position's score does not depend on how rows are grouped.
-TARGET INLINE void scores_256(const float *qs, const float *kr, int64_t kv_width, const int G, const int P, float *s,
-                              int64_t n) {
+TARGET INLINE void scores_256(const float *qs, const void *k, int64_t kr, const int H, int64_t kv_width, const int G,
+                              const int P, float *s, int64_t n) {
     __m512 acc[8];
     for (int x = 0; x < P * G; x++) acc[x] = _mm512_setzero_ps();
     // Unrolled fully, the loop's query loads would be hoisted out of the caller's loop over positions into more
@@ -400,7 +407,7 @@ TARGET INLINE void scores_256(const float *qs, const float *kr, int64_t kv_width
 #pragma clang loop unroll_count(2)
     for (int c = 0; c < 16; c++) {
         __m512 kv[4];
-        for (int i = 0; i < P; i++) kv[i] = _mm512_loadu_ps(kr + i * kv_width + 16 * c);
+        for (int i = 0; i < P; i++) kv[i] = kv16(k, kr + i * kv_width + 16 * c, H);
         for (int j = 0; j < G; j++) {
             const __m512 qj = _mm512_load_ps(qs + j * 256 + 16 * c);
             for (int i = 0; i < P; i++) acc[i * G + j] = _mm512_fmadd_ps(qj, kv[i], acc[i * G + j]);
@@ -443,7 +450,7 @@ TARGET static float softmax_256(float *s, int64_t n) {
 /// registers hold accumulators instead. Scores: each key row is read once for all G heads, P rows at a time
 /// (P * G <= 8 accumulators in flight). Values: each head's output in column chunks of C registers (G * C <= 16),
 /// tile by tile of positions, accumulated in `out`.
-TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const float *k, const float *v,
+TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const void *k, const void *v, const int H,
                               const int32_t *blocks, int64_t block_tokens, int64_t kv_width, const int G, float scale,
                               float *out, float *scores) {
     const int P = G <= 2 ? 4 : G <= 4 ? 2 : 1;
@@ -453,11 +460,11 @@ TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const fl
     const __m512 sv = _mm512_set1_ps(scale);
     for (int x = 0; x < G * 256; x += 16) _mm512_store_ps(qs + x, _mm512_mul_ps(_mm512_loadu_ps(q + x), sv));
     for (int64_t p0 = lo, run; p0 < span; p0 += run) {
-        const float *kb = k + tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
+        const int64_t kb = tk_kv_run(blocks, block_tokens, p0, span, &run) * kv_width;
         float *sb = scores + (p0 - lo);
         int64_t i = 0;
-        for (; i + P <= run; i += P) scores_256(qs, kb + i * kv_width, kv_width, G, P, sb + i, n);
-        for (; i < run; i++) scores_256(qs, kb + i * kv_width, kv_width, G, 1, sb + i, n);
+        for (; i + P <= run; i += P) scores_256(qs, k, kb + i * kv_width, H, kv_width, G, P, sb + i, n);
+        for (; i < run; i++) scores_256(qs, k, kb + i * kv_width, H, kv_width, G, 1, sb + i, n);
     }
     float inv[8];
     for (int j = 0; j < G; j++) inv[j] = softmax_256(scores + j * n, n);
@@ -469,11 +476,11 @@ TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const fl
                 for (int c = 0; c < C; c++)
                     o[j * C + c] = t0 == lo ? _mm512_setzero_ps() : _mm512_loadu_ps(out + j * 256 + 16 * (c0 + c));
             for (int64_t p0 = t0, run; p0 < t1; p0 += run) {
-                const float *vb = v + tk_kv_run(blocks, block_tokens, p0, t1, &run) * kv_width + 16 * c0;
+                const int64_t vb = tk_kv_run(blocks, block_tokens, p0, t1, &run) * kv_width + 16 * c0;
                 const float *sb = scores + (p0 - lo);
                 for (int64_t i = 0; i < run; i++) {
                     __m512 vv[16];
-                    for (int c = 0; c < C; c++) vv[c] = _mm512_loadu_ps(vb + i * kv_width + 16 * c);
+                    for (int c = 0; c < C; c++) vv[c] = kv16(v, vb + i * kv_width + 16 * c, H);
                     for (int j = 0; j < G; j++) {
                         const __m512 w = _mm512_set1_ps(sb[j * n + i]);
                         for (int c = 0; c < C; c++) o[j * C + c] = _mm512_fmadd_ps(w, vv[c], o[j * C + c]);
@@ -489,17 +496,17 @@ TARGET INLINE void attend_256(const float *q, int64_t lo, int64_t span, const fl
     }
 }
 
-TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
-                                const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
-                                float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
-                                float *scores) {
+/// tk_attention_avx512 for a cache of fp16 (H) or fp32 values.
+TARGET INLINE void attention(const float *q, int64_t start, const void *keys, const void *values, const int H,
+                             const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
+                             int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
     for (int64_t item = i0; item < i1; item += stride) {
         int64_t r = item / kv_heads;
         int g = (int)(item % kv_heads);
         const float *qg = q + r * q_width + (int64_t)g * group * hd;
-        const float *kg = keys + (int64_t)g * hd, *vg = values + (int64_t)g * hd;
+        const void *kg = tk_kv_at(keys, (int64_t)g * hd, H), *vg = tk_kv_at(values, (int64_t)g * hd, H);
         float *og = out + r * q_width + (int64_t)g * group * hd;
         const int64_t span = start + r + 1, lo = tk_window_first(span, window);
         if (hd == 256) {
@@ -508,19 +515,31 @@ TARGET void tk_attention_avx512(const float *q, int64_t start, const float *keys
                 const int n = group - h < 8 ? group - h : 8;
                 const float *qh = qg + (int64_t)h * hd;
                 float *oh = og + (int64_t)h * hd;
-#define A(G) case G: attend_256(qh, lo, span, kg, vg, blocks, block_tokens, kv_width, G, scale, oh, scores); break;
+#define A(G) case G: attend_256(qh, lo, span, kg, vg, H, blocks, block_tokens, kv_width, G, scale, oh, scores); break;
                 switch (n) { A(1) A(2) A(3) A(4) A(5) A(6) A(7) A(8) }
 #undef A
             }
             continue;
         }
         // Compile-time shapes keep the per-head vectors in registers.
-#define A(G, NV) case (G * 16 + NV): attend_group(qg, lo, span, kg, vg, blocks, block_tokens, kv_width, G, NV, scale, og, scores); break;
+#define A(G, NV) case (G * 16 + NV): attend_group(qg, lo, span, kg, vg, H, blocks, block_tokens, kv_width, G, NV, scale, og, scores); break;
         switch (group * 16 + hd / 16) {
             A(1, 4) A(2, 4) A(3, 4) A(4, 4) A(5, 4) A(6, 4) A(7, 4) A(8, 4)
             A(1, 8) A(2, 8) A(3, 8) A(4, 8) A(5, 8) A(6, 8) A(7, 8) A(8, 8)
         }
 #undef A
     }
+}
+
+TARGET void tk_attention_avx512(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
+                                const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
+                                float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
+                                float *scores) {
+    if (kv_type == TK_F16)
+        attention(q, start, keys, values, 1, blocks, block_tokens, heads, kv_heads, hd, scale, window, i0, i1, stride,
+                  out, scores);
+    else
+        attention(q, start, keys, values, 0, blocks, block_tokens, heads, kv_heads, hd, scale, window, i0, i1, stride,
+                  out, scores);
 }
 #endif

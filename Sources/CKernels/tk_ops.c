@@ -88,11 +88,20 @@ const tk_ops *tk_ops_for(int level) {
     return &generic_ops;
 }
 
-void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values,
+/// Row `row` of a cache of kv_type values as floats: in place for fp32, widened into `buffer` for fp16.
+static const float *kv_row(const void *kv, int kv_type, int64_t at, int64_t n, float *buffer) {
+    if (kv_type != TK_F16) return (const float *)kv + at;
+    const uint16_t *h = (const uint16_t *)kv + at;
+    for (int64_t i = 0; i < n; i++) buffer[i] = tk_fp16_to_fp32(h[i]);
+    return buffer;
+}
+
+void tk_attention_generic(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
                           const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
                           int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores) {
     const int group = heads / kv_heads;
     const int64_t q_width = (int64_t)heads * hd, kv_width = (int64_t)kv_heads * hd;
+    float row[hd];
     for (int64_t item = i0; item < i1; item += stride) {
         int64_t r = item / kv_heads, span = start + r + 1, lo = tk_window_first(span, window);
         int g = (int)(item % kv_heads);
@@ -101,9 +110,10 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
             float max_score = -INFINITY;
             // scores[p - lo] for the row's positions lo..<span.
             for (int64_t p = lo, run; p < span; p += run) {
-                const float *k = keys + tk_kv_run(blocks, block_tokens, p, span, &run) * kv_width + (int64_t)g * hd;
+                const int64_t at = tk_kv_run(blocks, block_tokens, p, span, &run) * kv_width + (int64_t)g * hd;
                 for (int64_t i = 0; i < run; i++) {
-                    float s = tk_dot_f32_generic(qr, k + i * kv_width, hd) * scale;
+                    const float *k = kv_row(keys, kv_type, at + i * kv_width, hd, row);
+                    float s = tk_dot_f32_generic(qr, k, hd) * scale;
                     scores[p - lo + i] = s;
                     if (s > max_score) max_score = s;
                 }
@@ -118,8 +128,9 @@ void tk_attention_generic(const float *q, int64_t start, const float *keys, cons
             memset(o, 0, sizeof(float) * (size_t)hd);
             float inv = 1.0f / sum;
             for (int64_t p = lo, run; p < span; p += run) {
-                const float *v = values + tk_kv_run(blocks, block_tokens, p, span, &run) * kv_width + (int64_t)g * hd;
-                for (int64_t i = 0; i < run; i++) axpy(scores[p - lo + i] * inv, v + i * kv_width, o, hd);
+                const int64_t at = tk_kv_run(blocks, block_tokens, p, span, &run) * kv_width + (int64_t)g * hd;
+                for (int64_t i = 0; i < run; i++)
+                    axpy(scores[p - lo + i] * inv, kv_row(values, kv_type, at + i * kv_width, hd, row), o, hd);
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TesseraKernels
 import TesseraModel
 import TesseraTokenizer
 
@@ -10,6 +11,7 @@ public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Bytes of the KV block pool, allocated once.
         public var kvCacheBytes = 256 << 20
+        public var kvCacheType = KVCacheType.standard
         public var blockTokens = 16
         /// Tokens per step. A step's length is what a request arriving during a long prompt waits for: 128 tokens
         /// keep that near half a second on 2 cores (measured: 2,000-token prompt ahead, first token after ~0.5 s;
@@ -61,7 +63,8 @@ public final class Engine: Sendable {
         self.model = model
         self.tokenizer = tokenizer
         self.configuration = configuration
-        pool = model.makeBlockPool(bytes: configuration.kvCacheBytes, blockTokens: configuration.blockTokens)
+        pool = model.makeBlockPool(bytes: configuration.kvCacheBytes, blockTokens: configuration.blockTokens,
+                                   type: configuration.kvCacheType)
         let limits = Scheduler.Limits(
             tokenBudget: configuration.tokenBudget, maxSequencesPerStep: configuration.maxSequencesPerStep,
             maxAdaptersPerStep: configuration.maxAdaptersPerStep, maxWaiting: configuration.maxWaiting,

@@ -1,3 +1,4 @@
+import TesseraKernels
 import TesseraModel
 import TesseraTokenizer
 
@@ -22,10 +23,12 @@ public struct GenerationResult: Sendable {
 public struct Generator: Sendable {
     public let model: any LanguageModel
     public let tokenizer: Tokenizer
+    public let cacheType: KVCacheType
 
-    public init(model: any LanguageModel, tokenizer: Tokenizer) {
+    public init(model: any LanguageModel, tokenizer: Tokenizer, cacheType: KVCacheType = .standard) {
         self.model = model
         self.tokenizer = tokenizer
+        self.cacheType = cacheType
     }
 
     /// Runs to completion, calling `onText` with each piece of text as soon as it is final.
@@ -44,7 +47,7 @@ public struct Generator: Sendable {
         var result = GenerationResult(promptTokens: prompt.count)
         guard budget > 0 else { return result }
 
-        let cache = model.makeCache(capacity: reserved + prompt.count + budget)
+        let cache = model.makeCache(capacity: reserved + prompt.count + budget, type: cacheType)
         var sampler = Sampler(parameters: parameters, prompt: prompt)
         var detok = IncrementalDetokenizer(tokenizer: tokenizer)
         var stops = StopMatcher(stops: parameters.stop)

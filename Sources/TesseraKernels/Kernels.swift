@@ -86,22 +86,31 @@ public enum Kernels {
         /// New positions start..<start+rows.
         public var rows: Int
         public var start: Int
-        /// Rows of kvHeads*headDim floats. Position p is row blocks[p / blockTokens] * blockTokens + p % blockTokens
-        /// (a paged cache), or row p without a block table.
-        public var keys: UnsafePointer<Float>
-        public var values: UnsafePointer<Float>
+        /// Rows of kvHeads*headDim values of `type`. Position p is row blocks[p / blockTokens] * blockTokens +
+        /// p % blockTokens (a paged cache), or row p without a block table.
+        public var keys: UnsafeRawPointer
+        public var values: UnsafeRawPointer
+        public var type: KVCacheType
         public var blocks: UnsafePointer<Int32>?
         public var blockTokens: Int
 
-        public init(row: Int, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                    blocks: UnsafePointer<Int32>? = nil, blockTokens: Int = 0) {
+        public init(row: Int, rows: Int, start: Int, keys: UnsafeRawPointer, values: UnsafeRawPointer,
+                    type: KVCacheType, blocks: UnsafePointer<Int32>? = nil, blockTokens: Int = 0) {
             self.row = row
             self.rows = rows
             self.start = start
             self.keys = keys
             self.values = values
+            self.type = type
             self.blocks = blocks
             self.blockTokens = blockTokens
+        }
+
+        /// Keys and values in fp32.
+        public init(row: Int, rows: Int, start: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                    blocks: UnsafePointer<Int32>? = nil, blockTokens: Int = 0) {
+            self.init(row: row, rows: rows, start: start, keys: UnsafeRawPointer(keys), values: UnsafeRawPointer(values),
+                      type: .fp32, blocks: blocks, blockTokens: blockTokens)
         }
     }
 
@@ -138,8 +147,8 @@ public enum Kernels {
                 for item in stride(from: thread, to: items, by: threads) {
                     while seg + 1 < segments.count && firstItem[seg + 1] <= item { seg += 1 }
                     let s = segments[seg], local = item - firstItem[seg]
-                    attend(q + s.row * width, Int64(s.start), s.keys, s.values, s.blocks, Int64(s.blockTokens),
-                           Int32(heads), Int32(kvHeads), Int32(headDim), scale, Int64(window),
+                    attend(q + s.row * width, Int64(s.start), s.keys, s.values, s.type.kernelType, s.blocks,
+                           Int64(s.blockTokens), Int32(heads), Int32(kvHeads), Int32(headDim), scale, Int64(window),
                            Int64(local), Int64(local + 1), 1, out + s.row * width, scores)
                 }
             }

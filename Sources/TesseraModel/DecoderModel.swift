@@ -169,8 +169,8 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
                 rope.apply(&k, row: r0, rows: rows, heads: c.kvHeads, table: tables[i])
                 s.cache.append(layer: l, keys: k, values: v, row: r0, rows: rows)
                 let (keys, values, blocks) = s.cache.layer(l)
-                segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values, blocks: blocks,
-                                      blockTokens: s.cache.pool.blockTokens))
+                segments.append(.init(row: r0, rows: rows, start: start, keys: keys, values: values,
+                                      type: s.cache.pool.type, blocks: blocks, blockTokens: s.cache.pool.blockTokens))
             }
             q.withUnsafeBufferPointer { qp in
                 attn.withUnsafeMutableBufferPointer { ap in

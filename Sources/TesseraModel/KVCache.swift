@@ -51,9 +51,9 @@ public final class KVCache: @unchecked Sendable {
         k.withUnsafeBufferPointer { kp in
             v.withUnsafeBufferPointer { vp in
                 for i in 0..<rows {
-                    let dst = self.row(count + i) * w, src = (row + i) * w
-                    (keys + dst).update(from: kp.baseAddress! + src, count: w)
-                    (values + dst).update(from: vp.baseAddress! + src, count: w)
+                    let dst = self.row(count + i), src = (row + i) * w
+                    pool.store(kp.baseAddress! + src, count: w, into: keys, row: dst)
+                    pool.store(vp.baseAddress! + src, count: w, into: values, row: dst)
                 }
             }
         }
@@ -69,8 +69,8 @@ public final class KVCache: @unchecked Sendable {
                 let (keys, values) = pool.layer(l)
                 for r in 0..<n {
                     let src = p.baseAddress! + (r * layers * 2 + 2 * l) * width
-                    (keys + self.row(r) * width).update(from: src, count: width)
-                    (values + self.row(r) * width).update(from: src + width, count: width)
+                    pool.store(src, count: width, into: keys, row: self.row(r))
+                    pool.store(src + width, count: width, into: values, row: self.row(r))
                 }
             }
         }
@@ -78,9 +78,9 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// A layer's pool arrays and this sequence's block table, for attention; valid during the current pass.
-    func layer(_ layer: Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, blocks: UnsafePointer<Int32>) {
+    func layer(_ layer: Int) -> (keys: UnsafeRawPointer, values: UnsafeRawPointer, blocks: UnsafePointer<Int32>) {
         let (k, v) = pool.layer(layer)
-        return (UnsafePointer(k), UnsafePointer(v), UnsafePointer(table))
+        return (UnsafeRawPointer(k), UnsafeRawPointer(v), UnsafePointer(table))
     }
 
     /// Forgets the positions from `position` on (to rewind, or to reuse the cache) and returns whole blocks no longer

@@ -44,16 +44,16 @@ public protocol LanguageModel: Sendable {
 
 extension LanguageModel {
     /// A cache for one sequence of up to `capacity` positions (at most the context length), in a pool of its own.
-    public func makeCache(capacity: Int) -> KVCache {
+    public func makeCache(capacity: Int, type: KVCacheType = .standard) -> KVCache {
         let capacity = min(capacity, config.contextLength), blockTokens = 16
         let pool = KVBlockPool(layers: config.layers, width: config.kvHeads * config.headDim, blockTokens: blockTokens,
-                               blocks: (capacity + blockTokens - 1) / blockTokens)
+                               blocks: (capacity + blockTokens - 1) / blockTokens, type: type)
         return KVCache(pool: pool, capacity: capacity)
     }
 
     /// A pool shared by many sequences' caches, within `bytes`.
-    public func makeBlockPool(bytes: Int, blockTokens: Int = 16) -> KVBlockPool {
-        KVBlockPool(config: config, bytes: bytes, blockTokens: blockTokens)
+    public func makeBlockPool(bytes: Int, blockTokens: Int = 16, type: KVCacheType = .standard) -> KVBlockPool {
+        KVBlockPool(config: config, bytes: bytes, blockTokens: blockTokens, type: type)
     }
 
     /// Logits [total outputs, vocab] in a new array (see `forward(_:logits:)`).

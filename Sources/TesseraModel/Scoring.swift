@@ -1,15 +1,17 @@
 import Foundation
+import TesseraKernels
 
 /// Teacher-forced log-probabilities: how likely the model finds each token given the ones before it.
 public enum Scoring {
     /// logprobs[i] = log p(tokens[i+1] | tokens[0...i]); one fewer than `tokens`.
     /// Long texts go through in chunks of `chunk` tokens so the logits buffer stays bounded.
     public static func logprobs(
-        model: any LanguageModel, tokens: [Int32], adapters: [AppliedAdapter] = [], chunk: Int = 256
+        model: any LanguageModel, tokens: [Int32], adapters: [AppliedAdapter] = [], cache type: KVCacheType = .standard,
+        chunk: Int = 256
     ) throws(ModelError) -> [Double] {
         guard tokens.count >= 2 else { return [] }
         let positions = tokens.count + adapters.reduce(0) { $0 + $1.weights.positions }
-        let cache = model.makeCache(capacity: positions)
+        let cache = model.makeCache(capacity: positions, type: type)
         guard cache.capacity >= positions else {
             throw ModelError("text of \(tokens.count) tokens exceeds the model's context of \(model.config.contextLength)")
         }

@@ -102,7 +102,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         func prefillRate() throws -> Double {
             let tokens = prompt(prefillTokens, salt: 0)
-            let cache = lm.makeCache(capacity: prefillTokens)
+            let cache = lm.makeCache(capacity: prefillTokens, type: model.kvCacheDtype)
             let t = Date()
             _ = try lm.forward(tokens: tokens, cache: cache, outputs: [prefillTokens - 1])
             return Double(prefillTokens) / Date().timeIntervalSince(t)
@@ -112,7 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
         /// Aggregate decode tokens/s of n sequences, sequence s with adapters[s] (none when empty).
         func decodeRate(_ n: Int, steps: Int, adapters: [[AppliedAdapter]] = []) throws -> Double {
             let applied = adapters.isEmpty ? Array(repeating: [], count: n) : adapters
-            let caches = (0..<n).map { lm.makeCache(capacity: promptTokens + steps + applied[$0].reduce(0) { $0 + $1.weights.positions }) }
+            let caches = (0..<n).map { lm.makeCache(capacity: promptTokens + steps + applied[$0].reduce(0) { $0 + $1.weights.positions }, type: model.kvCacheDtype) }
             kvBytes = max(kvBytes, caches.reduce(0) { $0 + $1.pool.bytes })
             var next = [Int32](repeating: 0, count: n)
             for (s, cache) in caches.enumerated() {
@@ -141,6 +141,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         var engineConfig = Engine.Configuration()
         engineConfig.kvCacheBytes = kvCacheBytes
+        engineConfig.kvCacheType = model.kvCacheDtype
         engineConfig.tokenBudget = tokenBudget
         let engine = Engine(model: lm, tokenizer: tokenizer, configuration: engineConfig)
         defer { engine.close() }

@@ -59,7 +59,7 @@ struct GenerateCommand: ParsableCommand {
 
         let started = Date()
         let result = try runOrExit {
-            try Generator(model: lm, tokenizer: tokenizer).generate(prompt: ids, parameters: p, adapters: adapters) { piece in
+            try Generator(model: lm, tokenizer: tokenizer, cacheType: model.kvCacheDtype).generate(prompt: ids, parameters: p, adapters: adapters) { piece in
                 FileHandle.standardOutput.write(Data(piece.utf8))
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TesseraFormats
+import TesseraKernels
 import TesseraTokenizer
 
 /// `--model`, shared by every command that reads the base model.
@@ -12,6 +13,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: .long, help: "A Jinja chat template file to use instead of the model's own (tokenizer.chat_template).")
     var chatTemplate: String?
+
+    @Option(name: .long, help: "How the KV cache stores keys and values: f16 (half the bytes) or fp32 (exact).")
+    var kvCacheDtype = KVCacheType.standard
 
     var path: String { model ?? ProcessInfo.processInfo.environment["TESSERA_MODEL"] ?? Self.defaultPath }
 
@@ -45,6 +49,8 @@ struct ModelOptions: ParsableArguments {
         }
     }
 }
+
+extension KVCacheType: ExpressibleByArgument {}
 
 /// An error the CLI reports as one line on stderr, exiting 1.
 struct CLIError: Error, CustomStringConvertible {

@@ -48,7 +48,7 @@ struct ScoreCommand: ParsableCommand {
         }
         guard ids.count >= 2 else { throw CLIError("need at least two tokens to score, got \(ids.count)") }
         let adapters = try adapter.load(for: lm)
-        let logprobs = try runOrExit { try Scoring.logprobs(model: lm, tokens: ids, adapters: adapters) }
+        let logprobs = try runOrExit { try Scoring.logprobs(model: lm, tokens: ids, adapters: adapters, cache: model.kvCacheDtype) }
         let perplexity = exp(-logprobs.reduce(0, +) / Double(logprobs.count))
         if json {
             let result = ScoreResult(tokens: ids, logprobs: logprobs, perplexity: perplexity)

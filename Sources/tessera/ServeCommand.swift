@@ -105,6 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         let backend = Backend(registry: registry, adminKey: ProcessInfo.processInfo.environment["TESSERA_ADMIN_KEY"], loraDirectory: loraDir, jobs: jobs)
         var config = Engine.Configuration()
         config.kvCacheBytes = kvCacheBytes
+        config.kvCacheType = model.kvCacheDtype
         config.tokenBudget = tokenBudget
         config.maxSequencesPerStep = maxSequences
         config.maxWaiting = maxWaiting

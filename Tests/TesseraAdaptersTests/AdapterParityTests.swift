@@ -80,7 +80,7 @@ import TesseraTestSupport
         #expect(adapter.warnings.isEmpty, "\(adapter.warnings)")
         var errors: [Double] = [], moved: [Double] = []
         for (text, reference) in zip(base.fixture.texts, base.fixture.adapters[name]!) {
-            let got = try Scoring.logprobs(model: base.model, tokens: text.tokens, adapters: [AppliedAdapter(adapter.weights)])
+            let got = try Scoring.logprobs(model: base.model, tokens: text.tokens, adapters: [AppliedAdapter(adapter.weights)], cache: .fp32)
             try #require(got.count == reference.count)
             errors += zip(got, reference).map { abs($0 - $1) }
             moved += zip(reference, text.base).map { abs($0 - $1) }
@@ -102,7 +102,7 @@ import TesseraTestSupport
         typealias Item = (tokens: [Int32], adapter: AdapterWeights?, scale: Float)
         func run(_ items: [Item]) throws -> [[Float]] {
             let inputs = items.map { item in
-                SequenceInput(tokens: item.tokens, cache: Self.model.makeCache(capacity: 256), outputs: Array(item.tokens.indices),
+                SequenceInput(tokens: item.tokens, cache: Self.model.makeCache(capacity: 256, type: .fp32), outputs: Array(item.tokens.indices),
                               adapters: item.adapter.map { [AppliedAdapter($0, scale: item.scale)] } ?? [])
             }
             let logits = try Self.model.forward(inputs)
@@ -126,19 +126,19 @@ import TesseraTestSupport
     @Test func loraAdaptersCompose() throws {
         let a = try Self.load("lora").weights, b = try Self.load("lora_patterns").weights
         let tokens = Self.fixture.texts[0].tokens
-        let base = try Scoring.logprobs(model: Self.model, tokens: tokens)
-        let zero = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0)])
+        let base = try Scoring.logprobs(model: Self.model, tokens: tokens, cache: .fp32)
+        let zero = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0)], cache: .fp32)
         #expect(zip(zero, base).allSatisfy { abs($0 - $1) < 1e-6 })
-        let mixed = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0.7), AppliedAdapter(b, scale: 0.3)])
-        let onlyA = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a)])
+        let mixed = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0.7), AppliedAdapter(b, scale: 0.3)], cache: .fp32)
+        let onlyA = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a)], cache: .fp32)
         #expect(mixed != onlyA && mixed != base)
         // Deltas add linearly: two halves of an adapter are the whole of it.
-        let halves = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0.5), AppliedAdapter(a, scale: 0.5)])
+        let halves = try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a, scale: 0.5), AppliedAdapter(a, scale: 0.5)], cache: .fp32)
         let worst = zip(halves, onlyA).map { abs($0 - $1) }.max()!
         #expect(worst < [.fp32: 1e-5, .int16: 1e-3, .int8: 0.5][ActivationPrecision.selected]!, "halves vs whole: \(worst)")
         let dora = try Self.load("dora").weights
         #expect(throws: ModelError("sequence 0: only LoRA adapters compose; DoRA, prompt, P- and prefix tuning apply alone")) {
-            try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a), AppliedAdapter(dora)])
+            try Scoring.logprobs(model: Self.model, tokens: tokens, adapters: [AppliedAdapter(a), AppliedAdapter(dora)], cache: .fp32)
         }
     }
 }

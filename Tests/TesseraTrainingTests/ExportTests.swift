@@ -79,11 +79,11 @@ import TesseraTraining
         let kinds: [String: AdapterKind] = ["lora": .lora, "dora": .dora, "prompt": .promptTuning, "p-tuning": .pTuning,
                                             "prefix": .prefixTuning, "prefix-projection": .prefixTuning]
         #expect(loaded.kind == kinds[kind]! && loaded.warnings.isEmpty)
-        let served = try Scoring.logprobs(model: model, tokens: tokens, adapters: [AppliedAdapter(loaded.weights)])
+        let served = try Scoring.logprobs(model: model, tokens: tokens, adapters: [AppliedAdapter(loaded.weights)], cache: .fp32)
         let servedNLL = -served.reduce(0, +)
-        let baseNLL = -(try Scoring.logprobs(model: model, tokens: tokens)).reduce(0, +)
-        // The serving path's own precision (int16 activations, fp16 adapter weights at the SIMD levels) bounds the
-        // agreement; the adapter's effect must be far larger.
+        let baseNLL = -(try Scoring.logprobs(model: model, tokens: tokens, cache: .fp32)).reduce(0, +)
+        // The serving path's own precision (int16 activations, fp16 adapter weights at the SIMD levels; an fp32 cache,
+        // as the trainer has) bounds the agreement; the adapter's effect must be far larger.
         let perToken = abs(servedNLL - trainerNLL) / Double(tokens.count - 1)
         print("export: trainer NLL \(trainerNLL), served \(servedNLL), base \(baseNLL)")
         #expect(perToken < 2e-3)

@@ -74,22 +74,28 @@ void tk_add(const float *x, float *y, int64_t n);
 /// q, out: [rows, heads*hd]; row r, at position P = start + r, sees positions lo...P, lo = max(0, P - window + 1)
 /// (a sliding window, Hugging Face's and llama.cpp's standard one: key position p is masked when P - p >= window), or
 /// 0...P when window is 0. Scores are scale * q.k (1/sqrt(hd) for the usual attention). keys, values: rows of
-/// kv_heads*hd floats; the sequence's position p is in row blocks[p / block_tokens] * block_tokens + p % block_tokens
-/// (a paged cache, DESIGN 3.5), or in row p when blocks is NULL. scores: scratch of (heads / kv_heads) * n floats,
-/// n = the most positions a row sees (start+rows, or at most window).
-typedef void (*tk_attention_fn)(const float *q, int64_t start, const float *keys, const float *values,
+/// kv_heads*hd values of kv_type (TK_F32, or TK_F16: widened exactly, then the same fp32 arithmetic); the
+/// sequence's position p is in row blocks[p / block_tokens] * block_tokens + p % block_tokens (a paged cache,
+/// DESIGN 3.5), or in row p when blocks is NULL. scores: scratch of (heads / kv_heads) * n floats, n = the most
+/// positions a row sees (start+rows, or at most window).
+typedef void (*tk_attention_fn)(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
                                 const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd,
                                 float scale, int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out,
                                 float *scores);
-void tk_attention_generic(const float *q, int64_t start, const float *keys, const float *values,
+void tk_attention_generic(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
                           const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
                           int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
-void tk_attention_avx2(const float *q, int64_t start, const float *keys, const float *values,
+void tk_attention_avx2(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
                        const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
                        int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
-void tk_attention_avx512(const float *q, int64_t start, const float *keys, const float *values,
+void tk_attention_avx512(const float *q, int64_t start, const void *keys, const void *values, int kv_type,
                          const int32_t *blocks, int64_t block_tokens, int heads, int kv_heads, int hd, float scale,
                          int64_t window, int64_t i0, int64_t i1, int64_t stride, float *out, float *scores);
+
+/// Element i of a cache of fp16 (`half`) or fp32 values.
+static inline const void *tk_kv_at(const void *kv, int64_t i, int half) {
+    return (const char *)kv + i * (half ? 2 : 4);
+}
 
 /// The first position a row seeing positions 0..<span attends to under `window` (0: no window).
 static inline int64_t tk_window_first(int64_t span, int64_t window) {

@@ -211,7 +211,7 @@ TARGET static void panels_any(tk_panel_layout l, const uint8_t *panel, int64_t p
 #define C(K, D, NP, NT) case (K * 512 + D * 256 + NP * 16 + NT): \
     panels(K, D, l, panel, panel_bytes, stride, nb, q, q2, k, dx, sx, hs, y, ldy, NP, NT); return;
 #define SHAPES(K, D) C(K, D, 2, 1) C(K, D, 1, 1) C(K, D, 2, 2) C(K, D, 1, 2) C(K, D, 2, 3) \
-    C(K, D, 1, 3) C(K, D, 2, 4) C(K, D, 1, 4)
+    C(K, D, 1, 3) C(K, D, 2, 4) C(K, D, 1, 4) C(K, D, 1, 5) C(K, D, 1, 6) C(K, D, 1, 7) C(K, D, 1, 8)
 #define KINDS(D) SHAPES(TK_VALUES_U4, D) SHAPES(TK_VALUES_U5, D) SHAPES(TK_VALUES_U8, D) SHAPES(TK_VALUES_S8, D) \
     SHAPES(TK_VALUES_S4, D) SHAPES(TK_VALUES_S6, D)
     switch (l.values * 512 + (q2 != 0) * 256 + np * 16 + nt) {
@@ -236,13 +236,16 @@ TARGET void tk_matmul_q8_rows_avx512(int type, const void *w, int64_t k, int64_t
     // than two or four (measured on Gemma 3 270M's 262k-row Q8_0 head: decode 82-87 tok/s against 75-77 with four
     // panels; on a Llama 3.2 1B-shaped Q4_K_M file 34-36 against 30-31 with two or four). With panels the size of
     // the file, this kernel also beats AVX2's for one token (that 1B file: 33-35 tok/s against 31-33).
-    const int most_panels = nt == 1 ? 1 : 2;
+    // From 8 tokens on, one panel x 8 tokens: a panel's unpacked weights then serve twice the tokens, and the
+    // broadcast activations are memory operands (measured on 640-column matrices, 32 and 512 tokens, against 2 x 4:
+    // Q8_0 +12-15%, Q5_0 +4-6%, Q4_K +5-7%, Q6_K +25-60%).
+    const int most_panels = nt == 1 || nt >= 8 ? 1 : 2, most_tokens = nt >= 8 ? 8 : 4;
     for (int64_t r = r0; r < r1;) {
         int np = (int)((r1 - r) / TK_PANEL);
         np = np >= most_panels ? most_panels : np >= 2 ? 2 : 1;
         const uint8_t *panel = base + (r / TK_PANEL) * panel_bytes;
         for (int64_t t = 0; t < nt;) {
-            int n = nt - t < 4 ? (int)(nt - t) : 4;
+            int n = nt - t < most_tokens ? (int)(nt - t) : most_tokens;
             panels_any(l, panel, panel_bytes, stride, nb, q + t * k, q2 ? q2 + t * k : 0, k, dx + t * nb, sx + t * nb,
                        hs ? hs + t * (k / 16) : NULL, y + t * ldy + r, ldy, np, n);
             t += n;

@@ -110,7 +110,8 @@ import TesseraTestSupport
             for (level, vnni) in Self.simdLevels {
                 let (p, _buffer) = try panels(w, vnni: vnni)
                 for activations in [ActivationPrecision.int8, .int16] {
-                    for tokens in [1, 2, 3, 4, 5, 8, 9, 17] {
+                    // Groups of 4 tokens, and of 8 with tails of 1, 5, 6 and 7.
+                    for tokens in [1, 2, 3, 4, 5, 8, 9, 14, 15, 21] {
                         var rng = SplitMix(UInt64(tokens))
                         // Large values make blocks whose residual saturates at -128 and 127.
                         let x = rng.floats(tokens * columns).enumerated().map { $1 * ($0 % 37 == 0 ? 50 : 1) }

@@ -161,10 +161,15 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         let adapterFigures = adapters > 0 ? try await AdapterBench.run(model: lm, registered: adapters) : nil
+        let c = lm.config
+        let bytesPerPosition = KVBlockPool.bytesPerBlock(layers: c.layers, width: c.kvHeads * c.headDim, blockTokens: 1,
+                                                         type: model.kvCacheDtype)
+        let sequencesPerGiB = (1 << 30) / (bytesPerPosition * (promptTokens + newTokens))
         let result = BenchResult(
             prefill_tokens_per_s: prefill, decode_tokens_per_s: decode, peak_rss_bytes: peakBase,
             peak_rss_with_adapters_bytes: peakRSS(),
-            base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, mixed_adapter_decode_tokens_per_s: mixed,
+            base_bytes: lm.weightBytes, kv_cache_bytes: kvBytes, kv_cache_type: model.kvCacheDtype.description,
+            sequences_per_gib_of_kv_cache: sequencesPerGiB, mixed_adapter_decode_tokens_per_s: mixed,
             ttft_behind_long_prompt_ms: ttft, light_tenant_latency: light, flood: flood, engine_kv_cache_bytes: engine.pool.bytes,
             adapters: adapterFigures,
             cpu: CPULevel.selected.description, activations: ActivationPrecision.selected.description,
@@ -177,6 +182,7 @@ struct BenchCommand: AsyncParsableCommand {
             print(String(format: "prefill (%d tokens): %.1f tok/s", prefillTokens, prefill))
             for n in sequences { print(String(format: "decode, %d sequences: %.1f tok/s", n, decode[String(n)]!)) }
             print("peak RSS: \(result.peak_rss_bytes / 1_048_576) MiB (base weights \(result.base_bytes / 1_048_576) MiB, largest KV cache \(kvBytes / 1_048_576) MiB), cpu: \(result.cpu), activations: \(result.activations), threads: \(result.threads)")
+            print("KV cache: \(result.kv_cache_type), \(sequencesPerGiB) sequences of \(promptTokens + newTokens) positions per GiB")
             print(String(format: "time to first token behind a 2000-token prompt: %.0f ms", ttft))
             print(String(format: "light tenant's requests: %.0f ms alone, %.0f ms beside a flood", light.alone_ms, light.beside_flood_ms))
             print("flood: \(flood.refused) of \(flood.submitted) requests refused; peak RSS \(flood.peak_rss_before_bytes / 1_048_576) -> \(flood.peak_rss_after_bytes / 1_048_576) MiB")
@@ -200,6 +206,10 @@ struct BenchResult: Codable {
     let peak_rss_with_adapters_bytes: Int
     let base_bytes: Int
     let kv_cache_bytes: Int
+    /// How the KV cache stores keys and values (`--kv-cache-dtype`).
+    let kv_cache_type: String
+    /// Sequences of the decode figures' length (prompt + new tokens) whose keys and values fit in 1 GiB of cache.
+    let sequences_per_gib_of_kv_cache: Int
     /// Through the engine, like every figure below it.
     let mixed_adapter_decode_tokens_per_s: MixedAdapterRates?
     /// A 16-token request arriving while a 2,000-token prompt is being prefilled: time to its first token.

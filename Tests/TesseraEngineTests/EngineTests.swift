@@ -187,12 +187,12 @@ import TesseraTokenizer
         #expect(await Self.eventually { engine.stats.running + engine.stats.waiting == 0 && engine.pool.usage == 0 })
     }
 
-    /// Polls until `condition` holds (true) or 30 s pass (false), without holding a thread of the cooperative pool
+    /// Polls until `condition` holds (true) or 180 s pass (false), without holding a thread of the cooperative pool
     /// (2 on this machine), which the tasks under test need. What it waits for is certain to happen (the tests gate
     /// the engine); the deadline only turns a bug into a failure instead of a hang.
     static func eventually(_ condition: () -> Bool) async -> Bool {
-        // Generous: it only bounds a failure. The suites all start at once on 2 cores, so with fp32 activations a
-        // test's first passes have waited ~30 s behind the others' (a CI run failed on a 30 s bound).
+        // The suites all start at once on 2 cores: with fp32 activations, a test's first passes have waited over
+        // 30 s behind the others' (a CI run failed on a 30 s bound).
         let deadline = ContinuousClock.now + .seconds(180)
         while !condition() {
             guard ContinuousClock.now < deadline else { return false }

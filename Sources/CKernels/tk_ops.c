@@ -88,7 +88,8 @@ const tk_ops *tk_ops_for(int level) {
     return &generic_ops;
 }
 
-/// Row `row` of a cache of kv_type values as floats: in place for fp32, widened into `buffer` for fp16.
+/// The n values at element `at` of a cache of kv_type values, as floats: in place for fp32, widened into `buffer`
+/// for fp16.
 static const float *kv_row(const void *kv, int kv_type, int64_t at, int64_t n, float *buffer) {
     if (kv_type != TK_F16) return (const float *)kv + at;
     const uint16_t *h = (const uint16_t *)kv + at;
